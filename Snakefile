@@ -1,0 +1,24 @@
+# The whole study: `snakemake --cores N` (thesis design) or
+# `snakemake --cores N --configfile config/quick.yaml` (minutes-long smoke study).
+# Rules only call the `mlopsbench` CLI; the logic lives in src/mlopsbench.
+from mlopsbench import paths
+from mlopsbench.config import validate_config
+
+
+configfile: "config/config.yaml"
+
+
+validate_config(config, source=" + ".join(map(str, workflow.configfiles)))
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/models.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        DATASETS,
+        REGRESSION_MODELS,
+        UPLOAD_MODELS,

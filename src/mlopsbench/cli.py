@@ -1,0 +1,136 @@
+"""The ``mlopsbench`` command line: one subcommand per stage of the study.
+
+Snakemake rules and DVC stages call these with explicit input and output paths and
+explicit parameter values, so either tool (or a person) runs the same step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from . import __version__
+from .errors import InputError
+
+log = logging.getLogger("mlopsbench")
+
+
+def _check_config(args) -> None:
+    from .config import load_config, pipeline_configurations
+
+    config = load_config(args.config)
+    print(f"{args.config}: valid ({config['study']}: "
+          f"{len(pipeline_configurations(config))} pipeline configurations x "
+          f"{config['pipeline']['repetitions']} repetitions)")
+
+
+def _download(args) -> None:
+    from .download import fetch
+
+    fetch(args.url, args.output, sha256=args.sha256, retries=args.retries)
+
+
+def _filter(args) -> None:
+    from .intel_lab import filter_mote
+
+    filter_mote(args.input, args.mote, args.output, args.counts)
+
+
+def _dataset(args) -> None:
+    from .datasets import build_dataset
+
+    build_dataset(args.input, args.size_mb, args.output)
+
+
+def _regression_model(args) -> None:
+    from .models import build_regression_model, load_features, save_model
+
+    model = build_regression_model(args.width, args.hidden_layers, args.learning_rate, args.loss,
+                                   features=load_features(args.data), seed=args.seed)
+    save_model(model, args.output, {"width": args.width, "hidden_layers": args.hidden_layers,
+                                    "adapted_on": args.data})
+
+
+def _upload_model(args) -> None:
+    from .models import build_upload_model
+
+    build_upload_model(args.size, args.unit, args.hidden_layers, args.output, seed=args.seed)
+
+
+def _sample_data(args) -> None:
+    from .synthetic import write_published_file
+
+    write_published_file(args.output, args.lines, seed=args.seed)
+    log.info("wrote %d synthetic lines in the published format to %s", args.lines, args.output)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlopsbench", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name, func, help_):
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(func=func)
+        return p
+
+    p = command("check-config", _check_config, "validate a study configuration against the schema")
+    p.add_argument("config")
+
+    p = command("download", _download, "download the published data file (skipped if present)")
+    p.add_argument("--url", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--sha256", help="expected SHA-256; the download fails if it differs")
+    p.add_argument("--retries", type=int, default=5)
+
+    p = command("filter", _filter, "keep the complete readings of one mote")
+    p.add_argument("--input", required=True, help="data.txt.gz in the published format")
+    p.add_argument("--mote", type=int, required=True)
+    p.add_argument("--output", required=True, help="CSV with humidity,light,voltage,temperature")
+    p.add_argument("--counts", required=True, help="JSON of lines read, kept and dropped")
+
+    p = command("dataset", _dataset, "repeat the node's rows into a dataset of a given size")
+    p.add_argument("--input", required=True)
+    p.add_argument("--size-mb", type=float, required=True, help="target size, 1 MB = 10^6 bytes")
+    p.add_argument("--output", required=True)
+
+    p = command("regression-model", _regression_model, "build and save the regression model of Section 5.3.2")
+    p.add_argument("--data", required=True, help="node CSV whose features adapt the Normalization layer")
+    p.add_argument("--width", type=int, required=True)
+    p.add_argument("--hidden-layers", type=int, default=3)
+    p.add_argument("--learning-rate", type=float, default=0.001)
+    p.add_argument("--loss", default="mean_absolute_error")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--output", required=True)
+
+    p = command("upload-model", _upload_model, "save an untrained model of a given file size (Section 4.2)")
+    p.add_argument("--size", type=float, required=True)
+    p.add_argument("--unit", choices=["MB", "MiB"], default="MiB")
+    p.add_argument("--hidden-layers", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", required=True)
+
+    p = command("sample-data", _sample_data, "write a synthetic file in the published format (offline trials)")
+    p.add_argument("--output", required=True)
+    p.add_argument("--lines", type=int, default=100_000)
+    p.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        args.func(args)
+    except (InputError, FileNotFoundError) as exc:
+        # Our errors name the file, line or config key; a traceback would bury that.
+        print(f"mlopsbench {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""The one place that names the files the stages share (DESIGN.md, data contract).
+
+Paths are relative to the study's working directory, so Snakemake rules, DVC
+stages and the command line all agree on them.
+"""
+
+from __future__ import annotations
+
+RAW_INTEL_LAB = "data/raw/intel_lab/data.txt.gz"
+NODE_CSV = "data/interim/node{mote}.csv"
+NODE_COUNTS = "data/interim/node{mote}_counts.json"
+DATASET = "data/datasets/intel{mote}_{size}MB.csv"
+REGRESSION_MODEL = "data/models/regression/dnn_{arch}.keras"
+UPLOAD_MODEL = "data/models/upload/model_{size}MB.keras"
+
+
+def format_size(size_mb: float) -> str:
+    """Render a size for a file name: 2 -> '2', 0.5 -> '0.5' (never '2.0')."""
+    return f"{size_mb:g}"
+
+
+def architecture_name(width: int, hidden_layers: int) -> str:
+    """Name a dense architecture the way the thesis does: '8x8x8'."""
+    return "x".join([str(width)] * hidden_layers)
+
+
+def node_csv(mote: int) -> str:
+    return NODE_CSV.format(mote=mote)
+
+
+def node_counts(mote: int) -> str:
+    return NODE_COUNTS.format(mote=mote)
+
+
+def dataset(mote: int, size_mb: float) -> str:
+    return DATASET.format(mote=mote, size=format_size(size_mb))
+
+
+def regression_model(width: int, hidden_layers: int) -> str:
+    return REGRESSION_MODEL.format(arch=architecture_name(width, hidden_layers))
+
+
+def upload_model(size_mb: float) -> str:
+    return UPLOAD_MODEL.format(size=format_size(size_mb))
+
+
+def sidecar(path: str) -> str:
+    """The JSON that describes an artifact sits beside it: x.keras -> x.json."""
+    stem, _, _ = path.rpartition(".")
+    return f"{stem}.json"

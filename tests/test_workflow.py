@@ -1,0 +1,81 @@
+"""Integration tests: the real Snakemake workflow calling the real CLI."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from mlopsbench.synthetic import write_published_file
+
+pytestmark = pytest.mark.integration
+
+
+def snakemake(repo, workdir, *args, env=None):
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(workdir),
+           "--cores", "2", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env)
+
+
+def test_dry_run_shows_the_whole_thesis_dag(repo, tmp_path, cli_env):
+    result = snakemake(repo, tmp_path, "-n", "--configfile", str(repo / "config/config.yaml"), env=cli_env)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout + result.stderr
+    for size in (2, 10, 20, 40):
+        assert f"data/datasets/intel54_{size}MB.csv" in out
+    for arch in ("8x8x8", "16x16x16", "32x32x32", "64x64x64"):
+        assert f"data/models/regression/dnn_{arch}.keras" in out
+    for size in (49, 113, 177, 241):
+        assert f"data/models/upload/model_{size}MB.keras" in out
+    assert "download_intel_lab" in out
+
+
+def test_lint_is_clean(repo, tmp_path, cli_env):
+    result = snakemake(repo, repo, "--lint", env=cli_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations" in result.stdout + result.stderr
+
+
+def test_invalid_config_fails_naming_the_key(repo, tmp_path, cli_env):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((repo / "config/quick.yaml").read_text().replace("epochs: 2", "epochs: two"))
+    result = snakemake(repo, tmp_path, "-n", "--configfile", str(bad), env=cli_env)
+    assert result.returncode != 0
+    assert "training.epochs: 'two' is not of type 'integer'" in result.stdout + result.stderr
+
+
+def test_quick_data_and_model_targets(repo, tmp_path, cli_env):
+    write_published_file(tmp_path / "data/raw/intel_lab/data.txt.gz", 6000, seed=11)
+    quick = ["--configfile", str(repo / "config/quick.yaml")]
+    result = snakemake(repo, tmp_path, "datasets", "models", *quick, env=cli_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    counts = json.loads((tmp_path / "data/interim/node54_counts.json").read_text())
+    assert counts["kept"] > 50 and counts["lines_read"] == 6000
+    node_rows = (tmp_path / "data/interim/node54.csv").read_text().splitlines()
+    assert node_rows[0] == "humidity,light,voltage,temperature" and len(node_rows) == counts["kept"] + 1
+    longest = max(map(len, node_rows)) + 1
+    for size in (0.1, 0.5, 1, 2):
+        actual = (tmp_path / f"data/datasets/intel54_{size:g}MB.csv").stat().st_size
+        assert size * 1e6 <= actual < size * 1e6 + longest
+    for width, params in {8: 185, 16: 625, 32: 2273, 64: 8641}.items():
+        info = json.loads((tmp_path / f"data/models/regression/dnn_{width}x{width}x{width}.json").read_text())
+        assert info["trainable_params"] == params
+    for size in (1, 2, 3, 4):
+        info = json.loads((tmp_path / f"data/models/upload/model_{size}MB.json").read_text())
+        assert abs(info["bytes"] / (size * 2**20) - 1) < 0.02
+    assert "kept" in (tmp_path / "logs/data/filter_node54.log").read_text()
+
+    again = snakemake(repo, tmp_path, "-n", "datasets", "models", *quick, env=cli_env)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_bad_raw_file_fails_the_workflow_with_file_and_line(repo, tmp_path, cli_env):
+    raw = tmp_path / "data/raw/intel_lab/data.txt.gz"
+    raw.parent.mkdir(parents=True)
+    raw.write_bytes(b"this is not gzip")
+    result = snakemake(repo, tmp_path, "datasets", "--configfile", str(repo / "config/quick.yaml"), env=cli_env)
+    assert result.returncode != 0
+    log = (tmp_path / "logs/data/filter_node54.log").read_text()
+    assert "data/raw/intel_lab/data.txt.gz:1: compressed stream is damaged or truncated" in log
+    assert not (tmp_path / "data/interim/node54.csv").exists()

@@ -1,0 +1,48 @@
+rule download_intel_lab:
+    output:
+        paths.RAW_INTEL_LAB,
+    params:
+        url=config["data"]["url"],
+        sha256=f"--sha256 {config['data']['sha256']}" if config["data"]["sha256"] else "",
+    log:
+        "logs/data/download.log",
+    conda:
+        "../../environment.yml"
+    retries: 0
+    shell:
+        "mlopsbench download --url {params.url} {params.sha256} --output {output} 2> {log}"
+
+
+rule filter_node:
+    input:
+        paths.RAW_INTEL_LAB,
+    output:
+        csv=paths.node_csv(MOTE),
+        counts=paths.node_counts(MOTE),
+    params:
+        mote=MOTE,
+    log:
+        f"logs/data/filter_node{MOTE}.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "mlopsbench filter --input {input} --mote {params.mote}"
+        " --output {output.csv} --counts {output.counts} 2> {log}"
+
+
+rule dataset:
+    input:
+        paths.node_csv(MOTE),
+    output:
+        paths.DATASET.replace("{mote}", str(MOTE)),
+    log:
+        "logs/data/dataset_{size}MB.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "mlopsbench dataset --input {input} --size-mb {wildcards.size} --output {output} 2> {log}"
+
+
+rule datasets:
+    input:
+        DATASETS,
