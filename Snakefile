@@ -2,7 +2,7 @@
 # `snakemake --cores N --configfile config/quick.yaml` (minutes-long smoke study).
 # Rules only call the `mlopsbench` CLI; the logic lives in src/mlopsbench.
 from mlopsbench import paths
-from mlopsbench.config import validate_config
+from mlopsbench.config import pipeline_configurations, series_of, validate_config
 
 
 configfile: "config/config.yaml"
@@ -14,6 +14,7 @@ validate_config(config, source=" + ".join(map(str, workflow.configfiles)))
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/models.smk"
+include: "workflow/rules/pipeline.smk"
 
 
 rule all:
@@ -22,3 +23,4 @@ rule all:
         DATASETS,
         REGRESSION_MODELS,
         UPLOAD_MODELS,
+        paths.PIPELINE_STEPS,

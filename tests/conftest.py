@@ -25,7 +25,7 @@ def reading(mote: int, epoch: int = 1, temperature="19.9884", humidity="37.0933"
     return f"2004-03-31 03:38:15.757551 {epoch} {mote} {temperature} {humidity} {light} {voltage}"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from . import __version__
@@ -56,6 +57,38 @@ def _upload_model(args) -> None:
     from .models import build_upload_model
 
     build_upload_model(args.size, args.unit, args.hidden_layers, args.output, seed=args.seed)
+
+
+def _pipeline_run(args) -> None:
+    from pathlib import Path
+
+    from .pipeline.compiler import compile_notebook
+    from .pipeline.local import RunSpec, run
+
+    plan = compile_notebook(args.notebook)
+    parameters = {"DATASET": str(Path(args.dataset).resolve()), "WIDTH": args.width,
+                  "HIDDEN_LAYERS": args.hidden_layers, "EPOCHS": args.epochs,
+                  "LEARNING_RATE": args.learning_rate, "LOSS": args.loss,
+                  "VALIDATION_SPLIT": args.validation_split, "TEST_FRACTION": args.test_fraction,
+                  "SEED": args.seed}
+    unknown = sorted(set(parameters) - set(plan.notebook.parameters))
+    if unknown:
+        raise InputError(f"{args.notebook}: the pipeline-parameters cell lacks {', '.join(unknown)}")
+    run_dir = Path(args.run_dir)
+    labels = {"study": args.study, "configuration": run_dir.parent.name, "series": args.series,
+              "dataset_mb": args.dataset_mb, "width": args.width, "hidden_layers": args.hidden_layers,
+              "rep": args.rep}
+    run(plan, RunSpec(args.backend, run_dir, parameters, labels, cores=args.cores,
+                      step_timeout=args.step_timeout, keep_marshal=args.keep_marshal))
+
+
+def _pipeline_tidy(args) -> None:
+    from .pipeline.tidy import tidy_pipeline
+
+    steps, runs = tidy_pipeline(args.runs, args.steps_output, args.runs_output)
+    failed = int((runs["status"] != "succeeded").sum())
+    log.info("%d step rows from %d runs (%d not succeeded) -> %s, %s", len(steps), len(runs), failed,
+             args.steps_output, args.runs_output)
 
 
 def _sample_data(args) -> None:
@@ -111,6 +144,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden-layers", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", required=True)
+
+    p = command("pipeline-run", _pipeline_run, "run the notebook pipeline once: one job per cell, or monolithic")
+    p.add_argument("--backend", choices=["local", "monolithic"], default="local")
+    p.add_argument("--notebook", required=True, help="Kale-tagged .ipynb")
+    p.add_argument("--dataset", required=True, help="CSV passed to the notebook as DATASET")
+    p.add_argument("--dataset-mb", type=float, required=True, help="the dataset's nominal size, for labels")
+    p.add_argument("--width", type=int, required=True)
+    p.add_argument("--hidden-layers", type=int, default=3)
+    p.add_argument("--epochs", type=int, required=True)
+    p.add_argument("--learning-rate", type=float, default=0.001)
+    p.add_argument("--loss", default="mean_absolute_error")
+    p.add_argument("--validation-split", type=float, default=0.2)
+    p.add_argument("--test-fraction", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--series", required=True, help="dataset, model or dataset+model (Figures 15-18)")
+    p.add_argument("--study", default="adhoc")
+    p.add_argument("--rep", type=int, required=True)
+    p.add_argument("--run-dir", required=True, help="raw exports go here: events.jsonl, logs/, steps/")
+    p.add_argument("--cores", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--step-timeout", type=float, default=None, help="seconds before a step is killed")
+    p.add_argument("--keep-marshal", action="store_true", help="keep the marshal directory after success")
+
+    p = command("pipeline-tidy", _pipeline_tidy, "build the tidy pipeline tables from raw run directories")
+    p.add_argument("--runs", nargs="+", required=True, help="run directories (earlier attempts beside them are read too)")
+    p.add_argument("--steps-output", required=True, help="parquet, one row per run and step")
+    p.add_argument("--runs-output", required=True, help="parquet, one row per run")
 
     p = command("sample-data", _sample_data, "write a synthetic file in the published format (offline trials)")
     p.add_argument("--output", required=True)

@@ -97,6 +97,14 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return validate_config(config, source=str(path))
 
 
+def series_of(config: dict[str, Any], dataset_mb: float, width: int) -> str:
+    """Which series of Section 4.1 a configuration belongs to: dataset, model or both."""
+    pipeline = config["pipeline"]
+    names = [name for name, member in (("dataset", width == pipeline["dataset_series_width"]),
+                                       ("model", dataset_mb == pipeline["model_series_dataset_mb"])) if member]
+    return "+".join(names)
+
+
 def pipeline_configurations(config: dict[str, Any]) -> list[PipelineConfiguration]:
     """The dataset series then the model series, without the shared configuration twice.
 

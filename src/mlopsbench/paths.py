@@ -12,6 +12,9 @@ NODE_COUNTS = "data/interim/node{mote}_counts.json"
 DATASET = "data/datasets/intel{mote}_{size}MB.csv"
 REGRESSION_MODEL = "data/models/regression/dnn_{arch}.keras"
 UPLOAD_MODEL = "data/models/upload/model_{size}MB.keras"
+PIPELINE_RUN = "results/raw/pipeline/{backend}/{arch}_{size}MB/{rep}/run.json"
+PIPELINE_STEPS = "results/tidy/pipeline_steps.parquet"
+PIPELINE_RUNS = "results/tidy/pipeline_runs.parquet"
 
 
 def format_size(size_mb: float) -> str:
@@ -42,6 +45,11 @@ def regression_model(width: int, hidden_layers: int) -> str:
 
 def upload_model(size_mb: float) -> str:
     return UPLOAD_MODEL.format(size=format_size(size_mb))
+
+
+def pipeline_run(backend: str, width: int, hidden_layers: int, size_mb: float, rep: int) -> str:
+    return PIPELINE_RUN.format(backend=backend, arch=architecture_name(width, hidden_layers),
+                               size=format_size(size_mb), rep=rep)
 
 
 def sidecar(path: str) -> str:

@@ -1,12 +1,31 @@
 # Targets derived from the validated config; paths come from mlopsbench.paths only.
+import os
+
 MOTE = config["data"]["mote"]
 HIDDEN_LAYERS = config["model"]["hidden_layers"]
 
 DATASETS = [paths.dataset(MOTE, size) for size in config["data"]["dataset_sizes_mb"]]
 REGRESSION_MODELS = [paths.regression_model(w, HIDDEN_LAYERS) for w in config["model"]["widths"]]
 UPLOAD_MODELS = [paths.upload_model(size) for size in config["upload"]["model_sizes_mb"]]
+NOTEBOOK = os.path.join(workflow.basedir, config["pipeline"]["notebook"])
+PIPELINE_RUNS = [
+    paths.pipeline_run(backend, c.width, HIDDEN_LAYERS, c.dataset_mb, rep)
+    for backend in config["pipeline"]["backends"]
+    for c in pipeline_configurations(config)
+    for rep in range(1, config["pipeline"]["repetitions"] + 1)
+]
+
+
+def width_of(wildcards):
+    return wildcards.arch.split("x")[0]
+
+
+def series_of_run(wildcards):
+    return series_of(config, float(wildcards.size), int(width_of(wildcards)))
 
 
 wildcard_constraints:
     size=r"\d+(\.\d+)?",
     arch=r"\d+(x\d+)*",
+    backend=r"local|monolithic",
+    rep=r"\d+",

@@ -5,7 +5,7 @@ rule regression_model:
         model=paths.REGRESSION_MODEL,
         info=paths.sidecar(paths.REGRESSION_MODEL),
     params:
-        width=lambda wildcards: wildcards.arch.split("x")[0],
+        width=width_of,
         hidden_layers=HIDDEN_LAYERS,
         learning_rate=config["training"]["learning_rate"],
         loss=config["training"]["loss"],

@@ -1,0 +1,104 @@
+"""Benchmark: what one job per cell costs, against floors measured in the same run.
+
+1. Per-step overhead against its floor. The floor of a step is a fresh interpreter
+   that runs the step's own imports plus the modules its marshalled values need
+   (a step that receives a Keras model must import Keras). Overhead is what the
+   local backend measures: finished - created - cell time. Required: the median of
+   the per-step ratios overhead / floor is at most 1.3.
+2. dnnfit's cell time in the split pipeline over the same cell in the monolithic
+   baseline (the notebook in one process). Required: at most 1.05.
+
+    python benchmarks/bench_pipeline.py [--runs 3] [--size-mb 0.5] [--epochs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from mlopsbench.datasets import build_dataset
+from mlopsbench.intel_lab import filter_mote
+from mlopsbench.pipeline.compiler import compile_notebook
+from mlopsbench.pipeline.local import RunSpec, run
+from mlopsbench.pipeline.tidy import read_run
+from mlopsbench.synthetic import write_published_file
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks/intel54_pipeline.ipynb"
+MARSHAL_IMPORTS = {"parquet": "import pandas, pyarrow.parquet", "keras": "import keras", "npy": "import numpy",
+                   "json": "import json"}
+_MARSHAL_LINE = re.compile(r"^\[MLB\] marshal (?:load|save) \S+ (\S+) ", re.M)
+
+
+def floor_seconds(imports: list[str], repeats: int) -> float:
+    code = "; ".join(["import mlopsbench.pipeline.marshal", *imports]) or "pass"
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--size-mb", type=float, default=0.5)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--cores", type=int, default=2)
+    args = parser.parse_args()
+    plan = compile_notebook(NOTEBOOK)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        write_published_file(tmp / "data.txt.gz", 50_000, seed=3)
+        filter_mote(tmp / "data.txt.gz", 54, tmp / "node.csv", tmp / "counts.json", progress=False)
+        build_dataset(tmp / "node.csv", args.size_mb, tmp / "dataset.csv")
+        parameters = {"DATASET": str(tmp / "dataset.csv"), "EPOCHS": args.epochs, "WIDTH": 8, "SEED": 1}
+        rows = {"local": [], "monolithic": []}
+        walls = {"local": [], "monolithic": []}
+        for i in range(args.runs):
+            for backend in ("local", "monolithic"):  # alternated, so drift hits both
+                labels = {"configuration": "bench", "series": "dataset", "dataset_mb": args.size_mb,
+                          "width": 8, "hidden_layers": 3, "rep": i + 1}
+                run_dir = tmp / backend / "bench" / str(i + 1)
+                run(plan, RunSpec(backend, run_dir, parameters, labels, cores=args.cores, keep_marshal=False))
+                steps, summary = read_run(run_dir)
+                rows[backend] += steps
+                walls[backend].append(summary["wall_seconds"])
+                print(f"run {i + 1}/{args.runs} {backend} done", flush=True)
+        marshal_kinds = {}
+        for name in plan.steps:
+            log = (tmp / "local/bench/1/logs" / f"{name}.log").read_text()
+            marshal_kinds[name] = sorted(set(_MARSHAL_LINE.findall(log)))
+
+    print(f"\n{'step':<20}{'overhead s':>12}{'floor s':>10}{'ratio':>8}  floor imports")
+    ratios = []
+    for name, step in plan.steps.items():
+        overhead = statistics.median(r["overhead_seconds"] for r in rows["local"] if r["step"] == name)
+        imports = list(dict.fromkeys([*step.imports, *(MARSHAL_IMPORTS[k.split(".")[-1]] for k in marshal_kinds[name])]))
+        floor = floor_seconds(imports, repeats=5)
+        ratios.append(overhead / floor)
+        print(f"{name:<20}{overhead:>12.3f}{floor:>10.3f}{overhead / floor:>8.2f}  {'; '.join(imports)}")
+    median_ratio = statistics.median(ratios)
+    ok_overhead = median_ratio <= 1.3
+    print(f"\nmedian per-step overhead / floor = {median_ratio:.2f} (required <= 1.3) {'ok' if ok_overhead else 'FAIL'}")
+
+    fit = {b: statistics.median(r["cell_seconds"] for r in rows[b] if r["step"] == "dnnfit") for b in rows}
+    fit_ratio = fit["local"] / fit["monolithic"]
+    ok_fit = fit_ratio <= 1.05
+    print(f"dnnfit cell time: split {fit['local']:.3f} s, monolithic {fit['monolithic']:.3f} s, "
+          f"ratio {fit_ratio:.3f} (required <= 1.05) {'ok' if ok_fit else 'FAIL'}")
+    wall = {b: statistics.median(values) for b, values in walls.items()}
+    print(f"end to end: split {wall['local']:.2f} s, monolithic {wall['monolithic']:.2f} s, "
+          f"ratio {wall['local'] / wall['monolithic']:.2f} (reported, no requirement)")
+    return 0 if ok_overhead and ok_fit else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

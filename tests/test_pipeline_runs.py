@@ -1,0 +1,158 @@
+"""Integration tests: the compiled pipeline runs for real (TensorFlow included) on tiny data."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from mlopsbench.datasets import build_dataset
+from mlopsbench.intel_lab import filter_mote
+from mlopsbench.pipeline.compiler import compile_notebook
+from mlopsbench.pipeline.events import read_events
+from mlopsbench.pipeline.local import MANIFEST, RunFailed, RunSpec, run
+from mlopsbench.pipeline.tidy import STEP_COLUMNS, TidyError, read_run, tidy_pipeline
+from mlopsbench.synthetic import write_published_file
+
+pytestmark = pytest.mark.integration
+
+PARAMETERS = {"WIDTH": 8, "HIDDEN_LAYERS": 3, "EPOCHS": 2, "SEED": 1}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    raw = write_published_file(root / "data.txt.gz", 4000, seed=5)
+    filter_mote(raw, 54, root / "node54.csv", root / "counts.json", progress=False)
+    build_dataset(root / "node54.csv", 0.02, root / "intel54_0.02MB.csv")
+    return root / "intel54_0.02MB.csv"
+
+
+def spec(backend, run_dir, dataset, **kwargs):
+    labels = {"study": "test", "configuration": run_dir.parent.name, "series": "dataset", "dataset_mb": 0.02,
+              "width": 8, "hidden_layers": 3, "rep": 1}
+    return RunSpec(backend, run_dir, PARAMETERS | {"DATASET": str(dataset)}, labels, cores=2, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def local_run(repo, dataset, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "local/8x8x8_0.02MB/1"
+    run(compile_notebook(repo / "notebooks/intel54_pipeline.ipynb"), spec("local", run_dir, dataset))
+    return run_dir
+
+
+def test_local_run_records_every_step_in_order(local_run):
+    events = read_events(local_run / "events.jsonl")
+    assert events[0]["event"] == "run-started" and events[-1] == events[-1] | {"event": "run-finished",
+                                                                               "status": "succeeded"}
+    by_step = {}
+    for event in events[1:-1]:
+        by_step.setdefault(event["step"], {})[event["event"]] = event["t"]
+    assert len(by_step) == 9
+    for step, t in by_step.items():
+        assert t["created"] <= t["dispatched"] <= t["started"] <= t["finished"], step
+    assert by_step["dnncompile"]["finished"] <= by_step["dnnfit"]["created"]
+    assert json.loads((local_run / MANIFEST).read_text())["status"] == "succeeded"
+    assert not (local_run / "marshal").exists()
+    assert sorted(p.name for p in (local_run / "artifacts").iterdir()) == ["loss.png", "pairplot.png",
+                                                                           "predictions.png"]
+
+
+def test_logs_carry_each_cells_own_time(local_run):
+    log = (local_run / "logs/dnnfit.log").read_text()
+    assert "Epoch 2/2" in log and "[JT] dnnfit time(s) " in log and "[JT] end cell" in log
+    assert "[MLB] marshal load dnncompile/dnn_model keras" in log
+
+
+def test_tidy_rows_follow_the_overhead_definition(local_run, tmp_path):
+    steps, runs = tidy_pipeline([local_run], tmp_path / "steps.parquet", tmp_path / "runs.parquet")
+    assert list(steps.columns) == STEP_COLUMNS and len(steps) == 9
+    assert (steps["status"] == "succeeded").all() and (steps["timestamp_source"] == "local-runner").all()
+    assert (steps["duration_seconds"] == steps["finished"] - steps["created"]).all()
+    assert (steps["overhead_seconds"] == steps["duration_seconds"] - steps["cell_seconds"]).all()
+    assert (steps["overhead_pct"] - 100 * steps["overhead_seconds"] / steps["duration_seconds"]).abs().max() < 1e-9
+    assert (steps["overhead_seconds"] > 0).all() and (steps["cell_seconds"] > 0).all()
+    assert steps["trainable_params"].unique().tolist() == [185] and steps["model"].unique().tolist() == ["8x8x8"]
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "steps.parquet"), steps)
+    assert runs.loc[0, "status"] == "succeeded" and runs.loc[0, "wall_seconds"] > steps["cell_seconds"].sum()
+
+
+def test_monolithic_baseline_times_each_cell_in_one_process(repo, dataset, tmp_path):
+    run_dir = tmp_path / "monolithic/8x8x8_0.02MB/1"
+    run(compile_notebook(repo / "notebooks/intel54_pipeline.ipynb"), spec("monolithic", run_dir, dataset))
+    rows, summary = read_run(run_dir)
+    assert [r["step"] for r in rows][:3] == ["preprocessing", "plot", "createdict"] and len(rows) == 9
+    assert all(r["status"] == "succeeded" and r["timestamp_source"] == "in-process" for r in rows)
+    assert all(0 <= r["overhead_seconds"] < 0.05 for r in rows)  # markers only, no process per cell
+    assert summary["imports_seconds"] > 0 and summary["status"] == "succeeded"
+
+
+def broken_notebook(repo, tmp_path, step, code):
+    notebook = json.loads((repo / "notebooks/intel54_pipeline.ipynb").read_text())
+    for cell in notebook["cells"]:
+        if f"block:{step}" in cell["metadata"].get("tags", []):
+            source = "".join(cell["source"])
+            cell["source"] = source.replace("start = time.time()\n", f"start = time.time()\n{code}\n", 1)
+    path = tmp_path / "broken.ipynb"
+    path.write_text(json.dumps(notebook))
+    return path
+
+
+def test_failing_cell_fails_the_run_keeps_logs_and_skips_descendants(repo, dataset, tmp_path):
+    run_dir = tmp_path / "local/8x8x8_0.02MB/1"
+    plan = compile_notebook(broken_notebook(repo, tmp_path, "dnncompile", "raise RuntimeError('cell broke')"))
+    with pytest.raises(RunFailed, match=r"run failed: step dnncompile exited with status 1"):
+        run(plan, spec("local", run_dir, dataset))
+    assert "RuntimeError: cell broke" in (run_dir / "logs/dnncompile.log").read_text()
+    assert not (run_dir / MANIFEST).exists()
+    rows, summary = read_run(run_dir)
+    status = {r["step"]: r["status"] for r in rows}
+    assert status == {"preprocessing": "succeeded", "plot": "succeeded", "createdict": "succeeded",
+                      "dnncompile": "failed", "dnnfit": "skipped", "dnneval": "skipped",
+                      "modelerrorssummary": "skipped", "dnnpredict": "skipped", "dnnpredictsummary": "skipped"}
+    assert summary["status"] == "failed" and summary["steps_failed"] == 1
+
+    # The next attempt keeps the failed one, unedited, and the tidy table reports both.
+    plan = compile_notebook(repo / "notebooks/intel54_pipeline.ipynb")
+    run(plan, spec("local", run_dir, dataset))
+    steps, runs = tidy_pipeline([run_dir], tmp_path / "s.parquet", tmp_path / "r.parquet")
+    assert runs["status"].tolist() == ["failed", "succeeded"]
+    assert runs["run_id"].iloc[0].startswith("local/8x8x8_0.02MB/1.attempt-")
+
+
+def test_step_timeout_fails_the_run(repo, dataset, tmp_path):
+    run_dir = tmp_path / "local/8x8x8_0.02MB/1"
+    plan = compile_notebook(broken_notebook(repo, tmp_path, "createdict", "time.sleep(60)"))
+    with pytest.raises(RunFailed, match=r"step createdict timed out after 5 s"):
+        run(plan, spec("local", run_dir, dataset, step_timeout=5))
+    assert read_run(run_dir)[1]["status"] == "failed"
+
+
+def test_missing_jt_line_is_an_error_naming_run_and_step(local_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "local/8x8x8_0.02MB/1"
+    shutil.copytree(local_run, copy)
+    log = copy / "logs/plot.log"
+    log.write_text("\n".join(l for l in log.read_text().splitlines() if not l.startswith("[JT] plot time")))
+    with pytest.raises(TidyError, match=r"run local/8x8x8_0\.02MB/1, step plot: .*plot\.log has no"):
+        read_run(copy)
+
+
+def test_cli_run_and_tidy(repo, dataset, tmp_path, cli_env):
+    run_dir = tmp_path / "runs/monolithic/8x8x8_0.02MB/2"
+    cli = [sys.executable, "-m", "mlopsbench.cli"]
+    result = subprocess.run(cli + ["pipeline-run", "--backend", "monolithic", "--notebook",
+                                   str(repo / "notebooks/intel54_pipeline.ipynb"), "--dataset", str(dataset),
+                                   "--dataset-mb", "0.02", "--width", "16", "--epochs", "1", "--series", "model",
+                                   "--rep", "2", "--run-dir", str(run_dir), "--cores", "2"],
+                            capture_output=True, text=True, env=cli_env)
+    assert result.returncode == 0, result.stderr
+    result = subprocess.run(cli + ["pipeline-tidy", "--runs", str(run_dir), "--steps-output",
+                                   str(tmp_path / "s.parquet"), "--runs-output", str(tmp_path / "r.parquet")],
+                            capture_output=True, text=True, env=cli_env)
+    assert result.returncode == 0, result.stderr
+    steps = pd.read_parquet(tmp_path / "s.parquet")
+    assert steps["model"].unique().tolist() == ["16x16x16"] and steps["trainable_params"].unique().tolist() == [625]
+    assert steps["rep"].unique().tolist() == [2] and steps["series"].unique().tolist() == ["model"]

@@ -1,0 +1,60 @@
+# Pipeline-overhead experiment (Section 4.1): every configuration x repetition x backend
+# is its own target, so an interrupted study resumes where it stopped.
+rule pipeline_run:
+    input:
+        notebook=NOTEBOOK,
+        dataset=paths.DATASET.replace("{mote}", str(MOTE)),
+    output:
+        paths.PIPELINE_RUN,
+    params:
+        run_dir=lambda wildcards, output: os.path.dirname(output[0]),
+        width=width_of,
+        series=series_of_run,
+        hidden_layers=HIDDEN_LAYERS,
+        training=" ".join(
+            [
+                f"--epochs {config['training']['epochs']}",
+                f"--learning-rate {config['training']['learning_rate']}",
+                f"--loss {config['training']['loss']}",
+                f"--validation-split {config['training']['validation_split']}",
+                f"--test-fraction {config['training']['test_fraction']}",
+                f"--seed {config['training']['seed']}",
+            ]
+        ),
+        study=config["study"],
+        timeout=config["pipeline"]["step_timeout_s"],
+    # A run owns the machine: concurrent runs would inflate each other's overhead.
+    threads: workflow.cores
+    log:
+        "logs/pipeline/{backend}/{arch}_{size}MB/{rep}.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "mlopsbench pipeline-run --backend {wildcards.backend} --notebook {input.notebook}"
+        " --dataset {input.dataset} --dataset-mb {wildcards.size} --width {params.width}"
+        " --hidden-layers {params.hidden_layers} {params.training} --series {params.series}"
+        " --study {params.study} --rep {wildcards.rep} --run-dir {params.run_dir}"
+        " --cores {threads} --step-timeout {params.timeout} 2> {log}"
+
+
+rule pipeline_tidy:
+    input:
+        PIPELINE_RUNS,
+    output:
+        steps=paths.PIPELINE_STEPS,
+        runs=paths.PIPELINE_RUNS,
+    params:
+        run_dirs=lambda wildcards, input: " ".join(os.path.dirname(p) for p in input),
+    log:
+        "logs/pipeline/tidy.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "mlopsbench pipeline-tidy --runs {params.run_dirs}"
+        " --steps-output {output.steps} --runs-output {output.runs} 2> {log}"
+
+
+rule pipeline:
+    input:
+        paths.PIPELINE_STEPS,
+        paths.PIPELINE_RUNS,
