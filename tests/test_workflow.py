@@ -28,6 +28,10 @@ def test_dry_run_shows_the_whole_thesis_dag(repo, tmp_path, cli_env):
     for size in (49, 113, 177, 241):
         assert f"data/models/upload/model_{size}MB.keras" in out
     assert "download_intel_lab" in out
+    # Section 4.1: 7 configurations x 6 repetitions, for each of the two backends.
+    assert any(line.split() == ["pipeline_run", "84"] for line in out.splitlines())
+    assert "results/raw/pipeline/local/64x64x64_20MB/6/run.json" in out
+    assert "results/raw/pipeline/monolithic/8x8x8_40MB/6/run.json" in out
 
 
 def test_lint_is_clean(repo, tmp_path, cli_env):
@@ -44,10 +48,11 @@ def test_invalid_config_fails_naming_the_key(repo, tmp_path, cli_env):
     assert "training.epochs: 'two' is not of type 'integer'" in result.stdout + result.stderr
 
 
-def test_quick_data_and_model_targets(repo, tmp_path, cli_env):
+def test_quick_data_model_and_pipeline_targets(repo, tmp_path, cli_env):
     write_published_file(tmp_path / "data/raw/intel_lab/data.txt.gz", 6000, seed=11)
     quick = ["--configfile", str(repo / "config/quick.yaml")]
-    result = snakemake(repo, tmp_path, "datasets", "models", *quick, env=cli_env)
+    one_run = "results/raw/pipeline/monolithic/8x8x8_0.1MB/1/run.json"
+    result = snakemake(repo, tmp_path, "datasets", "models", one_run, *quick, env=cli_env)
     assert result.returncode == 0, result.stdout + result.stderr
 
     counts = json.loads((tmp_path / "data/interim/node54_counts.json").read_text())
@@ -65,8 +70,12 @@ def test_quick_data_and_model_targets(repo, tmp_path, cli_env):
         info = json.loads((tmp_path / f"data/models/upload/model_{size}MB.json").read_text())
         assert abs(info["bytes"] / (size * 2**20) - 1) < 0.02
     assert "kept" in (tmp_path / "logs/data/filter_node54.log").read_text()
+    run_dir = tmp_path / one_run.rsplit("/", 1)[0]
+    assert "[JT] dnnfit time(s)" in (run_dir / "logs/notebook.log").read_text()
+    assert '"series": "dataset"' in (run_dir / "events.jsonl").read_text()  # 0.1 MB: dataset series only
 
-    again = snakemake(repo, tmp_path, "-n", "datasets", "models", *quick, env=cli_env)
+    # Finished targets are never redone: an interrupted study resumes where it stopped.
+    again = snakemake(repo, tmp_path, "-n", "datasets", "models", one_run, *quick, env=cli_env)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 
