@@ -15,6 +15,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/pipeline.smk"
+include: "workflow/rules/upload.smk"
 
 
 rule all:
@@ -24,3 +25,4 @@ rule all:
         REGRESSION_MODELS,
         UPLOAD_MODELS,
         paths.PIPELINE_STEPS,
+        paths.UPLOADS,

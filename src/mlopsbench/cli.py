@@ -91,6 +91,37 @@ def _pipeline_tidy(args) -> None:
              args.steps_output, args.runs_output)
 
 
+def _upload_run(args) -> None:
+    from pathlib import Path
+
+    from .objectstore import endpoint_from_environment
+    from .upload.cell import MIB, CellSpec, model_from_sidecar, run_cell
+
+    endpoint = endpoint_from_environment(args.endpoint, args.secure) if args.endpoint else None
+    spec = CellSpec(args.setup, args.latency_ms, args.reps, Path(args.out_dir), part_size=args.part_size_mib * MIB,
+                    window_bytes=args.window_kib * 1024, bucket=args.bucket, endpoint=endpoint)
+    manifest = run_cell(spec, [model_from_sidecar(m) for m in args.models])
+    log.info("%s at %g ms: %s", args.setup, args.latency_ms, manifest["status"])
+
+
+def _upload_worker(args) -> None:
+    import json
+
+    from .upload.worker import upload_worker
+
+    code = upload_worker(args.endpoint, args.secure, args.bucket, args.part_size, json.load(sys.stdin))
+    if code:
+        raise SystemExit(code)
+
+
+def _upload_tidy(args) -> None:
+    from .upload.tidy import tidy_uploads
+
+    uploads, cells = tidy_uploads(args.cells, args.output, args.cells_output)
+    log.info("%d uploads (%d not ok) from %d cells -> %s", len(uploads), int((uploads["status"] != "ok").sum()),
+             len(cells), args.output)
+
+
 def _sample_data(args) -> None:
     from .synthetic import write_published_file
 
@@ -170,6 +201,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", nargs="+", required=True, help="run directories (earlier attempts beside them are read too)")
     p.add_argument("--steps-output", required=True, help="parquet, one row per run and step")
     p.add_argument("--runs-output", required=True, help="parquet, one row per run")
+
+    p = command("upload-run", _upload_run, "upload every model reps times at one latency in one setup")
+    p.add_argument("--setup", choices=["host", "netns"], required=True)
+    p.add_argument("--latency-ms", type=float, required=True, help="added round-trip time (the thesis's netem delay)")
+    p.add_argument("--models", nargs="+", required=True, help=".keras files with their sidecar JSON")
+    p.add_argument("--reps", type=int, required=True)
+    p.add_argument("--out-dir", required=True, help="raw exports: uploads.jsonl, run.json, weed.log")
+    p.add_argument("--part-size-mib", type=int, default=16)
+    p.add_argument("--window-kib", type=int, default=4096, help="delay proxy's in-flight bytes per round trip")
+    p.add_argument("--bucket", default="mlopsbench")
+    p.add_argument("--endpoint", help="host:port of an S3/MinIO store; default: an embedded SeaweedFS")
+    p.add_argument("--secure", action="store_true", help="use HTTPS with --endpoint")
+
+    p = command("upload-worker", _upload_worker, "(internal) upload the JSON plan on stdin; one JSON line per upload")
+    p.add_argument("--endpoint", required=True)
+    p.add_argument("--bucket", required=True)
+    p.add_argument("--part-size", type=int, required=True)
+    p.add_argument("--secure", action="store_true")
+
+    p = command("upload-tidy", _upload_tidy, "build the tidy upload tables from raw cells")
+    p.add_argument("--cells", nargs="+", required=True)
+    p.add_argument("--output", required=True, help="parquet, one row per upload")
+    p.add_argument("--cells-output", required=True, help="parquet, one row per setup and latency")
 
     p = command("sample-data", _sample_data, "write a synthetic file in the published format (offline trials)")
     p.add_argument("--output", required=True)

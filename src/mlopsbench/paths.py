@@ -15,6 +15,9 @@ UPLOAD_MODEL = "data/models/upload/model_{size}MB.keras"
 PIPELINE_RUN = "results/raw/pipeline/{backend}/{arch}_{size}MB/{rep}/run.json"
 PIPELINE_STEPS = "results/tidy/pipeline_steps.parquet"
 PIPELINE_RUNS = "results/tidy/pipeline_runs.parquet"
+UPLOAD_CELL = "results/raw/upload/{setup}/{latency}ms/run.json"
+UPLOADS = "results/tidy/uploads.parquet"
+UPLOAD_CELLS = "results/tidy/upload_cells.parquet"
 
 
 def format_size(size_mb: float) -> str:
@@ -50,6 +53,10 @@ def upload_model(size_mb: float) -> str:
 def pipeline_run(backend: str, width: int, hidden_layers: int, size_mb: float, rep: int) -> str:
     return PIPELINE_RUN.format(backend=backend, arch=architecture_name(width, hidden_layers),
                                size=format_size(size_mb), rep=rep)
+
+
+def upload_cell(setup: str, latency_ms: float) -> str:
+    return UPLOAD_CELL.format(setup=setup, latency=format_size(latency_ms))
 
 
 def sidecar(path: str) -> str:

@@ -14,6 +14,17 @@ PIPELINE_RUNS = [
     for c in pipeline_configurations(config)
     for rep in range(1, config["pipeline"]["repetitions"] + 1)
 ]
+UPLOAD_CELLS = [
+    paths.upload_cell(setup, latency)
+    for setup in config["upload"]["setups"]
+    for latency in config["upload"]["latencies_ms"]
+]
+STORE = config["upload"]["store"]
+STORE_ARGS = (
+    f"--endpoint {STORE['endpoint']}" + (" --secure" if STORE["secure"] else "")
+    if STORE["endpoint"]
+    else ""
+)
 
 
 def width_of(wildcards):
@@ -28,4 +39,6 @@ wildcard_constraints:
     size=r"\d+(\.\d+)?",
     arch=r"\d+(x\d+)*",
     backend=r"local|monolithic",
+    setup=r"host|netns",
+    latency=r"\d+(\.\d+)?",
     rep=r"\d+",

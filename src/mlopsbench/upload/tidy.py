@@ -1,0 +1,44 @@
+"""Build ``uploads.parquet`` (one row per upload) and ``upload_cells.parquet`` from raw cells.
+
+A failed or unverified upload keeps its row with ``seconds`` empty: it is never a time.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .. import atomic
+from ..errors import InputError
+from .cell import MANIFEST, read_records
+
+UPLOAD_COLUMNS = ["setup", "store", "model_mb", "bytes", "latency_ms", "emulation", "rep", "seconds",
+                  "throughput_mb_s", "verified", "part_size", "verify_method", "requests", "window_bytes",
+                  "started", "status", "error", "cell"]
+CELL_COLUMNS = ["cell", "setup", "latency_ms", "status", "reason", "uploads", "failed"]
+
+
+def tidy_uploads(cell_dirs: list[str | Path], uploads_out: str | Path, cells_out: str | Path):
+    import pandas as pd
+
+    rows, cells = [], []
+    for cell_dir in map(Path, cell_dirs):
+        manifest_path = cell_dir / MANIFEST
+        if not manifest_path.exists():
+            raise InputError(f"{cell_dir}: no {MANIFEST}; the cell has not finished")
+        manifest = json.loads(manifest_path.read_text())
+        records = read_records(cell_dir)
+        for record in records:
+            ok = record.get("status") == "ok"
+            seconds = record.get("seconds") if ok else None
+            rows.append(record | {"cell": str(cell_dir), "seconds": seconds,
+                                  "throughput_mb_s": record["bytes"] / 1e6 / seconds if seconds else None})
+        cells.append({"cell": str(cell_dir), "setup": manifest["setup"], "latency_ms": manifest["latency_ms"],
+                      "status": manifest["status"], "reason": manifest.get("reason"), "uploads": len(records),
+                      "failed": sum(r.get("status") != "ok" for r in records)})
+    uploads = pd.DataFrame(rows, columns=UPLOAD_COLUMNS)
+    cell_table = pd.DataFrame(cells, columns=CELL_COLUMNS)
+    for frame, dest in ((uploads, uploads_out), (cell_table, cells_out)):
+        with atomic.atomic_path(dest) as tmp:
+            frame.to_parquet(tmp, index=False)
+    return uploads, cell_table

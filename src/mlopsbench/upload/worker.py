@@ -1,0 +1,86 @@
+"""The upload worker: runs where the uploader sits (this namespace or the "pod" one).
+
+It uploads each planned object with the minio SDK, times only the upload call,
+verifies size and checksum, deletes the object and prints one JSON line per upload.
+A failed upload is printed with ``status: failed`` and no time, and ends the worker.
+Each upload opens its own connection, as each ``mc cp`` of the thesis's script did, so
+every repetition pays the same TCP handshake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+from ..objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint, client
+
+MIB = 1 << 20
+
+
+def expected_etag(path: Path, part_size: int) -> str:
+    """The S3 ETag of an upload: MD5 for one PUT, MD5 of part MD5s plus '-N' for multipart."""
+    size = path.stat().st_size
+    digests = []
+    with path.open("rb") as fh:
+        while chunk := fh.read(part_size):
+            digests.append(hashlib.md5(chunk).digest())
+    if size <= part_size:
+        return digests[0].hex() if digests else hashlib.md5(b"").hexdigest()
+    return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
+
+
+def request_count(size: int, part_size: int) -> int:
+    """HTTP requests of one upload: a PUT, or initiate + one per part + complete."""
+    parts = max(1, -(-size // part_size))
+    return 1 if parts == 1 else parts + 2
+
+
+def upload_worker(address: str, secure: bool, bucket: str, part_size: int, plan: list[dict]) -> int:
+    """Upload, verify and delete each planned object; print one JSON line per upload."""
+    host, _, port = address.rpartition(":")
+    endpoint = Endpoint(host, int(port), os.environ[ACCESS_KEY_VARS[0]], os.environ[SECRET_KEY_VARS[0]], secure)
+    etags: dict[str, str] = {}
+    for item in plan:
+        minio = client(endpoint, retries=0)
+        path = Path(item["path"])
+        etags.setdefault(item["path"], expected_etag(path, part_size))
+        record = {"rep": item["rep"], "model_mb": item["model_mb"], "bytes": path.stat().st_size,
+                  "part_size": part_size, "requests": request_count(path.stat().st_size, part_size),
+                  "started": time.time()}
+        try:
+            start = time.perf_counter()
+            minio.fput_object(bucket, item["object"], str(path), part_size=part_size)
+            seconds = time.perf_counter() - start
+            record |= {"seconds": seconds, **_verify(minio, bucket, item["object"], path, etags[item["path"]])}
+            minio.remove_object(bucket, item["object"])
+            record["status"] = "ok" if record["verified"] else "unverified"
+        except Exception as exc:  # the store died or refused: record it, never as a time
+            record |= {"status": "failed", "seconds": None, "verified": False,
+                       "error": f"{type(exc).__name__}: {exc}"}
+        print(json.dumps(record), flush=True)
+        if record["status"] == "failed":
+            return 3
+    return 0
+
+
+def _verify(minio, bucket: str, name: str, path: Path, etag: str) -> dict:
+    stat = minio.stat_object(bucket, name)
+    if stat.size != path.stat().st_size:
+        return {"verified": False, "verify_method": "size", "etag": stat.etag}
+    if stat.etag.strip('"') == etag:
+        return {"verified": True, "verify_method": "etag", "etag": stat.etag}
+    # Stores are free to compute multipart ETags differently: read it back and compare.
+    digest = hashlib.sha256()
+    response = minio.get_object(bucket, name)
+    try:
+        for chunk in response.stream(MIB):
+            digest.update(chunk)
+    finally:
+        response.close()
+        response.release_conn()
+    with path.open("rb") as fh:
+        local = hashlib.file_digest(fh, "sha256").hexdigest()
+    return {"verified": digest.hexdigest() == local, "verify_method": "readback-sha256", "etag": stat.etag}

@@ -1,0 +1,112 @@
+"""Integration tests of the upload experiment against a real SeaweedFS that the tests start."""
+
+import json
+import os
+import threading
+import time
+
+import pytest
+
+from mlopsbench.netns import namespaces_supported
+from mlopsbench.objectstore import Endpoint, SeaweedFS, StoreError, free_ports
+from mlopsbench.upload.cell import MANIFEST, CellSpec, model_from_sidecar, read_records, run_cell
+from mlopsbench.upload.tidy import UPLOAD_COLUMNS, tidy_uploads
+from mlopsbench.upload.worker import expected_etag, request_count
+
+pytestmark = pytest.mark.integration
+MIB = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """Two model files with sidecars: one single PUT, one multipart at 5 MiB parts."""
+    root = tmp_path_factory.mktemp("models")
+    found = []
+    for size_mb in (1, 12):
+        path = root / f"model_{size_mb}MB.keras"
+        path.write_bytes(os.urandom(size_mb * MIB))
+        (root / f"model_{size_mb}MB.json").write_text(json.dumps({"size": size_mb, "unit": "MiB"}))
+        found.append(model_from_sidecar(path))
+    return found
+
+
+def spec(tmp_path, setup="host", latency=0, reps=2, **kwargs):
+    return CellSpec(setup, latency, reps, tmp_path / f"{setup}/{latency}ms", part_size=5 * MIB, **kwargs)
+
+
+def test_host_cell_uploads_verifies_and_resumes(models, tmp_path):
+    cell = spec(tmp_path, latency=50)
+    manifest = run_cell(cell, models)
+    records = read_records(cell.out_dir)
+    assert manifest["status"] == "succeeded" and len(records) == 4
+    assert {(r["model_mb"], r["rep"]) for r in records} == {(1, 1), (12, 1), (1, 2), (12, 2)}
+    assert all(r["status"] == "ok" and r["verified"] and r["verify_method"] == "etag" for r in records)
+    assert all(r["emulation"] == "proxy" and r["store"] == "seaweedfs" and r["seconds"] > 0.05 for r in records)
+    multipart = [r for r in records if r["model_mb"] == 12]
+    assert all(r["requests"] == 5 and r["etag"].endswith("-3") for r in multipart)  # 3 parts + 2
+    assert not (cell.out_dir / "store").exists() and (cell.out_dir / "weed.log").exists()
+
+    # Interrupted after three uploads: only the missing one runs again.
+    lines = (cell.out_dir / "uploads.jsonl").read_text().splitlines()
+    (cell.out_dir / "uploads.jsonl").write_text("\n".join(lines[:3]) + "\n")
+    (cell.out_dir / MANIFEST).unlink()
+    run_cell(cell, models)
+    again = read_records(cell.out_dir)
+    assert len(again) == 4 and again[:3] == records[:3]
+
+
+def test_expected_etag_and_request_count(models):
+    small, large = models
+    assert request_count(small.bytes, 5 * MIB) == 1 and request_count(large.bytes, 5 * MIB) == 5
+    assert expected_etag(large.path, 5 * MIB).endswith("-3") and "-" not in expected_etag(small.path, 5 * MIB)
+
+
+@pytest.mark.skipif(not namespaces_supported()[0], reason=namespaces_supported()[1])
+def test_netns_cell_uploads_from_its_own_namespace(models, tmp_path):
+    cell = spec(tmp_path, setup="netns", latency=50, reps=1)
+    run_cell(cell, models[:1])
+    (record,) = read_records(cell.out_dir)
+    assert record["setup"] == "netns" and record["status"] == "ok" and record["verified"]
+    assert record["emulation"] in ("netem", "proxy")
+
+
+def test_unreachable_store_names_the_endpoint(models, tmp_path):
+    port = free_ports(1)[0]
+    cell = spec(tmp_path, endpoint=Endpoint("127.0.0.1", port, "key", "secret"))
+    with pytest.raises(StoreError, match=rf"http://127\.0\.0\.1:{port}"):
+        run_cell(cell, models)
+    assert read_records(cell.out_dir) == [] and not (cell.out_dir / MANIFEST).exists()
+
+
+def test_store_dying_mid_upload_keeps_earlier_results(models, tmp_path):
+    small, large = models
+    store = SeaweedFS(tmp_path / "dying")
+    endpoint = store.__enter__()
+    try:
+        # 12 MiB through a 256 KiB window at 200 ms takes ~10 s: time enough to kill the store.
+        cell = spec(tmp_path, latency=200, reps=1, endpoint=endpoint, window_bytes=256 << 10)
+        killer = threading.Timer(3.0, store.kill)
+        killer.start()
+        with pytest.raises(StoreError, match=rf"store {endpoint.url}: "):
+            run_cell(cell, [small, large])
+        killer.join()
+    finally:
+        store.__exit__(None, None, None)
+    records = read_records(cell.out_dir)
+    assert [r["status"] for r in records] == ["ok", "failed"]
+    assert records[1]["seconds"] is None and records[1]["verified"] is False
+    assert not (cell.out_dir / MANIFEST).exists()
+
+
+def test_tidy_table(models, tmp_path):
+    cell = spec(tmp_path, latency=0, reps=1)
+    run_cell(cell, models)
+    skipped = tmp_path / "netns/0ms"
+    skipped.mkdir(parents=True)
+    (skipped / MANIFEST).write_text(json.dumps({"setup": "netns", "latency_ms": 0, "reps": 1,
+                                                "status": "skipped", "reason": "no namespaces"}))
+    uploads, cells = tidy_uploads([cell.out_dir, skipped], tmp_path / "u.parquet", tmp_path / "c.parquet")
+    assert list(uploads.columns) == UPLOAD_COLUMNS and len(uploads) == 2
+    row = uploads.set_index("model_mb").loc[12]
+    assert row["throughput_mb_s"] == pytest.approx(row["bytes"] / 1e6 / row["seconds"])
+    assert cells.set_index("setup").loc["netns", "reason"] == "no namespaces"
