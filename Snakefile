@@ -8,6 +8,9 @@ from mlopsbench.config import pipeline_configurations, series_of, validate_confi
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 validate_config(config, source=" + ".join(map(str, workflow.configfiles)))
 
 
@@ -16,6 +19,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/pipeline.smk"
 include: "workflow/rules/upload.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -24,5 +28,4 @@ rule all:
         DATASETS,
         REGRESSION_MODELS,
         UPLOAD_MODELS,
-        paths.PIPELINE_STEPS,
-        paths.UPLOADS,
+        paths.REPORT,

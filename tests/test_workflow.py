@@ -4,7 +4,9 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
+import yaml
 
 from mlopsbench.synthetic import write_published_file
 
@@ -48,34 +50,52 @@ def test_invalid_config_fails_naming_the_key(repo, tmp_path, cli_env):
     assert "training.epochs: 'two' is not of type 'integer'" in result.stdout + result.stderr
 
 
-def test_quick_data_model_and_pipeline_targets(repo, tmp_path, cli_env):
-    write_published_file(tmp_path / "data/raw/intel_lab/data.txt.gz", 6000, seed=11)
-    quick = ["--configfile", str(repo / "config/quick.yaml")]
-    one_run = "results/raw/pipeline/monolithic/8x8x8_0.1MB/1/run.json"
-    result = snakemake(repo, tmp_path, "datasets", "models", one_run, *quick, env=cli_env)
-    assert result.returncode == 0, result.stdout + result.stderr
+def mini_config(repo, tmp_path):
+    """The quick design with one epoch and two latencies, to keep the test to minutes."""
+    config = yaml.safe_load((repo / "config/quick.yaml").read_text())
+    config["training"]["epochs"] = 1
+    config["upload"]["latencies_ms"] = [0, 50]
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
 
-    counts = json.loads((tmp_path / "data/interim/node54_counts.json").read_text())
+
+def test_whole_study_end_to_end(repo, tmp_path, cli_env):
+    """`snakemake` runs everything: data, models, both experiments, statistics, report."""
+    work = tmp_path / "study"
+    write_published_file(work / "data/raw/intel_lab/data.txt.gz", 6000, seed=11)
+    config = ["--configfile", str(mini_config(repo, tmp_path))]
+    result = snakemake(repo, work, *config, env=cli_env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    counts = json.loads((work / "data/interim/node54_counts.json").read_text())
     assert counts["kept"] > 50 and counts["lines_read"] == 6000
-    node_rows = (tmp_path / "data/interim/node54.csv").read_text().splitlines()
+    node_rows = (work / "data/interim/node54.csv").read_text().splitlines()
     assert node_rows[0] == "humidity,light,voltage,temperature" and len(node_rows) == counts["kept"] + 1
     longest = max(map(len, node_rows)) + 1
     for size in (0.1, 0.5, 1, 2):
-        actual = (tmp_path / f"data/datasets/intel54_{size:g}MB.csv").stat().st_size
+        actual = (work / f"data/datasets/intel54_{size:g}MB.csv").stat().st_size
         assert size * 1e6 <= actual < size * 1e6 + longest
     for width, params in {8: 185, 16: 625, 32: 2273, 64: 8641}.items():
-        info = json.loads((tmp_path / f"data/models/regression/dnn_{width}x{width}x{width}.json").read_text())
+        info = json.loads((work / f"data/models/regression/dnn_{width}x{width}x{width}.json").read_text())
         assert info["trainable_params"] == params
     for size in (1, 2, 3, 4):
-        info = json.loads((tmp_path / f"data/models/upload/model_{size}MB.json").read_text())
+        info = json.loads((work / f"data/models/upload/model_{size}MB.json").read_text())
         assert abs(info["bytes"] / (size * 2**20) - 1) < 0.02
-    assert "kept" in (tmp_path / "logs/data/filter_node54.log").read_text()
-    run_dir = tmp_path / one_run.rsplit("/", 1)[0]
-    assert "[JT] dnnfit time(s)" in (run_dir / "logs/notebook.log").read_text()
-    assert '"series": "dataset"' in (run_dir / "events.jsonl").read_text()  # 0.1 MB: dataset series only
+    assert "kept" in (work / "logs/data/filter_node54.log").read_text()
+
+    steps = pd.read_parquet(work / "results/tidy/pipeline_steps.parquet")
+    assert len(steps) == 7 * 2 * 2 * 9 and (steps["status"] == "succeeded").all()
+    assert set(steps["backend"]) == {"local", "monolithic"}
+    uploads = pd.read_parquet(work / "results/tidy/uploads.parquet")
+    assert len(uploads) == 4 * 2 * 2 * 2 and uploads["verified"].all()
+    report = subprocess.run(["pdftotext", str(work / "results/report/report.pdf"), "-"], capture_output=True,
+                            text=True, check=True).stdout
+    assert "Thesis against reproduction" in report and "fig19_uploads." in report
+    assert "not the full published file" in report  # the synthetic input is named as such
 
     # Finished targets are never redone: an interrupted study resumes where it stopped.
-    again = snakemake(repo, tmp_path, "-n", "datasets", "models", one_run, *quick, env=cli_env)
+    again = snakemake(repo, work, "-n", *config, env=cli_env)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 

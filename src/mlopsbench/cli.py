@@ -122,6 +122,31 @@ def _upload_tidy(args) -> None:
              len(cells), args.output)
 
 
+def _stats(args) -> None:
+    from .analysis import analyse, load_table, write_stats
+
+    result = analyse(load_table(args.steps), load_table(args.runs), load_table(args.uploads),
+                     load_table(args.upload_cells))
+    written = write_stats(result, args.out_dir)
+    verdicts = ", ".join(f"{c['id']} {c['verdict']}" for c in result["claims"])
+    log.info("%d files -> %s; missing: %s; claims: %s", len(written), args.out_dir,
+             ", ".join(result["missing"]) or "none", verdicts)
+
+
+def _figures(args) -> None:
+    from .figures import make_figures
+
+    make_figures(args.stats_dir, args.out_dir)
+
+
+def _report(args) -> None:
+    from .report import write_report
+
+    write_report(args.stats_dir, args.figures_dir, args.config, args.template, args.output,
+                 data_files=args.data or [], counts_path=args.counts)
+    log.info("report -> %s", args.output)
+
+
 def _sample_data(args) -> None:
     from .synthetic import write_published_file
 
@@ -224,6 +249,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cells", nargs="+", required=True)
     p.add_argument("--output", required=True, help="parquet, one row per upload")
     p.add_argument("--cells-output", required=True, help="parquet, one row per setup and latency")
+
+    p = command("stats", _stats, "statistics and the thesis's claims judged, from the tidy tables")
+    p.add_argument("--steps", help="pipeline_steps.parquet (a missing file is reported as missing)")
+    p.add_argument("--runs", help="pipeline_runs.parquet")
+    p.add_argument("--uploads", help="uploads.parquet")
+    p.add_argument("--upload-cells", help="upload_cells.parquet")
+    p.add_argument("--out-dir", required=True)
+
+    p = command("figures", _figures, "draw the analogues of the thesis's Figures 14-19")
+    p.add_argument("--stats-dir", required=True)
+    p.add_argument("--out-dir", required=True)
+
+    p = command("report", _report, "write the PDF report")
+    p.add_argument("--stats-dir", required=True)
+    p.add_argument("--figures-dir", required=True)
+    p.add_argument("--config", required=True, help="the study configuration, shown in the report")
+    p.add_argument("--template", required=True, help="report/report.md.j2")
+    p.add_argument("--data", nargs="*", help="data files whose SHA-256 the report lists")
+    p.add_argument("--counts", help="the node filter's counts JSON")
+    p.add_argument("--output", required=True)
 
     p = command("sample-data", _sample_data, "write a synthetic file in the published format (offline trials)")
     p.add_argument("--output", required=True)

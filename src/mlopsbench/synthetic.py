@@ -42,3 +42,69 @@ def write_published_file(dest: str | Path, n_lines: int, motes: int = 54,
             for line in published_lines(n_lines, motes, incomplete_share, seed):
                 out.write(line + "\n")
     return Path(dest)
+
+
+STEPS = ("preprocessing", "plot", "createdict", "dnncompile", "dnnfit", "dnneval", "modelerrorssummary",
+         "dnnpredict", "dnnpredictsummary")
+
+
+def tidy_tables(config: dict, scale: int = 1, seed: int = 0):
+    """Tidy tables shaped like a finished study of ``config``, with ``scale`` x its repetitions.
+
+    For tests and benchmarks of the statistics and the report; the numbers are random.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from .config import pipeline_configurations, series_of
+    from .models import trainable_params
+    from .paths import architecture_name
+    from .pipeline.tidy import RUN_COLUMNS, STEP_COLUMNS
+    from .upload.tidy import CELL_COLUMNS, UPLOAD_COLUMNS
+
+    rng = np.random.default_rng(seed)
+    layers = config["model"]["hidden_layers"]
+    steps, runs = [], []
+    for backend in config["pipeline"]["backends"]:
+        for c in pipeline_configurations(config):
+            model = architecture_name(c.width, layers)
+            for rep in range(1, config["pipeline"]["repetitions"] * scale + 1):
+                run_id = f"{backend}/{model}_{c.dataset_mb:g}MB/{rep}"
+                base = {"backend": backend, "series": series_of(config, c.dataset_mb, c.width),
+                        "dataset_mb": c.dataset_mb, "model": model, "trainable_params": trainable_params(c.width, layers),
+                        "rep": rep, "run_id": run_id}
+                t = 1.8e9 + rep * 1000.0
+                for step in STEPS:
+                    cell = rng.gamma(2.0, 0.5) * (c.dataset_mb if step in ("dnnfit", "plot") else 0.05)
+                    overhead = (0.01 if backend == "monolithic" else rng.normal(3.0, 0.3))
+                    steps.append(base | {"step": step, "created": t, "scheduled": t + 0.001, "started": t + 0.02,
+                                         "finished": t + cell + overhead, "timestamp_source": "synthetic",
+                                         "cell_seconds": cell, "duration_seconds": cell + overhead,
+                                         "overhead_seconds": overhead,
+                                         "overhead_pct": 100 * overhead / (cell + overhead), "status": "succeeded"})
+                    t += cell + overhead
+                cells = sum(r["cell_seconds"] for r in steps[-len(STEPS):])
+                wall = t - (1.8e9 + rep * 1000.0)
+                runs.append(base | {"created": t - wall, "finished": t, "wall_seconds": wall, "cell_seconds": cells,
+                                    "overhead_seconds": wall - cells, "overhead_pct": 100 * (wall - cells) / wall,
+                                    "imports_seconds": None, "steps": len(STEPS), "steps_failed": 0,
+                                    "status": "succeeded"})
+    uploads, cell_rows = [], []
+    upload = config["upload"]
+    for setup in upload["setups"]:
+        for latency in upload["latencies_ms"]:
+            cell = f"results/raw/upload/{setup}/{latency:g}ms"
+            cell_rows.append({"cell": cell, "setup": setup, "latency_ms": latency, "status": "succeeded",
+                              "reason": None, "uploads": 0, "failed": 0})
+            for size in upload["model_sizes_mb"]:
+                for rep in range(1, upload["repetitions"] * scale + 1):
+                    seconds = 0.02 + size / 200 + latency / 1000 * (2 + size / 40) * rng.lognormal(0, 0.05)
+                    uploads.append({"setup": setup, "store": "synthetic", "model_mb": size, "bytes": int(size * 2**20),
+                                    "latency_ms": latency, "emulation": "synthetic", "rep": rep, "seconds": seconds,
+                                    "throughput_mb_s": size * 2**20 / 1e6 / seconds, "verified": True,
+                                    "part_size": 16 * 2**20, "verify_method": "etag", "requests": 1,
+                                    "window_bytes": 4 * 2**20, "started": 1.8e9, "status": "ok", "error": None,
+                                    "cell": cell})
+                    cell_rows[-1]["uploads"] += 1
+    return (pd.DataFrame(steps, columns=STEP_COLUMNS), pd.DataFrame(runs, columns=RUN_COLUMNS),
+            pd.DataFrame(uploads, columns=UPLOAD_COLUMNS), pd.DataFrame(cell_rows, columns=CELL_COLUMNS))

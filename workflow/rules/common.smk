@@ -8,6 +8,8 @@ DATASETS = [paths.dataset(MOTE, size) for size in config["data"]["dataset_sizes_
 REGRESSION_MODELS = [paths.regression_model(w, HIDDEN_LAYERS) for w in config["model"]["widths"]]
 UPLOAD_MODELS = [paths.upload_model(size) for size in config["upload"]["model_sizes_mb"]]
 NOTEBOOK = os.path.join(workflow.basedir, config["pipeline"]["notebook"])
+REPORT_TEMPLATE = os.path.join(workflow.basedir, "report", "report.md.j2")
+CONFIG_FILE = str(workflow.configfiles[-1])
 PIPELINE_RUNS = [
     paths.pipeline_run(backend, c.width, HIDDEN_LAYERS, c.dataset_mb, rep)
     for backend in config["pipeline"]["backends"]

@@ -1,0 +1,235 @@
+"""From the tidy tables to every statistic the report shows, and the thesis's claims judged.
+
+``analyse`` returns plain DataFrames and dicts; ``write_stats`` saves them to
+``results/stats/`` (CSV and JSON), which the figures and the report read. A missing
+experiment is carried as missing, never dropped in silence.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from . import atomic
+from .stats import EQUIVALENCE_MARGIN, NAN, describe, equivalence, in_series, run_overhead, summarize, trend, verdict
+
+TRIVIAL_STEPS = ("createdict", "dnnpredictsummary", "modelerrorssummary")
+# Claim C2: "model size changes the overhead little": within +-5 percentage points across the models.
+LITTLE_PCT_POINTS = 5.0
+
+
+def load_table(path: str | Path | None) -> pd.DataFrame | None:
+    return pd.read_parquet(path) if path and Path(path).exists() else None
+
+
+def split_backend(steps: pd.DataFrame) -> str:
+    """The backend whose jobs stand for the thesis's: the cluster if it ran, else local processes."""
+    backends = set(steps["backend"])
+    return next((b for b in ("kubernetes", "local") if b in backends), sorted(backends)[0])
+
+
+def analyse(steps: pd.DataFrame | None, runs: pd.DataFrame | None,
+            uploads: pd.DataFrame | None, cells: pd.DataFrame | None) -> dict:
+    result: dict = {"missing": [], "tables": {}, "trends": [], "claims": [], "summary": {}}
+    if steps is None or steps.empty:
+        result["missing"].append("pipeline")
+    else:
+        _pipeline(result, steps, runs)
+    if uploads is None or uploads.empty:
+        result["missing"].append("upload")
+    else:
+        _upload(result, uploads, cells)
+    result["claims"] = claims(result)
+    return result
+
+
+def _pipeline(result: dict, steps: pd.DataFrame, runs: pd.DataFrame | None) -> None:
+    tables = result["tables"]
+    ok = steps[steps["status"] == "succeeded"].copy()
+    keys = ["backend", "series", "dataset_mb", "model", "trainable_params", "step"]
+    tables["pipeline_steps_summary"] = pd.concat(
+        [describe(ok, keys, metric) for metric in ("duration_seconds", "cell_seconds", "overhead_seconds",
+                                                   "overhead_pct")], ignore_index=True)
+    overall = run_overhead(steps)
+    tables["pipeline_run_overhead"] = overall
+    tables["pipeline_overall_summary"] = describe(overall, keys[:-1], "overhead_pct")
+    ok["pending_seconds"] = ok["scheduled"] - ok["created"]
+    ok["startup_seconds"] = ok["started"] - ok["scheduled"]
+    tables["pipeline_startup_summary"] = pd.concat(
+        [describe(ok, ["backend"], metric) for metric in ("pending_seconds", "startup_seconds")], ignore_index=True)
+    if runs is not None and not runs.empty:
+        tables["pipeline_runs_summary"] = describe(runs[runs["status"] == "succeeded"], keys[:-1], "wall_seconds")
+        result["summary"]["pipeline_runs_not_succeeded"] = int((runs["status"] != "succeeded").sum())
+    backend = split_backend(steps)
+    split = overall[overall["backend"] == backend]
+    result["split_backend"] = backend
+    result["trends"] += [t | {"backend": backend, "series": "dataset"}
+                         for t in trend(in_series(split, "dataset"), "dataset_mb", "overhead_pct")]
+    result["trends"] += [t | {"backend": backend, "series": "model"}
+                         for t in trend(in_series(split, "model"), "trainable_params", "overhead_pct")]
+    dnnfit = ok[(ok["backend"] == backend) & (ok["step"] == "dnnfit")]
+    result["trends"] += [t | {"backend": backend, "series": "dataset", "step": "dnnfit"}
+                         for t in trend(in_series(dnnfit, "dataset"), "dataset_mb", "overhead_pct")]
+    result["summary"] |= {"pipeline_runs": int(overall["run_id"].nunique()), "split_backend": backend,
+                          "mean_overall_overhead_pct": float(split["overhead_pct"].mean())}
+
+
+def _upload(result: dict, uploads: pd.DataFrame, cells: pd.DataFrame | None) -> None:
+    tables = result["tables"]
+    ok = uploads[uploads["status"] == "ok"]
+    tables["upload_summary"] = describe(ok, ["setup", "latency_ms", "model_mb"], "seconds")
+    for setup, group in ok.groupby("setup"):
+        result["trends"] += [t | {"setup": setup} for t in trend(group, ["model_mb", "latency_ms"], "seconds")]
+    rows = []
+    setups = sorted(ok["setup"].unique())
+    if len(setups) == 2:
+        first, second = setups
+        for (latency, size), group in ok.groupby(["latency_ms", "model_mb"]):
+            a = group.loc[group["setup"] == first, "seconds"]
+            b = group.loc[group["setup"] == second, "seconds"]
+            margin = EQUIVALENCE_MARGIN * a.mean() if len(a) else NAN
+            rows.append({"latency_ms": latency, "model_mb": size, "a": first, "b": second}
+                        | equivalence(a, b, margin))
+    tables["upload_equivalence"] = pd.DataFrame(rows)
+    if cells is not None:
+        tables["upload_cells"] = cells
+    result["summary"] |= {"uploads": int(len(uploads)), "uploads_not_ok": int((uploads["status"] != "ok").sum()),
+                          "emulations": sorted(uploads["emulation"].dropna().unique().tolist())}
+
+
+def _trend(result: dict, **match) -> dict | None:
+    return next((t for t in result["trends"] if all(t.get(k) == v for k, v in match.items())), None)
+
+
+def claims(result: dict) -> list[dict]:
+    """Each claim of the thesis, our evidence, and whether our data agrees."""
+    out = []
+
+    def claim(cid, text, cite, experiment, judge):
+        if experiment in result["missing"]:
+            out.append({"id": cid, "claim": text, "cite": cite, "evidence": f"{experiment} experiment missing",
+                        "verdict": "cannot tell"})
+        else:
+            evidence, decision = judge()
+            out.append({"id": cid, "claim": text, "cite": cite, "evidence": evidence, "verdict": decision})
+
+    def slope_claim(match, unit, sign):
+        def judge():
+            t = _trend(result, **match)
+            if t is None or math.isnan(t["slope"]):
+                return "too few runs for a trend", "cannot tell"
+            return (f"slope {t['slope']:+.3g} {unit} (95 % CI {t['low']:+.3g} to {t['high']:+.3g}, "
+                    f"p = {t['p']:.2g}, n = {t['n']})", verdict(t["low"], t["high"], sign))
+        return judge
+
+    claim("C1", "Overall overhead decreases as the dataset grows (81 % at 2 MB to 23.8 % at 40 MB)",
+          "Section 6.1, Figure 15", "pipeline",
+          slope_claim({"series": "dataset", "x": "dataset_mb", "y": "overhead_pct"}, "points per MB", "negative"))
+    claim("C2", "Model size changes the overall overhead little (36.4 % to about 33 %)",
+          "Section 6.1, Figure 16", "pipeline", lambda: _little_change(result))
+    claim("C3", "dnnfit dominates the computation time of the pipeline", "Section 6.1, Tables 2 and 4",
+          "pipeline", lambda: _dominates(result))
+    claim("C4", "Trivial jobs (createdict, dnnpredictsummary, modelerrorssummary) stay around 99 % overhead",
+          "Section 6.1, Figure 17", "pipeline", lambda: _trivial(result))
+    claim("C5", "dnnfit's overhead share falls as the dataset grows (38 % to 3.2 %)", "Section 6.1, Figure 17",
+          "pipeline", slope_claim({"step": "dnnfit", "x": "dataset_mb"}, "points per MB", "negative"))
+    claim("C6", "Creation to scheduling and scheduling to running mostly take under one second",
+          "Section 6.1.1", "pipeline", lambda: _startup(result))
+    for setup in ("host", "netns"):
+        claim(f"C7-{setup}", f"Upload time grows with network latency ({setup})", "Section 6.2, Figure 19", "upload",
+              slope_claim({"setup": setup, "x": "latency_ms"}, "s per ms", "positive"))
+        claim(f"C8-{setup}", f"Upload time grows with model size ({setup})", "Section 6.2, Figure 19", "upload",
+              slope_claim({"setup": setup, "x": "model_mb"}, "s per MB", "positive"))
+    claim("C9", f"No significant difference between the two setups (equivalence margin "
+          f"+-{EQUIVALENCE_MARGIN:.0%} of the host mean)", "Section 6.2.1", "upload", lambda: _equivalent(result))
+    return out
+
+
+def _little_change(result):
+    t = _trend(result, series="model", x="trainable_params")
+    overall = result["tables"]["pipeline_run_overhead"]
+    span = in_series(overall, "model")["trainable_params"]
+    if t is None or math.isnan(t["slope"]) or span.empty:
+        return "too few runs for a trend", "cannot tell"
+    width = span.max() - span.min()
+    low, high = sorted((t["low"] * width, t["high"] * width))
+    change = t["slope"] * width
+    if -LITTLE_PCT_POINTS <= low and high <= LITTLE_PCT_POINTS:
+        decision = "agrees"
+    elif high < -LITTLE_PCT_POINTS or low > LITTLE_PCT_POINTS:
+        decision = "disagrees"
+    else:
+        decision = "cannot tell"
+    return (f"change across the models {change:+.2f} points (95 % CI {low:+.2f} to {high:+.2f}); "
+            f"'little' taken as within +-{LITTLE_PCT_POINTS:g} points", decision)
+
+
+def _dominates(result):
+    summary = result["tables"]["pipeline_steps_summary"]
+    cells = summary[(summary["metric"] == "cell_seconds") & (summary["backend"] == result["split_backend"])]
+    leaders = cells.loc[cells.groupby(["series", "dataset_mb", "model"])["mean"].idxmax()]
+    count = int((leaders["step"] == "dnnfit").sum())
+    others = sorted(set(leaders["step"]) - {"dnnfit"})
+    evidence = f"dnnfit has the largest mean cell time in {count} of {len(leaders)} configurations"
+    evidence += f" (otherwise: {', '.join(others)})" if others else ""
+    return evidence, "agrees" if count == len(leaders) else "disagrees"
+
+
+def _trivial(result):
+    summary = result["tables"]["pipeline_steps_summary"]
+    rows = summary[(summary["metric"] == "overhead_pct") & (summary["backend"] == result["split_backend"])
+                   & summary["step"].isin(TRIVIAL_STEPS)]
+    values = summarize(rows["mean"])
+    if values["n"] == 0:
+        return "no succeeded trivial steps", "cannot tell"
+    low, high = values["t_low"], values["t_high"]
+    decision = "cannot tell" if math.isnan(low) else ("agrees" if low >= 95 else "disagrees" if high < 95 else "cannot tell")
+    return (f"mean overhead {values['mean']:.1f} % over {values['n']} step-configurations "
+            f"(95 % CI {low:.1f} to {high:.1f}); 'around 99 %' taken as at least 95 %", decision)
+
+
+def _startup(result):
+    table = result["tables"]["pipeline_startup_summary"]
+    table = table[table["backend"] == result["split_backend"]].set_index("metric")
+    highs = [table.loc[m, "t_high"] for m in ("pending_seconds", "startup_seconds") if m in table.index]
+    if not highs or any(math.isnan(h) for h in highs):
+        return "too few steps", "cannot tell"
+    evidence = ", ".join(f"{m.split('_')[0]} {table.loc[m, 'mean']:.3f} s (95 % CI up to {table.loc[m, 't_high']:.3f} s)"
+                         for m in ("pending_seconds", "startup_seconds"))
+    return evidence, "agrees" if max(highs) < 1 else ("disagrees" if min(table["t_low"]) > 1 else "cannot tell")
+
+
+def _equivalent(result):
+    table = result["tables"].get("upload_equivalence")
+    if table is None or table.empty:
+        return "only one setup ran", "cannot tell"
+    tested = table[table["equivalent"].notna()]
+    if tested.empty:
+        return "too few repetitions to test", "cannot tell"
+    equivalent = int(tested["equivalent"].sum())
+    apart = int(((tested["diff_low"] > tested["margin"]) | (tested["diff_high"] < -tested["margin"])).sum())
+    evidence = (f"equivalent in {equivalent} of {len(tested)} latency x size cells; "
+                f"different beyond the margin in {apart}")
+    return evidence, "agrees" if equivalent == len(tested) else ("disagrees" if apart else "cannot tell")
+
+
+def write_stats(result: dict, out_dir: str | Path) -> list[Path]:
+    out_dir = Path(out_dir)
+    written = []
+    for name, table in result["tables"].items():
+        with atomic.atomic_path(out_dir / f"{name}.csv") as tmp:
+            table.to_csv(tmp, index=False)
+        written.append(out_dir / f"{name}.csv")
+    for name, rows in (("trends", result["trends"]), ("claims", result["claims"])):
+        with atomic.atomic_path(out_dir / f"{name}.csv") as tmp:
+            pd.DataFrame(rows).to_csv(tmp, index=False)
+        written.append(out_dir / f"{name}.csv")
+    summary = result["summary"] | {"missing": result["missing"],
+                                   "claims": {c["id"]: c["verdict"] for c in result["claims"]}}
+    atomic.write_json(out_dir / "summary.json", json.loads(json.dumps(summary, default=float)))
+    written.append(out_dir / "summary.json")
+    return written
+

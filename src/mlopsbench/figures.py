@@ -1,0 +1,189 @@
+"""Matplotlib analogues of the thesis's Figures 14-19, from ``results/stats``.
+
+Our means carry 95 % t-intervals; the thesis's published numbers are overlaid as open
+markers (or bands, where it gives a range). Every figure is saved as vector PDF and
+as PNG, with a JSON beside it naming the raw exports that fed it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from . import atomic
+from .stats import in_series, reference
+
+log = logging.getLogger(__name__)
+RAW_PIPELINE = "results/raw/pipeline"
+JOBS = ("dnnfit", "plot", "dnneval", "preprocessing")
+# Bottom to top of Figure 14's stacks: notebook order, Kale's volume job last.
+STACK = ("preprocessing", "plot", "createdict", "dnncompile", "dnnfit", "dnneval", "modelerrorssummary",
+         "dnnpredict", "dnnpredictsummary", "kale-marshall-volume")
+COLORS = {"dnnfit": "C0", "plot": "C1", "dnneval": "C2", "preprocessing": "C3", "host": "C0", "netns": "C1"}
+MARKERS = {"host": "o", "netns": "s"}
+THESIS_SETUP = {"vm": "host", "pod": "netns"}
+
+CAPTIONS = {
+    "fig14_durations": "Mean job durations of one run, model 8x8x8, against dataset size (analogue of Figure 14); "
+                       "left ours, right the thesis's Table 2 and the midpoints of Table 3's ranges.",
+    "fig15_overhead_dataset": "Overall overhead of a run against dataset size, model 8x8x8 (Figure 15). "
+                              "Open markers: the percentages quoted in Section 6.1.",
+    "fig16_overhead_model": "Overall overhead of a run against the model's trainable parameters on the model "
+                            "series' dataset (Figure 16). Open markers: Section 6.1.",
+    "fig17_job_overhead_dataset": "Overhead share of selected jobs against dataset size (Figure 17). Open markers: "
+                                  "the end points quoted in Section 6.1.",
+    "fig18_job_overhead_model": "Overhead share of selected jobs against model size (Figure 18). Bands: the ranges "
+                                "quoted in Section 6.1.",
+    "fig19_uploads": "Model upload time against model size, one panel per added latency, both setups (Figure 19). "
+                     "Open markers: the times quoted in Section 6.2 (VM shown as host, Kubernetes as netns).",
+}
+
+
+def _errorbar(ax, frame: pd.DataFrame, x: str, label: str, color: str, marker: str = "o") -> None:
+    frame = frame.sort_values(x)
+    # Clipped below zero so that log axes can show wide intervals of small samples.
+    low = (frame["mean"] - frame["t_low"]).fillna(0).clip(upper=frame["mean"] * 0.95)
+    high = (frame["t_high"] - frame["mean"]).fillna(0)
+    ax.errorbar(frame[x], frame["mean"], yerr=[low, high], label=label, color=color, marker=marker, capsize=3)
+
+
+def _thesis(ax, xs, ys, color: str, label: str | None = "thesis") -> None:
+    ax.scatter(xs, ys, facecolors="none", edgecolors=color, s=60, linewidths=1.5, label=label, zorder=3)
+
+
+def _save(fig, out_dir: Path, name: str, sources: list[str]) -> dict:
+    import matplotlib.pyplot as plt
+
+    if not fig.subplotpars.right < 0.9:  # a figure with an outside legend keeps its margin
+        fig.tight_layout()
+    for suffix in ("pdf", "png"):
+        with atomic.atomic_path(out_dir / f"{name}.{suffix}") as tmp:
+            fig.savefig(tmp, format=suffix, dpi=150)
+    plt.close(fig)
+    info = {"name": name, "caption": CAPTIONS[name], "sources": sources}
+    atomic.write_json(out_dir / f"{name}.json", info)
+    return info
+
+
+def _run_sources(run_ids) -> list[str]:
+    return sorted(f"{RAW_PIPELINE}/{run_id}/{{events.jsonl,logs/}}" for run_id in set(run_ids))
+
+
+def pipeline_figures(stats: dict[str, pd.DataFrame], out_dir: Path, backend: str) -> list[dict]:
+    import matplotlib.pyplot as plt
+
+    ref = reference()
+    steps = stats["pipeline_steps_summary"]
+    steps = steps[steps["backend"] == backend]
+    overall = stats["pipeline_overall_summary"]
+    overall = overall[overall["backend"] == backend]
+    runs = stats["pipeline_run_overhead"]
+    runs = runs[runs["backend"] == backend]
+    made = []
+
+    # Figure 14: stacked mean durations per dataset size.
+    durations = in_series(steps[steps["metric"] == "duration_seconds"], "dataset")
+    table = durations.pivot_table(index="dataset_mb", columns="step", values="mean")
+    thesis = pd.DataFrame(ref["job_duration_s"]["jobs"], index=ref["job_duration_s"]["dataset_mb"])
+    for job, (low, high) in ref["job_duration_range_s"]["jobs"].items():
+        thesis[job] = (low + high) / 2
+    colors = {step: f"C{i}" for i, step in enumerate(STACK)}
+    fig, (ours, theirs) = plt.subplots(1, 2, figsize=(11, 5))
+    for ax, frame, title in ((ours, table, f"reproduced ({backend})"),
+                             (theirs, thesis, "thesis (Table 2; Table 3 midpoints)")):
+        order = [step for step in STACK if step in frame.columns]
+        frame[order].plot.bar(stacked=True, ax=ax, width=0.7, legend=False, rot=0,
+                              color=[colors[step] for step in order])
+        ax.set(title=title, xlabel="dataset [MB]", ylabel="mean duration [s]")
+    handles, labels = theirs.get_legend_handles_labels()
+    fig.legend(handles[::-1], labels[::-1], loc="center right", fontsize=8)
+    fig.subplots_adjust(right=0.8)
+    made.append(_save(fig, out_dir, "fig14_durations", _run_sources(in_series(runs, "dataset")["run_id"])))
+
+    # Figures 15 and 16: overall overhead.
+    points = pd.DataFrame(ref["overall_overhead_pct"])
+    for name, series, x, xlabel in (("fig15_overhead_dataset", "dataset", "dataset_mb", "dataset [MB]"),
+                                    ("fig16_overhead_model", "model", "trainable_params", "trainable parameters")):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        _errorbar(ax, in_series(overall, series), x, f"reproduced ({backend})", "C0")
+        mine = points[points["series"] == series]
+        xs = mine["dataset_mb"] if series == "dataset" else mine["model"].map(_params_of)
+        _thesis(ax, xs, mine["value"], "C3")
+        ax.set(xscale="log", xlabel=xlabel, ylabel="overall overhead [%]", ylim=(0, 100))
+        ax.legend()
+        made.append(_save(fig, out_dir, name, _run_sources(in_series(runs, series)["run_id"])))
+
+    # Figures 17 and 18: overhead of selected jobs.
+    shares = steps[(steps["metric"] == "overhead_pct") & steps["step"].isin(JOBS)]
+    for name, series, x, xlabel in (("fig17_job_overhead_dataset", "dataset", "dataset_mb", "dataset [MB]"),
+                                    ("fig18_job_overhead_model", "model", "trainable_params", "trainable parameters")):
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        data = in_series(shares, series)
+        for job in JOBS:
+            _errorbar(ax, data[data["step"] == job], x, job, COLORS[job])
+        if series == "dataset":
+            marks = pd.DataFrame(ref["job_overhead_pct"])
+            for job in JOBS:
+                job_marks = marks[marks["step"] == job]
+                _thesis(ax, job_marks["dataset_mb"], job_marks["value"], COLORS[job], "thesis" if job == JOBS[0] else None)
+        else:
+            for band in ref["job_overhead_pct_range"]:
+                if band["series"] == "model" and band["step"] in JOBS:
+                    ax.axhspan(band["low"] - 0.5, band["high"] + 0.5, color=COLORS[band["step"]], alpha=0.15)
+        ax.set(xscale="log", xlabel=xlabel, ylabel="job overhead [%]", ylim=(0, 105))
+        ax.legend(fontsize=8)
+        made.append(_save(fig, out_dir, name, _run_sources(in_series(runs, series)["run_id"])))
+    return made
+
+
+def _params_of(model: str) -> int:
+    from .models import trainable_params
+
+    width = int(model.split("x")[0])
+    return trainable_params(width, model.count("x") + 1)
+
+
+def upload_figure(stats: dict[str, pd.DataFrame], out_dir: Path) -> dict:
+    import matplotlib.pyplot as plt
+
+    summary = stats["upload_summary"]
+    latencies = sorted(summary["latency_ms"].unique())
+    columns = min(4, len(latencies))
+    rows = math.ceil(len(latencies) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.4 * rows), squeeze=False, sharey=False)
+    marks = pd.DataFrame(reference()["upload_s"])
+    for ax, latency in zip(axes.flat, latencies):
+        cell = summary[summary["latency_ms"] == latency]
+        for setup, group in cell.groupby("setup"):
+            _errorbar(ax, group, "model_mb", setup, COLORS.get(setup, "C2"), MARKERS.get(setup, "^"))
+        for setup, group in marks[marks["latency_ms"] == latency].groupby("setup"):
+            _thesis(ax, group["model_mb"], group["seconds"], COLORS[THESIS_SETUP[setup]], f"thesis {setup}")
+        ax.set(title=f"{latency:g} ms", xlabel="model [MB]", ylabel="upload time [s]", xscale="log", yscale="log")
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(latencies):]:
+        ax.set_visible(False)
+    sources = sorted(f"{cell}/uploads.jsonl" for cell in stats.get("upload_cells", pd.DataFrame({"cell": []}))["cell"])
+    return _save(fig, out_dir, "fig19_uploads", sources)
+
+
+def make_figures(stats_dir: str | Path, out_dir: str | Path) -> list[dict]:
+    """Every figure the statistics allow; a missing experiment's figures are not drawn."""
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    stats_dir, out_dir = Path(stats_dir), Path(out_dir)
+    stats = {p.stem: pd.read_csv(p) for p in stats_dir.glob("*.csv")}
+    summary = json.loads((stats_dir / "summary.json").read_text())
+    made = []
+    if "pipeline" not in summary["missing"]:
+        made += pipeline_figures(stats, out_dir, summary["split_backend"])
+    if "upload" not in summary["missing"]:
+        made.append(upload_figure(stats, out_dir))
+    atomic.write_json(out_dir / "index.json", {"figures": made, "missing": summary["missing"]})
+    log.info("%d figures -> %s (missing experiments: %s)", len(made), out_dir, summary["missing"] or "none")
+    return made

@@ -1,0 +1,136 @@
+"""Statistics over the tidy tables: plain functions, no I/O except ``write_stats``.
+
+* ``summarize``: n, mean, SD, median, the 95 % t-interval of the mean, a
+  distribution-free 95 % interval of the median (binomial order statistics) and
+  Shapiro-Wilk, which says which of the two intervals to read.
+* ``trend``: OLS with HC3 robust errors (statsmodels); the slope, its CI and p-value.
+* ``equivalence``: two one-sided t-tests (statsmodels ``ttost_ind``) with a stated margin.
+
+Groups too small for a statistic get NaN, which the report prints as "n/a".
+"""
+
+from __future__ import annotations
+
+import math
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+LEVEL = 0.95
+# Equivalence margin for "no significant difference" between setups: +-10 % of the mean.
+EQUIVALENCE_MARGIN = 0.10
+NAN = float("nan")
+
+
+def reference() -> dict:
+    """The thesis's published numbers (thesis_reference.yaml), each with its citation."""
+    return yaml.safe_load(resources.files("mlopsbench").joinpath("thesis_reference.yaml").read_text())
+
+
+def median_ci(values: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
+    """Order-statistic interval of the median, the narrowest symmetric one covering ``level``."""
+    from scipy import stats
+
+    x = np.sort(np.asarray(values, dtype=float))
+    n = len(x)
+    for j in range((n - 1) // 2, -1, -1):  # [x[j], x[n-1-j]] (0-based), widening
+        coverage = stats.binom.cdf(n - 1 - j, n, 0.5) - stats.binom.cdf(j, n, 0.5)
+        if coverage >= level:
+            return float(x[j]), float(x[n - 1 - j]), float(coverage)
+    return NAN, NAN, NAN
+
+
+def summarize(values) -> dict:
+    from scipy import stats
+
+    x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    n = len(x)
+    out = {"n": n, "mean": NAN, "sd": NAN, "median": NAN, "t_low": NAN, "t_high": NAN,
+           "median_low": NAN, "median_high": NAN, "median_coverage": NAN, "shapiro_p": NAN, "read": "n/a"}
+    if n == 0:
+        return out
+    out |= {"mean": float(x.mean()), "median": float(np.median(x))}
+    if n >= 2:
+        sd = float(x.std(ddof=1))
+        half = stats.t.ppf((1 + LEVEL) / 2, n - 1) * sd / math.sqrt(n)
+        out |= {"sd": sd, "t_low": float(out["mean"] - half), "t_high": float(out["mean"] + half), "read": "t"}
+    low, high, coverage = median_ci(x)
+    out |= {"median_low": low, "median_high": high, "median_coverage": coverage}
+    if n >= 3 and np.ptp(x) > 0:
+        out["shapiro_p"] = float(stats.shapiro(x).pvalue)
+        if out["shapiro_p"] < 0.05 and not math.isnan(low):
+            out["read"] = "median"
+    return out
+
+
+def describe(frame: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
+    """``summarize(value)`` for every group of ``by``."""
+    rows = [dict(zip(by, key if isinstance(key, tuple) else (key,))) | {"metric": value} | summarize(group[value])
+            for key, group in frame.groupby(by, sort=True, dropna=False)]
+    return pd.DataFrame(rows)
+
+
+def trend(frame: pd.DataFrame, x: str | list[str], y: str) -> list[dict]:
+    """Slope of ``y`` on each of ``x`` by OLS with HC3 errors; NaN when there are too few points."""
+    import statsmodels.api as sm
+
+    xs = [x] if isinstance(x, str) else list(x)
+    data = frame[[*xs, y]].dropna()
+    out = [{"x": name, "y": y, "n": len(data), "slope": NAN, "low": NAN, "high": NAN, "p": NAN} for name in xs]
+    if len(data) < len(xs) + 2 or any(data[name].nunique() < 2 for name in xs):
+        return out
+    fit = sm.OLS(data[y].to_numpy(float), sm.add_constant(data[xs].to_numpy(float))).fit(cov_type="HC3")
+    bounds = fit.conf_int(alpha=1 - LEVEL)
+    for i, row in enumerate(out, start=1):
+        row |= {"slope": float(fit.params[i]), "low": float(bounds[i][0]), "high": float(bounds[i][1]),
+                "p": float(fit.pvalues[i])}
+    return out
+
+
+def equivalence(a, b, margin: float) -> dict:
+    """TOST of mean(a) - mean(b) within +-margin (Welch); equivalent when p < 0.05.
+
+    Also the Welch 95 % interval of the difference: entirely outside the margin means
+    the two differ by more than it.
+    """
+    from statsmodels.stats.weightstats import CompareMeans, DescrStatsW, ttost_ind
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    out = {"n_a": len(a), "n_b": len(b), "diff": NAN, "diff_low": NAN, "diff_high": NAN, "margin": margin,
+           "p": NAN, "equivalent": None}
+    if len(a) < 2 or len(b) < 2 or margin <= 0 or (np.ptp(a) == 0 and np.ptp(b) == 0):
+        return out
+    p, _, _ = ttost_ind(a, b, -margin, margin, usevar="unequal")
+    low, high = CompareMeans(DescrStatsW(a), DescrStatsW(b)).tconfint_diff(alpha=1 - LEVEL, usevar="unequal")
+    return out | {"diff": float(a.mean() - b.mean()), "diff_low": float(low), "diff_high": float(high),
+                  "p": float(p), "equivalent": bool(p < 0.05)}
+
+
+def run_overhead(steps: pd.DataFrame) -> pd.DataFrame:
+    """Overall overhead of each succeeded run as the thesis defines it (Figures 15-16):
+    100 x sum of step overheads / sum of step durations."""
+    ok = steps[steps["status"] == "succeeded"]
+    failed_runs = set(steps.loc[steps["status"] != "succeeded", "run_id"])
+    keys = ["backend", "series", "dataset_mb", "model", "trainable_params", "rep", "run_id"]
+    runs = ok[~ok["run_id"].isin(failed_runs)].groupby(keys, as_index=False)[
+        ["overhead_seconds", "duration_seconds", "cell_seconds"]].sum()
+    runs["overhead_pct"] = 100 * runs["overhead_seconds"] / runs["duration_seconds"]
+    return runs
+
+
+def in_series(frame: pd.DataFrame, series: str) -> pd.DataFrame:
+    """Rows of a series; the shared configuration ("dataset+model") belongs to both."""
+    return frame[frame["series"].str.split("+").apply(lambda names: series in names)]
+
+
+def verdict(low: float, high: float, agree_if: str) -> str:
+    """agrees / disagrees / cannot tell, from a CI and the sign the thesis claims."""
+    if math.isnan(low) or math.isnan(high):
+        return "cannot tell"
+    below, above = high < 0, low > 0
+    if agree_if == "negative":
+        return "agrees" if below else ("disagrees" if above else "cannot tell")
+    return "agrees" if above else ("disagrees" if below else "cannot tell")

@@ -1,0 +1,78 @@
+"""The statistics, figures and PDF report built from tidy tables shaped like a finished study."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from mlopsbench.analysis import analyse, write_stats
+from mlopsbench.figures import make_figures
+from mlopsbench.report import write_report
+from mlopsbench.synthetic import tidy_tables
+
+SECTIONS = ["Summary", "Setup", "Methods", "Results: pipeline overhead", "Results: model upload", "Model sizes",
+            "Thesis against reproduction", "Limitations"]
+FIGURES = ["fig14_durations", "fig15_overhead_dataset", "fig16_overhead_model", "fig17_job_overhead_dataset",
+           "fig18_job_overhead_model", "fig19_uploads"]
+
+
+def pdf_text(path):
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def build(repo, tmp_path, tables, config_path):
+    write_stats(analyse(*tables), tmp_path / "stats")
+    make_figures(tmp_path / "stats", tmp_path / "figures")
+    return write_report(tmp_path / "stats", tmp_path / "figures", config_path, repo / "report/report.md.j2",
+                        tmp_path / "report.pdf")
+
+
+@pytest.fixture
+def quick(repo):
+    return yaml.safe_load((repo / "config/quick.yaml").read_text())
+
+
+pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils is not installed")
+
+
+def test_report_has_every_section_figure_and_claim(repo, tmp_path, quick):
+    pdf = build(repo, tmp_path, tidy_tables(quick, seed=3), repo / "config/quick.yaml")
+    text = pdf_text(pdf)
+    for heading in SECTIONS:
+        assert heading in text
+    for name in FIGURES:
+        assert f"{name}." in text and (tmp_path / "figures" / f"{name}.pdf").exists()
+    for claim in ("C1", "C2", "C3", "C4", "C5", "C6", "C7-", "C8-", "C9"):
+        assert claim in text
+    assert "Table 2 analogue" in text and "Table 3 analogue" in text and "Table 4 analogue" in text
+    assert "880.60" in text  # Table 2's dnnfit at 40 MB, beside ours
+    assert "thesis counts Normalization's 7 non-trainable weights" in text
+
+
+def test_missing_experiment_is_reported_not_dropped(repo, tmp_path, quick):
+    steps, runs, _, _ = tidy_tables(quick)
+    pdf = build(repo, tmp_path, (steps, runs, None, None), repo / "config/quick.yaml")
+    text = pdf_text(pdf)
+    assert "model-upload experiment is missing" in text and "Missing: no upload results were given." in text
+    assert not (tmp_path / "figures/fig19_uploads.png").exists()
+    claims = json.loads((tmp_path / "stats/summary.json").read_text())["claims"]
+    assert claims["C9"] == "cannot tell" and claims["C7-host"] == "cannot tell"
+
+
+def test_single_observation_groups_print_na(repo, tmp_path, quick):
+    quick["pipeline"]["repetitions"] = quick["upload"]["repetitions"] = 1
+    config = tmp_path / "one.yaml"
+    config.write_text(yaml.safe_dump(quick))
+    text = pdf_text(build(repo, tmp_path, tidy_tables(quick), config))
+    assert "n/a" in text and "1 repetitions per pipeline configuration" in text
+
+
+def test_stats_cli_reports_missing_files(tmp_path, cli_env):
+    result = subprocess.run([sys.executable, "-m", "mlopsbench.cli", "stats", "--steps", str(tmp_path / "none.parquet"),
+                             "--out-dir", str(tmp_path / "stats")], capture_output=True, text=True, env=cli_env)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "stats/summary.json").read_text())
+    assert summary["missing"] == ["pipeline", "upload"]
