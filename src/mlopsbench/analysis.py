@@ -17,7 +17,7 @@ from . import atomic
 from .stats import EQUIVALENCE_MARGIN, NAN, describe, equivalence, in_series, run_overhead, summarize, trend, verdict
 
 TRIVIAL_STEPS = ("createdict", "dnnpredictsummary", "modelerrorssummary")
-# Claim C2: "model size changes the overhead little": within +-5 percentage points across the models.
+# Claim C2: "model size changes the overhead little": by default within +-5 percentage points.
 LITTLE_PCT_POINTS = 5.0
 
 
@@ -31,9 +31,11 @@ def split_backend(steps: pd.DataFrame) -> str:
     return next((b for b in ("kubernetes", "local") if b in backends), sorted(backends)[0])
 
 
-def analyse(steps: pd.DataFrame | None, runs: pd.DataFrame | None,
-            uploads: pd.DataFrame | None, cells: pd.DataFrame | None) -> dict:
-    result: dict = {"missing": [], "tables": {}, "trends": [], "claims": [], "summary": {}}
+def analyse(steps: pd.DataFrame | None, runs: pd.DataFrame | None, uploads: pd.DataFrame | None,
+            cells: pd.DataFrame | None, margin: float = EQUIVALENCE_MARGIN, little: float = LITTLE_PCT_POINTS) -> dict:
+    """``margin``: equivalence margin as a share of the host mean; ``little``: claim C2's points."""
+    result: dict = {"missing": [], "tables": {}, "trends": [], "claims": [],
+                    "summary": {"equivalence_margin": margin, "little_change_points": little}}
     if steps is None or steps.empty:
         result["missing"].append("pipeline")
     else:
@@ -90,7 +92,7 @@ def _upload(result: dict, uploads: pd.DataFrame, cells: pd.DataFrame | None) -> 
         for (latency, size), group in ok.groupby(["latency_ms", "model_mb"]):
             a = group.loc[group["setup"] == first, "seconds"]
             b = group.loc[group["setup"] == second, "seconds"]
-            margin = EQUIVALENCE_MARGIN * a.mean() if len(a) else NAN
+            margin = result["summary"]["equivalence_margin"] * a.mean() if len(a) else NAN
             rows.append({"latency_ms": latency, "model_mb": size, "a": first, "b": second}
                         | equivalence(a, b, margin))
     tables["upload_equivalence"] = pd.DataFrame(rows)
@@ -144,7 +146,8 @@ def claims(result: dict) -> list[dict]:
         claim(f"C8-{setup}", f"Upload time grows with model size ({setup})", "Section 6.2, Figure 19", "upload",
               slope_claim({"setup": setup, "x": "model_mb"}, "s per MB", "positive"))
     claim("C9", f"No significant difference between the two setups (equivalence margin "
-          f"+-{EQUIVALENCE_MARGIN:.0%} of the host mean)", "Section 6.2.1", "upload", lambda: _equivalent(result))
+          f"+-{result['summary']['equivalence_margin']:.0%} of the host mean)", "Section 6.2.1", "upload",
+          lambda: _equivalent(result))
     return out
 
 
@@ -157,14 +160,15 @@ def _little_change(result):
     width = span.max() - span.min()
     low, high = sorted((t["low"] * width, t["high"] * width))
     change = t["slope"] * width
-    if -LITTLE_PCT_POINTS <= low and high <= LITTLE_PCT_POINTS:
+    little = result["summary"]["little_change_points"]
+    if -little <= low and high <= little:
         decision = "agrees"
-    elif high < -LITTLE_PCT_POINTS or low > LITTLE_PCT_POINTS:
+    elif high < -little or low > little:
         decision = "disagrees"
     else:
         decision = "cannot tell"
     return (f"change across the models {change:+.2f} points (95 % CI {low:+.2f} to {high:+.2f}); "
-            f"'little' taken as within +-{LITTLE_PCT_POINTS:g} points", decision)
+            f"'little' taken as within +-{little:g} points", decision)
 
 
 def _dominates(result):
@@ -214,6 +218,17 @@ def _equivalent(result):
     evidence = (f"equivalent in {equivalent} of {len(tested)} latency x size cells; "
                 f"different beyond the margin in {apart}")
     return evidence, "agrees" if equivalent == len(tested) else ("disagrees" if apart else "cannot tell")
+
+
+def read_stats(stats_dir: str | Path) -> dict[str, pd.DataFrame]:
+    """The CSV tables of a stats directory; a table without rows reads as empty."""
+    tables = {}
+    for path in Path(stats_dir).glob("*.csv"):
+        try:
+            tables[path.stem] = pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            tables[path.stem] = pd.DataFrame()
+    return tables
 
 
 def write_stats(result: dict, out_dir: str | Path) -> list[Path]:

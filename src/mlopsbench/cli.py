@@ -29,7 +29,7 @@ def _check_config(args) -> None:
 def _download(args) -> None:
     from .download import fetch
 
-    fetch(args.url, args.output, sha256=args.sha256, retries=args.retries)
+    fetch(args.url, args.output, sha256=args.sha256 or None, retries=args.retries)
 
 
 def _filter(args) -> None:
@@ -126,7 +126,7 @@ def _stats(args) -> None:
     from .analysis import analyse, load_table, write_stats
 
     result = analyse(load_table(args.steps), load_table(args.runs), load_table(args.uploads),
-                     load_table(args.upload_cells))
+                     load_table(args.upload_cells), margin=args.equivalence_margin, little=args.little_change_points)
     written = write_stats(result, args.out_dir)
     verdicts = ", ".join(f"{c['id']} {c['verdict']}" for c in result["claims"])
     log.info("%d files -> %s; missing: %s; claims: %s", len(written), args.out_dir,
@@ -145,6 +145,14 @@ def _report(args) -> None:
     write_report(args.stats_dir, args.figures_dir, args.config, args.template, args.output,
                  data_files=args.data or [], counts_path=args.counts)
     log.info("report -> %s", args.output)
+
+
+def _dvc_params(args) -> None:
+    from .dvcparams import write_params
+
+    params = write_params(args.config, args.output)
+    log.info("%s: %d pipeline runs, %d upload cells", args.output, len(params["derived"]["pipeline_runs"]),
+             len(params["derived"]["upload_cells"]))
 
 
 def _sample_data(args) -> None:
@@ -171,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("download", _download, "download the published data file (skipped if present)")
     p.add_argument("--url", required=True)
     p.add_argument("--output", required=True)
-    p.add_argument("--sha256", help="expected SHA-256; the download fails if it differs")
+    p.add_argument("--sha256", default="", help="expected SHA-256 (empty: no check); the download fails if it differs")
     p.add_argument("--retries", type=int, default=5)
 
     p = command("filter", _filter, "keep the complete readings of one mote")
@@ -255,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", help="pipeline_runs.parquet")
     p.add_argument("--uploads", help="uploads.parquet")
     p.add_argument("--upload-cells", help="upload_cells.parquet")
+    p.add_argument("--equivalence-margin", type=float, default=0.10, help="TOST margin, share of the host mean")
+    p.add_argument("--little-change-points", type=float, default=5.0, help="claim C2's 'little', in points")
     p.add_argument("--out-dir", required=True)
 
     p = command("figures", _figures, "draw the analogues of the thesis's Figures 14-19")
@@ -269,6 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", nargs="*", help="data files whose SHA-256 the report lists")
     p.add_argument("--counts", help="the node filter's counts JSON")
     p.add_argument("--output", required=True)
+
+    p = command("dvc-params", _dvc_params, "derive DVC's params.yaml from a study configuration")
+    p.add_argument("--config", required=True)
+    p.add_argument("--output", default="params.yaml")
 
     p = command("sample-data", _sample_data, "write a synthetic file in the published format (offline trials)")
     p.add_argument("--output", required=True)

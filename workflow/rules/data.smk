@@ -3,14 +3,14 @@ rule download_intel_lab:
         paths.RAW_INTEL_LAB,
     params:
         url=config["data"]["url"],
-        sha256=f"--sha256 {config['data']['sha256']}" if config["data"]["sha256"] else "",
+        sha256=config["data"]["sha256"] or "",
     log:
         "logs/data/download.log",
     conda:
         "../../environment.yml"
     retries: 0
     shell:
-        "mlopsbench download --url {params.url} {params.sha256} --output {output} 2> {log}"
+        "mlopsbench download --url {params.url} --sha256={params.sha256} --output {output} 2> {log}"
 
 
 rule filter_node:

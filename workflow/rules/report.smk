@@ -9,13 +9,17 @@ rule stats:
         cells=paths.UPLOAD_CELLS,
     output:
         directory(paths.STATS_DIR),
+    params:
+        margin=config["analysis"]["equivalence_margin"],
+        little=config["analysis"]["little_change_points"],
     log:
         "logs/report/stats.log",
     conda:
         "../../environment.yml"
     shell:
         "mlopsbench stats --steps {input.steps} --runs {input.runs} --uploads {input.uploads}"
-        " --upload-cells {input.cells} --out-dir {output} 2> {log}"
+        " --upload-cells {input.cells} --equivalence-margin {params.margin}"
+        " --little-change-points {params.little} --out-dir {output} 2> {log}"
 
 
 rule figures:

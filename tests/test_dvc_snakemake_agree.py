@@ -1,0 +1,62 @@
+"""dvc.yaml and the Snakefile describe the same study: same CLI calls, same outputs."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from mlopsbench.dvcparams import derive
+
+pytestmark = pytest.mark.integration
+
+
+def normalize(command: str, repo) -> str:
+    command = re.sub(r"\s2>\s*\S+", "", command)           # Snakemake's log redirect
+    command = re.sub(r"\s--cores\s+\d+", "", command)       # Snakemake passes its --cores; DVC uses all
+    command = command.replace(f"{repo}/", "")               # Snakemake's absolute notebook/template paths
+    return " ".join(command.split())
+
+
+def snakemake_jobs(repo, cli_env):
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(repo),
+                             "-n", "-p", "--forceall", "--cores", "2", "--configfile", str(repo / "config/config.yaml")],
+                            capture_output=True, text=True, env=cli_env)
+    assert result.returncode == 0, result.stderr
+    jobs, job = [], None
+    for line in result.stdout.splitlines():
+        if line.startswith(("rule ", "localrule ")):
+            job = {"rule": line.split()[1].rstrip(":"), "outputs": [], "shell": None}
+            jobs.append(job)
+        elif job is not None and line.strip().startswith("output:"):
+            job["outputs"] = [p.strip() for p in line.split(":", 1)[1].split(",")]
+        elif job is not None and line.startswith("Shell command: mlopsbench "):
+            job["shell"] = normalize(line.removeprefix("Shell command: "), repo)
+    return [j for j in jobs if j["shell"]]
+
+
+def dvc_stages(repo):
+    from dvc.repo import Repo
+
+    with Repo(str(repo)) as dvc:
+        return [{"name": s.addressing, "cmd": normalize(s.cmd, repo), "outs": [str(o.def_path) for o in s.outs]}
+                for s in dvc.index.stages]
+
+
+def test_params_yaml_is_derived_from_the_thesis_config(repo):
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    config = yaml.safe_load((repo / "config/config.yaml").read_text())
+    assert params == derive(config, "config/config.yaml"), "run: mlopsbench dvc-params --config config/config.yaml"
+
+
+def test_every_dvc_stage_matches_a_snakemake_rule(repo, cli_env):
+    jobs = {job["shell"]: job for job in snakemake_jobs(repo, cli_env)}
+    stages = dvc_stages(repo)
+    assert len(stages) == len(jobs) == 111  # 1+1+4+4+4+84+1+8+1+1+1+1 for the thesis design
+    for stage in stages:
+        job = jobs.get(stage["cmd"])
+        assert job is not None, f"DVC stage {stage['name']} has no Snakemake twin: {stage['cmd']}"
+        for out in stage["outs"]:
+            assert any(o == out or o.startswith(out.rstrip("/") + "/") for o in job["outputs"]), \
+                f"{stage['name']}: output {out} is not an output of Snakemake rule {job['rule']}"
