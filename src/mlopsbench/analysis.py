@@ -234,13 +234,9 @@ def read_stats(stats_dir: str | Path) -> dict[str, pd.DataFrame]:
 def write_stats(result: dict, out_dir: str | Path) -> list[Path]:
     out_dir = Path(out_dir)
     written = []
-    for name, table in result["tables"].items():
-        with atomic.atomic_path(out_dir / f"{name}.csv") as tmp:
-            table.to_csv(tmp, index=False)
-        written.append(out_dir / f"{name}.csv")
-    for name, rows in (("trends", result["trends"]), ("claims", result["claims"])):
-        with atomic.atomic_path(out_dir / f"{name}.csv") as tmp:
-            pd.DataFrame(rows).to_csv(tmp, index=False)
+    tables = result["tables"] | {"trends": pd.DataFrame(result["trends"]), "claims": pd.DataFrame(result["claims"])}
+    for name, table in tables.items():
+        atomic.write_csv(out_dir / f"{name}.csv", table)
         written.append(out_dir / f"{name}.csv")
     summary = result["summary"] | {"missing": result["missing"],
                                    "claims": {c["id"]: c["verdict"] for c in result["claims"]}}

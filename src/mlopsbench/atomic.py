@@ -38,3 +38,14 @@ def write_bytes(dest: str | os.PathLike, data: bytes) -> None:
 
 def write_json(dest: str | os.PathLike, obj: object) -> None:
     write_bytes(dest, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def write_parquet(dest: str | os.PathLike, frame) -> None:
+    """A pandas DataFrame as parquet, without its index."""
+    with atomic_path(dest) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def write_csv(dest: str | os.PathLike, frame) -> None:
+    with atomic_path(dest) as tmp:
+        frame.to_csv(tmp, index=False)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -155,7 +155,6 @@ def tidy_pipeline(run_dirs: list[str | Path], steps_out: str | Path, runs_out: s
             run_rows.append(run)
     steps = pd.DataFrame(step_rows, columns=STEP_COLUMNS)
     runs = pd.DataFrame(run_rows, columns=RUN_COLUMNS)
-    for frame, dest in ((steps, steps_out), (runs, runs_out)):
-        with atomic.atomic_path(dest) as tmp:
-            frame.to_parquet(tmp, index=False)
+    atomic.write_parquet(steps_out, steps)
+    atomic.write_parquet(runs_out, runs)
     return steps, runs

@@ -38,7 +38,6 @@ def tidy_uploads(cell_dirs: list[str | Path], uploads_out: str | Path, cells_out
                       "failed": sum(r.get("status") != "ok" for r in records)})
     uploads = pd.DataFrame(rows, columns=UPLOAD_COLUMNS)
     cell_table = pd.DataFrame(cells, columns=CELL_COLUMNS)
-    for frame, dest in ((uploads, uploads_out), (cell_table, cells_out)):
-        with atomic.atomic_path(dest) as tmp:
-            frame.to_parquet(tmp, index=False)
+    atomic.write_parquet(uploads_out, uploads)
+    atomic.write_parquet(cells_out, cell_table)
     return uploads, cell_table
