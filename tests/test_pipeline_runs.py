@@ -156,3 +156,24 @@ def test_cli_run_and_tidy(repo, dataset, tmp_path, cli_env):
     steps = pd.read_parquet(tmp_path / "s.parquet")
     assert steps["model"].unique().tolist() == ["16x16x16"] and steps["trainable_params"].unique().tolist() == [625]
     assert steps["rep"].unique().tolist() == [2] and steps["series"].unique().tolist() == ["model"]
+
+
+def test_notebook_runs_top_to_bottom_as_an_ordinary_notebook(repo, dataset, tmp_path, monkeypatch):
+    """Every code cell in order in one namespace, as Jupyter's Run All does, with its own defaults."""
+    notebook = json.loads((repo / "notebooks/intel54_pipeline.ipynb").read_text())
+    default_dataset = tmp_path / "data/datasets/intel54_2MB.csv"  # the parameters cell's default path
+    default_dataset.parent.mkdir(parents=True)
+    default_dataset.write_bytes(dataset.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    namespace: dict = {}
+    printed = []
+    monkeypatch.setattr("builtins.print", lambda *args, **kw: printed.append(" ".join(map(str, args))))
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            exec(compile("".join(cell["source"]), "<cell>", "exec"), namespace)
+    jt = [line for line in printed if line.startswith("[JT]")]
+    assert len(jt) == 2 * 9 and sum(line == "[JT] end cell" for line in jt) == 9
+    assert namespace["EPOCHS"] == 20 and len(namespace["loss_history"]) == 20
+    assert set(namespace["test_results"]) == {"dnn_model"}
+    assert sorted(p.name for p in (tmp_path / "artifacts").iterdir()) == ["loss.png", "pairplot.png", "predictions.png"]
