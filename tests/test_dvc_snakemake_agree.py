@@ -1,6 +1,7 @@
 """dvc.yaml and the Snakefile describe the same study: same CLI calls, same outputs."""
 
 import re
+import shutil
 import subprocess
 import sys
 
@@ -15,13 +16,13 @@ pytestmark = pytest.mark.integration
 def normalize(command: str, repo) -> str:
     command = re.sub(r"\s2>\s*\S+", "", command)           # Snakemake's log redirect
     command = re.sub(r"\s--cores\s+\d+", "", command)       # Snakemake passes its --cores; DVC uses all
-    command = command.replace(f"{repo}/", "")               # Snakemake's absolute notebook/template paths
+    command = command.replace(f"{repo}/", "")               # Snakemake's absolute notebook/config paths
     return " ".join(command.split())
 
 
-def snakemake_jobs(repo, cli_env):
+def snakemake_jobs(repo, config, cli_env):
     result = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(repo),
-                             "-n", "-p", "--forceall", "--cores", "2", "--configfile", str(repo / "config/config.yaml")],
+                             "-n", "-p", "--forceall", "--cores", "2", "--configfile", str(repo / config)],
                             capture_output=True, text=True, env=cli_env)
     assert result.returncode == 0, result.stderr
     jobs, job = [], None
@@ -36,12 +37,18 @@ def snakemake_jobs(repo, cli_env):
     return [j for j in jobs if j["shell"]]
 
 
-def dvc_stages(repo):
+def dvc_stages(repo, config, tmp_path):
+    """The stages of dvc.yaml as rendered with the params derived from ``config``."""
     from dvc.repo import Repo
 
-    with Repo(str(repo)) as dvc:
-        return [{"name": s.addressing, "cmd": normalize(s.cmd, repo), "outs": [str(o.def_path) for o in s.outs]}
-                for s in dvc.index.stages]
+    from mlopsbench.dvcparams import write_params
+
+    Repo.init(str(tmp_path), no_scm=True)
+    shutil.copy(repo / "dvc.yaml", tmp_path / "dvc.yaml")
+    write_params(repo / config, tmp_path / "params.yaml")
+    with Repo(str(tmp_path)) as dvc:
+        return [{"name": s.name, "cmd": normalize(s.cmd, repo), "outs": [str(o.def_path) for o in s.outs],
+                 "frozen": s.frozen} for s in dvc.index.stages]
 
 
 def test_params_yaml_is_derived_from_the_thesis_config(repo):
@@ -50,10 +57,13 @@ def test_params_yaml_is_derived_from_the_thesis_config(repo):
     assert params == derive(config, "config/config.yaml"), "run: mlopsbench dvc-params --config config/config.yaml"
 
 
-def test_every_dvc_stage_matches_a_snakemake_rule(repo, cli_env):
-    jobs = {job["shell"]: job for job in snakemake_jobs(repo, cli_env)}
-    stages = dvc_stages(repo)
+@pytest.mark.parametrize("config", ["config/config.yaml", "config/cluster.yaml"])
+def test_every_dvc_stage_matches_a_snakemake_rule(repo, config, cli_env, tmp_path):
+    jobs = {job["shell"]: job for job in snakemake_jobs(repo, config, cli_env)}
+    stages = dvc_stages(repo, config, tmp_path)
     assert len(stages) == len(jobs) == 111  # 1+1+4+4+4+84+1+8+1+1+1+1 for the thesis design
+    cluster = [s for s in stages if s["name"].startswith("cluster_run@")]
+    assert len(cluster) == (42 if "cluster" in config else 0) and all(s["frozen"] for s in cluster)
     for stage in stages:
         job = jobs.get(stage["cmd"])
         assert job is not None, f"DVC stage {stage['name']} has no Snakemake twin: {stage['cmd']}"

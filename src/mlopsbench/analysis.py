@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import atomic
+from .pipeline.tidy import PRIMARY_SOURCES
 from .stats import EQUIVALENCE_MARGIN, NAN, describe, equivalence, in_series, run_overhead, summarize, trend, verdict
 
 TRIVIAL_STEPS = ("createdict", "dnnpredictsummary", "modelerrorssummary")
@@ -36,7 +37,7 @@ def analyse(steps: pd.DataFrame | None, runs: pd.DataFrame | None, uploads: pd.D
     """``margin``: equivalence margin as a share of the host mean; ``little``: claim C2's points."""
     result: dict = {"missing": [], "tables": {}, "trends": [], "claims": [],
                     "summary": {"equivalence_margin": margin, "little_change_points": little}}
-    if steps is None or steps.empty:
+    if steps is None or not steps["timestamp_source"].isin(PRIMARY_SOURCES).any():
         result["missing"].append("pipeline")
     else:
         _pipeline(result, steps, runs)
@@ -50,6 +51,10 @@ def analyse(steps: pd.DataFrame | None, runs: pd.DataFrame | None, uploads: pd.D
 
 def _pipeline(result: dict, steps: pd.DataFrame, runs: pd.DataFrame | None) -> None:
     tables = result["tables"]
+    # One clock per backend for the statistics (the watcher's for Kubernetes); the others
+    # (the API's and kube-state-metrics' whole seconds) stay in the tidy table.
+    tables["pipeline_timestamp_sources"] = steps.groupby(["backend", "timestamp_source"], as_index=False).size()
+    steps = steps[steps["timestamp_source"].isin(PRIMARY_SOURCES)]
     ok = steps[steps["status"] == "succeeded"].copy()
     keys = ["backend", "series", "dataset_mb", "model", "trainable_params", "step"]
     tables["pipeline_steps_summary"] = pd.concat(

@@ -78,8 +78,33 @@ def _pipeline_run(args) -> None:
     labels = {"study": args.study, "configuration": run_dir.parent.name, "series": args.series,
               "dataset_mb": args.dataset_mb, "width": args.width, "hidden_layers": args.hidden_layers,
               "rep": args.rep}
-    run(plan, RunSpec(args.backend, run_dir, parameters, labels, cores=args.cores,
-                      step_timeout=args.step_timeout, keep_marshal=args.keep_marshal))
+    spec = RunSpec(args.backend, run_dir, parameters, labels, cores=args.cores, step_timeout=args.step_timeout,
+                   keep_marshal=args.keep_marshal)
+    if args.backend != "kubernetes":
+        run(plan, spec)
+        return
+    from .config import load_config
+    from .pipeline.kubernetes import KubernetesRunner, cluster_spec, connect
+
+    if not args.cluster_config:
+        raise InputError("pipeline-run --backend kubernetes: --cluster-config is required")
+    section = load_config(args.cluster_config).get("kubernetes")
+    if section is None:
+        raise InputError(f"{args.cluster_config}: no kubernetes section")
+    core, watch_factory = connect(section)
+    KubernetesRunner(core, watch_factory, cluster_spec(section), plan, spec).run()
+
+
+def _cleanup(args) -> None:
+    from .config import load_config
+    from .pipeline.kubernetes import PART_OF, cleanup, connect
+
+    section = load_config(args.cluster_config).get("kubernetes")
+    if section is None:
+        raise InputError(f"{args.cluster_config}: no kubernetes section")
+    selector = args.selector or f"app.kubernetes.io/part-of={PART_OF}"
+    cleanup(connect(section)[0], section["namespace"], selector)
+    log.info("deleted pods and volumes matching %s in namespace %s", selector, section["namespace"])
 
 
 def _pipeline_tidy(args) -> None:
@@ -151,8 +176,10 @@ def _dvc_params(args) -> None:
     from .dvcparams import write_params
 
     params = write_params(args.config, args.output)
-    log.info("%s: %d pipeline runs, %d upload cells", args.output, len(params["derived"]["pipeline_runs"]),
-             len(params["derived"]["upload_cells"]))
+    derived = params["derived"]
+    log.info("%s: %d pipeline runs (%d on a cluster), %d upload cells", args.output,
+             len(derived["pipeline_runs"]) + len(derived["cluster_runs"]), len(derived["cluster_runs"]),
+             len(derived["upload_cells"]))
 
 
 def _sample_data(args) -> None:
@@ -210,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True)
 
     p = command("pipeline-run", _pipeline_run, "run the notebook pipeline once: one job per cell, or monolithic")
-    p.add_argument("--backend", choices=["local", "monolithic"], default="local")
+    p.add_argument("--backend", choices=["local", "monolithic", "kubernetes"], default="local")
+    p.add_argument("--cluster-config", help="configuration with a kubernetes section (kubernetes backend)")
     p.add_argument("--notebook", required=True, help="Kale-tagged .ipynb")
     p.add_argument("--dataset", required=True, help="CSV passed to the notebook as DATASET")
     p.add_argument("--dataset-mb", type=float, required=True, help="the dataset's nominal size, for labels")
@@ -229,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     p.add_argument("--step-timeout", type=float, default=None, help="seconds before a step is killed")
     p.add_argument("--keep-marshal", action="store_true", help="keep the marshal directory after success")
+
+    p = command("cleanup", _cleanup, "delete pods and volumes that earlier cluster runs left behind")
+    p.add_argument("--cluster-config", required=True, help="configuration with a kubernetes section")
+    p.add_argument("--selector", help="label selector; default: everything labelled part-of=mlopsbench")
 
     p = command("pipeline-tidy", _pipeline_tidy, "build the tidy pipeline tables from raw run directories")
     p.add_argument("--runs", nargs="+", required=True, help="run directories (earlier attempts beside them are read too)")

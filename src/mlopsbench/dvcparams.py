@@ -38,12 +38,14 @@ def derive(config: dict[str, Any], config_path: str) -> dict[str, Any]:
         model = paths.upload_model(size)
         upload_models[_key(f"{paths.format_size(size)}MB")] = {"size": paths.format_size(size), "path": model,
                                                                "info": paths.sidecar(model)}
-    runs = {}
+    runs, cluster_runs, run_dirs = {}, {}, []
     for backend in config["pipeline"]["backends"]:
         for c in pipeline_configurations(config):
             for rep in range(1, config["pipeline"]["repetitions"] + 1):
                 run_dir = str(Path(paths.pipeline_run(backend, c.width, layers, c.dataset_mb, rep)).parent)
-                runs[_key(run_dir.removeprefix("results/raw/pipeline/"))] = {
+                run_dirs.append(run_dir)
+                target = cluster_runs if backend == "kubernetes" else runs
+                target[_key(run_dir.removeprefix("results/raw/pipeline/"))] = {
                     "backend": backend, "width": c.width, "size": paths.format_size(c.dataset_mb), "rep": rep,
                     "series": series_of(config, c.dataset_mb, c.width), "run_dir": run_dir,
                     "dataset": paths.dataset(mote, c.dataset_mb)}
@@ -61,7 +63,8 @@ def derive(config: dict[str, Any], config_path: str) -> dict[str, Any]:
         "node_csv": paths.node_csv(mote), "node_counts": paths.node_counts(mote),
         "datasets": datasets, "regression_models": regression, "upload_models": upload_models,
         "upload_model_paths": " ".join(m["path"] for m in upload_models.values()),
-        "pipeline_runs": runs, "pipeline_run_dirs": " ".join(r["run_dir"] for r in runs.values()),
+        "pipeline_runs": runs, "cluster_runs": cluster_runs,
+        "pipeline_run_dirs": " ".join(run_dirs),
         "upload_cells": cells, "upload_cell_dirs": " ".join(c["out_dir"] for c in cells.values()),
         "store_args": store_args,
     }}

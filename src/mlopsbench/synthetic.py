@@ -78,7 +78,8 @@ def tidy_tables(config: dict, scale: int = 1, seed: int = 0):
                     cell = rng.gamma(2.0, 0.5) * (c.dataset_mb if step in ("dnnfit", "plot") else 0.05)
                     overhead = (0.01 if backend == "monolithic" else rng.normal(3.0, 0.3))
                     steps.append(base | {"step": step, "created": t, "scheduled": t + 0.001, "started": t + 0.02,
-                                         "finished": t + cell + overhead, "timestamp_source": "synthetic",
+                                         "finished": t + cell + overhead,
+                                         "timestamp_source": "in-process" if backend == "monolithic" else "local-runner",
                                          "cell_seconds": cell, "duration_seconds": cell + overhead,
                                          "overhead_seconds": overhead,
                                          "overhead_pct": 100 * overhead / (cell + overhead), "status": "succeeded"})

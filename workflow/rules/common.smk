@@ -9,7 +9,8 @@ REGRESSION_MODELS = [paths.regression_model(w, HIDDEN_LAYERS) for w in config["m
 UPLOAD_MODELS = [paths.upload_model(size) for size in config["upload"]["model_sizes_mb"]]
 NOTEBOOK = os.path.join(workflow.basedir, config["pipeline"]["notebook"])
 REPORT_TEMPLATE = os.path.join(workflow.basedir, "report", "report.md.j2")
-CONFIG_FILE = str(workflow.configfiles[-1])
+# The file given with --configfile wins over the Snakefile's default.
+CONFIG_FILE = str((workflow.overwrite_configfiles or workflow.configfiles)[-1])
 PIPELINE_RUNS = [
     paths.pipeline_run(backend, c.width, HIDDEN_LAYERS, c.dataset_mb, rep)
     for backend in config["pipeline"]["backends"]
@@ -33,6 +34,10 @@ def width_of(wildcards):
     return wildcards.arch.split("x")[0]
 
 
+def cluster_args(wildcards):
+    return f"--cluster-config {CONFIG_FILE}" if wildcards.backend == "kubernetes" else ""
+
+
 def series_of_run(wildcards):
     return series_of(config, float(wildcards.size), int(width_of(wildcards)))
 
@@ -40,7 +45,7 @@ def series_of_run(wildcards):
 wildcard_constraints:
     size=r"\d+(\.\d+)?",
     arch=r"\d+(x\d+)*",
-    backend=r"local|monolithic",
+    backend=r"local|monolithic|kubernetes",
     setup=r"host|netns",
     latency=r"\d+(\.\d+)?",
     rep=r"\d+",

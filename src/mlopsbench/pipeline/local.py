@@ -112,7 +112,7 @@ class _Process:
             pass
 
 
-def _begin(spec: RunSpec, plan: Plan) -> EventLog:
+def begin_run(spec: RunSpec, plan: Plan) -> EventLog:
     prepare_run_dir(spec.run_dir)
     events = EventLog(spec.run_dir / EVENTS)
     events.write("run-started", backend=spec.backend, labels=spec.labels, parameters=spec.parameters,
@@ -122,7 +122,7 @@ def _begin(spec: RunSpec, plan: Plan) -> EventLog:
     return events
 
 
-def _finish(spec: RunSpec, events: EventLog, status: str, failures: dict[str, str]) -> str:
+def finish_run(spec: RunSpec, events: EventLog, status: str, failures: dict[str, str]) -> str:
     t = events.write("run-finished", status=status, failures=failures)
     events.close()
     if status != "succeeded":
@@ -137,7 +137,7 @@ def _finish(spec: RunSpec, events: EventLog, status: str, failures: dict[str, st
 
 def run_local(plan: Plan, spec: RunSpec) -> str:
     """Run every step as a process; return "succeeded" or raise RunFailed."""
-    events = _begin(spec, plan)
+    events = begin_run(spec, plan)
     steps_dir = spec.run_dir / "steps"
     steps_dir.mkdir()
     for name in plan.steps:
@@ -204,7 +204,7 @@ def run_local(plan: Plan, spec: RunSpec) -> str:
         raise
     finally:
         bar.close()
-    return _finish(spec, events, "failed" if failures else "succeeded", failures)
+    return finish_run(spec, events, "failed" if failures else "succeeded", failures)
 
 
 def _next_timeout(running) -> float | None:
@@ -214,7 +214,7 @@ def _next_timeout(running) -> float | None:
 
 def run_monolithic(plan: Plan, spec: RunSpec) -> str:
     """Run the whole notebook in one process and time each cell inside it."""
-    events = _begin(spec, plan)
+    events = begin_run(spec, plan)
     script = spec.run_dir / "notebook.py"
     script.write_text(plan.monolith(spec.parameters))
     exits: queue.Queue = queue.Queue()
@@ -241,7 +241,7 @@ def run_monolithic(plan: Plan, spec: RunSpec) -> str:
     events.write("finished", t=t_exit, step="notebook", exit_code=code, status="succeeded" if ok else "failed")
     failures = {} if ok else {
         "notebook": f"timed out after {spec.step_timeout:g} s" if timed_out else f"exited with status {code}"}
-    return _finish(spec, events, "succeeded" if ok else "failed", failures)
+    return finish_run(spec, events, "succeeded" if ok else "failed", failures)
 
 
 def run(plan: Plan, spec: RunSpec) -> str:

@@ -21,11 +21,14 @@ from ..models import trainable_params
 from ..paths import architecture_name
 from .compiler import MARKER
 from .events import EVENTS, read_events
+from .prometheus import read_saved
 
 _JT = re.compile(r"^\[JT\][ _]+(\S+?)[ _]+time\(s\)[ _]+([-+0-9.eE]+)\s*$", re.M)
 _CELL = re.compile(rf"^{re.escape(MARKER)} cell-(start|end) (\S+) (\d+\.\d+)$", re.M)
 _IMPORTED = re.compile(rf"^{re.escape(MARKER)} imported (\d+\.\d+)$", re.M)
 
+# The clock each backend's statistics read; other rows are kept for comparison.
+PRIMARY_SOURCES = ("local-runner", "in-process", "watch")
 STEP_COLUMNS = ["backend", "series", "dataset_mb", "model", "trainable_params", "rep", "run_id", "step",
                 "created", "scheduled", "started", "finished", "timestamp_source", "cell_seconds",
                 "duration_seconds", "overhead_seconds", "overhead_pct", "status"]
@@ -62,15 +65,20 @@ def _with_overhead(row: dict) -> dict:
     return row
 
 
-def _local_steps(run_dir: Path, run_id: str, events: list[dict], base: dict) -> list[dict]:
+_FIELDS = {"created": "created", "dispatched": "scheduled", "scheduled": "scheduled", "started": "started",
+           "finished": "finished"}
+
+
+def _event_steps(run_dir: Path, run_id: str, events: list[dict], base: dict, source: str,
+                 time_key: str = "t") -> list[dict]:
+    """Rows from the event log; ``time_key`` picks the clock ("t": ours, "api_t": the API server's)."""
     steps: dict[str, dict] = {name: {"step": name, "status": "not-run"} for name, _ in events[0]["steps"]}
-    fields = {"created": "created", "dispatched": "scheduled", "started": "started", "finished": "finished"}
     for event in events:
         step = steps.get(event.get("step"))
         if step is None:
             continue
-        if event["event"] in fields:
-            step[fields[event["event"]]] = event["t"]
+        if event["event"] in _FIELDS and event.get(time_key) is not None:
+            step[_FIELDS[event["event"]]] = event[time_key]
         if event["event"] == "finished":
             step["status"] = event["status"]
         elif event["event"] == "skipped":
@@ -81,7 +89,25 @@ def _local_steps(run_dir: Path, run_id: str, events: list[dict], base: dict) -> 
         if step["status"] == "succeeded" and name not in times:
             raise TidyError(f"run {run_id}, step {name}: {run_dir / 'logs' / name}.log has no "
                             f"'[JT] {name} time(s)' line")
-        rows.append(_with_overhead(base | step | {"timestamp_source": "local-runner", "cell_seconds": times.get(name)}))
+        rows.append(_with_overhead(base | step | {"timestamp_source": source, "cell_seconds": times.get(name)}))
+    return rows
+
+
+def _local_steps(run_dir: Path, run_id: str, events: list[dict], base: dict) -> list[dict]:
+    return _event_steps(run_dir, run_id, events, base, "local-runner")
+
+
+def _kubernetes_steps(run_dir: Path, run_id: str, events: list[dict], base: dict) -> list[dict]:
+    """Three clocks, kept apart: the watcher's receive times, the API's, kube-state-metrics'."""
+    rows = _event_steps(run_dir, run_id, events, base, "watch")
+    rows += _event_steps(run_dir, run_id, events, base, "api", time_key="api_t")
+    pods = next((e["pods"] for e in events if e["event"] == "cluster"), {})
+    metrics = read_saved(run_dir / "prometheus")
+    for row in [r for r in rows if r["timestamp_source"] == "watch"]:
+        times = metrics.get(pods.get(row["step"]), {})
+        rows.append(_with_overhead(row | {"timestamp_source": "prometheus", "scheduled": times.get("scheduled"),
+                                          "created": times.get("created"), "started": times.get("started"),
+                                          "finished": times.get("finished")}))
     return rows
 
 
@@ -119,18 +145,19 @@ def read_run(run_dir: str | Path, run_id: str | None = None) -> tuple[list[dict]
     run_id = run_id or "/".join(run_dir.parts[-3:])
     base = _run_labels(run_id, events[0])
     ending = events[-1] if events[-1]["event"] == "run-finished" else {"status": "interrupted", "t": None}
-    reader = _monolithic_steps if base["backend"] == "monolithic" else _local_steps
+    reader = {"monolithic": _monolithic_steps, "kubernetes": _kubernetes_steps}.get(base["backend"], _local_steps)
     rows = reader(run_dir, run_id, events, base)
     finished = [e["t"] for e in events if e["event"] == "finished"]
     created = [e["t"] for e in events if e["event"] == "created"]
     imported = _IMPORTED.search((run_dir / "logs" / "notebook.log").read_text(errors="replace")) \
         if base["backend"] == "monolithic" and (run_dir / "logs" / "notebook.log").exists() else None
     started = next((e["t"] for e in events if e["event"] == "started"), None)
+    primary = [r for r in rows if r["timestamp_source"] in PRIMARY_SOURCES]
     run = base | {
         "created": min(created, default=None), "finished": max(finished, default=None),
-        "cell_seconds": sum(r["cell_seconds"] or 0.0 for r in rows),
+        "cell_seconds": sum(r["cell_seconds"] or 0.0 for r in primary),
         "imports_seconds": float(imported.group(1)) - started if imported and started else None,
-        "steps": len(rows), "steps_failed": sum(r["status"] == "failed" for r in rows),
+        "steps": len(primary), "steps_failed": sum(r["status"] == "failed" for r in primary),
         "status": ending["status"],
     }
     _with_overhead(run)
