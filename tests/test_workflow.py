@@ -94,6 +94,11 @@ def test_whole_study_end_to_end(repo, tmp_path, cli_env):
     assert "Thesis against reproduction" in report and "fig19_uploads." in report
     assert "not the full published file" in report  # the synthetic input is named as such
 
+    html = snakemake(repo, work, "--report", str(work / "report.html"), *config, env=cli_env)
+    assert html.returncode == 0, html.stderr[-2000:]
+    page = (work / "report.html").read_text(errors="replace")
+    assert "Figure 15 analogue" in page and "fig19_uploads.png" in page  # captions from workflow/report/
+
     # Finished targets are never redone: an interrupted study resumes where it stopped.
     again = snakemake(repo, work, "-n", *config, env=cli_env)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
