@@ -50,10 +50,6 @@ class Endpoint:
     def url(self) -> str:
         return f"{'https' if self.secure else 'http'}://{self.address}"
 
-    def via(self, host: str, port: int) -> "Endpoint":
-        """The same store reached through another address (a delay proxy)."""
-        return Endpoint(host, port, self.access_key, self.secret_key, self.secure, self.kind)
-
 
 def client(endpoint: Endpoint, timeout: float = 120.0, retries: int = 1):
     """A minio client with bounded retries, so a dead store fails fast and says where.

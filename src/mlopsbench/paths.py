@@ -19,7 +19,6 @@ UPLOAD_CELL = "results/raw/upload/{setup}/{latency}ms/run.json"
 UPLOADS = "results/tidy/uploads.parquet"
 UPLOAD_CELLS = "results/tidy/upload_cells.parquet"
 STATS_DIR = "results/stats"
-STATS_SUMMARY = "results/stats/summary.json"
 FIGURES_DIR = "results/figures"
 FIGURE_NAMES = ("fig14_durations", "fig15_overhead_dataset", "fig16_overhead_model", "fig17_job_overhead_dataset",
                 "fig18_job_overhead_model", "fig19_uploads")
