@@ -311,13 +311,18 @@ def build_pdf(markup: str, tables: dict, figures: dict, blocks: dict, dest: Path
         data = [[Paragraph(f"<b>{h}</b>", small) for h in spec["header"]]]
         data += [[Paragraph(str(cell), small) for cell in row] for row in spec["rows"]] or \
                 [[Paragraph("no rows", small)] + [""] * (len(spec["header"]) - 1)]
-        # Columns as wide as their text, capped so prose wraps, never narrower than a word.
-        lengths = []
+        # Every column fits its longest word (about 4.2 pt a character at 7.5 pt, plus
+        # padding); what is left goes to the columns with the most text, capped so prose wraps.
+        lengths, minimums = [], []
         for i in range(len(spec["header"])):
             cells = [str(row[i]) for row in [spec["header"], *spec["rows"]]]
             word = max((len(w) for cell in cells for w in cell.split()), default=1)
-            lengths.append(max(5, word + 1, min(40, max(map(len, cells)))))
-        grid = Table(data, repeatRows=1, colWidths=[width * n / sum(lengths) for n in lengths])
+            minimums.append((word + 1) * 4.2 + 12)
+            lengths.append(min(40, max(map(len, cells))))
+        spare = width - sum(minimums)
+        widths = ([m + spare * n / sum(lengths) for m, n in zip(minimums, lengths)] if spare > 0
+                  else [width * m / sum(minimums) for m in minimums])
+        grid = Table(data, repeatRows=1, colWidths=widths)
         grid.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
                                   ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef5")),
                                   ("VALIGN", (0, 0), (-1, -1), "TOP")]))
