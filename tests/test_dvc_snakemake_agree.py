@@ -62,8 +62,8 @@ def test_every_dvc_stage_matches_a_snakemake_rule(repo, config, cli_env, tmp_pat
     jobs = {job["shell"]: job for job in snakemake_jobs(repo, config, cli_env)}
     stages = dvc_stages(repo, config, tmp_path)
     assert len(stages) == len(jobs) == 111  # 1+1+4+4+4+84+1+8+1+1+1+1 for the thesis design
-    cluster = [s for s in stages if s["name"].startswith("cluster_run@")]
-    assert len(cluster) == (42 if "cluster" in config else 0) and all(s["frozen"] for s in cluster)
+    cluster = [s for s in stages if s["name"].startswith(("cluster_run@", "cluster_upload_cell@"))]
+    assert len(cluster) == (42 + 8 if "cluster" in config else 0) and all(s["frozen"] for s in cluster)
     for stage in stages:
         job = jobs.get(stage["cmd"])
         assert job is not None, f"DVC stage {stage['name']} has no Snakemake twin: {stage['cmd']}"

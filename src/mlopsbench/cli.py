@@ -123,10 +123,36 @@ def _upload_run(args) -> None:
     from .upload.cell import MIB, CellSpec, model_from_sidecar, run_cell
 
     endpoint = endpoint_from_environment(args.endpoint, args.secure) if args.endpoint else None
+    models = [model_from_sidecar(m) for m in args.models]
+    cluster = _cluster_upload(args.cluster_config) if args.setup in ("vm", "pod") and args.cluster_config else None
     spec = CellSpec(args.setup, args.latency_ms, args.reps, Path(args.out_dir), part_size=args.part_size_mib * MIB,
-                    window_bytes=args.window_kib * 1024, bucket=args.bucket, endpoint=endpoint)
-    manifest = run_cell(spec, [model_from_sidecar(m) for m in args.models])
+                    window_bytes=args.window_kib * 1024, bucket=args.bucket, endpoint=endpoint, cluster=cluster,
+                    unit=args.unit)
+    manifest = run_cell(spec, models)
     log.info("%s at %g ms: %s", args.setup, args.latency_ms, manifest["status"])
+
+
+def _cluster_upload(config_path):
+    from kubernetes import client
+
+    from .config import load_config
+    from .objectstore import endpoint_from_environment
+    from .pipeline.kubernetes import connect
+    from .upload.cell import ClusterUpload
+
+    section = load_config(config_path).get("kubernetes")
+    if section is None or "upload" not in section:
+        raise InputError(f"{config_path}: the vm and pod setups need a kubernetes.upload section")
+    upload = section["upload"]
+    core, _ = connect(section)
+    return ClusterUpload(core=core, batch=client.BatchV1Api(), apps=client.AppsV1Api(),
+                         namespace=section["namespace"], image=section["image"],
+                         service_endpoint=upload["service_endpoint"],
+                         vm_endpoint=endpoint_from_environment(upload["vm_endpoint"], False),
+                         secret=upload["credentials_secret"], node_selector=upload.get("job_node_selector", {}),
+                         netem=upload["netem"], netem_manifest=upload.get("netem_manifest", "deploy/netem-daemonset.yaml"),
+                         netem_interface=upload.get("netem_interface", "eth0"),
+                         job_timeout_s=upload.get("job_timeout_s", 3600))
 
 
 def _upload_worker(args) -> None:
@@ -268,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-output", required=True, help="parquet, one row per run")
 
     p = command("upload-run", _upload_run, "upload every model reps times at one latency in one setup")
-    p.add_argument("--setup", choices=["host", "netns"], required=True)
+    p.add_argument("--setup", choices=["host", "netns", "vm", "pod"], required=True)
     p.add_argument("--latency-ms", type=float, required=True, help="added round-trip time (the thesis's netem delay)")
     p.add_argument("--models", nargs="+", required=True, help=".keras files with their sidecar JSON")
     p.add_argument("--reps", type=int, required=True)
@@ -278,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bucket", default="mlopsbench")
     p.add_argument("--endpoint", help="host:port of an S3/MinIO store; default: an embedded SeaweedFS")
     p.add_argument("--secure", action="store_true", help="use HTTPS with --endpoint")
+    p.add_argument("--unit", choices=["MB", "MiB"], default="MiB", help="unit of the model sizes (pod setup)")
+    p.add_argument("--cluster-config", help="configuration with kubernetes.upload (vm and pod setups)")
 
     p = command("upload-worker", _upload_worker, "(internal) upload the JSON plan on stdin; one JSON line per upload")
     p.add_argument("--endpoint", required=True)

@@ -76,6 +76,8 @@ def _design_problems(config: dict[str, Any]) -> list[str]:
             f"pipeline.dataset_series_width: {pipeline['dataset_series_width']} "
             f"is not one of model.widths {config['model']['widths']}"
         )
+    if {"vm", "pod"} & set(config["upload"]["setups"]) and "upload" not in config.get("kubernetes", {}):
+        problems.append("upload.setups: 'vm' and 'pod' need a kubernetes.upload section (see config/cluster.yaml)")
     if "kubernetes" in pipeline["backends"] and "kubernetes" not in config:
         problems.append("pipeline.backends: 'kubernetes' needs a kubernetes section (see config/cluster.yaml)")
     if pipeline["model_series_dataset_mb"] not in config["data"]["dataset_sizes_mb"]:

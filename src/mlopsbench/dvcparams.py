@@ -49,11 +49,13 @@ def derive(config: dict[str, Any], config_path: str) -> dict[str, Any]:
                     "backend": backend, "width": c.width, "size": paths.format_size(c.dataset_mb), "rep": rep,
                     "series": series_of(config, c.dataset_mb, c.width), "run_dir": run_dir,
                     "dataset": paths.dataset(mote, c.dataset_mb)}
-    cells = {}
+    cells, cluster_cells, cell_dirs = {}, {}, []
     for setup in config["upload"]["setups"]:
         for latency in config["upload"]["latencies_ms"]:
             out_dir = str(Path(paths.upload_cell(setup, latency)).parent)
-            cells[_key(f"{setup}-{paths.format_size(latency)}ms")] = {
+            cell_dirs.append(out_dir)
+            target = cluster_cells if setup in ("vm", "pod") else cells
+            target[_key(f"{setup}-{paths.format_size(latency)}ms")] = {
                 "setup": setup, "latency": paths.format_size(latency), "out_dir": out_dir}
     store = config["upload"]["store"]
     store_args = (f"--endpoint {store['endpoint']}" + (" --secure" if store["secure"] else "")) if store["endpoint"] else ""
@@ -65,7 +67,7 @@ def derive(config: dict[str, Any], config_path: str) -> dict[str, Any]:
         "upload_model_paths": " ".join(m["path"] for m in upload_models.values()),
         "pipeline_runs": runs, "cluster_runs": cluster_runs,
         "pipeline_run_dirs": " ".join(run_dirs),
-        "upload_cells": cells, "upload_cell_dirs": " ".join(c["out_dir"] for c in cells.values()),
+        "upload_cells": cells, "cluster_upload_cells": cluster_cells, "upload_cell_dirs": " ".join(cell_dirs),
         "store_args": store_args,
     }}
 

@@ -38,6 +38,10 @@ def cluster_args(wildcards):
     return f"--cluster-config {CONFIG_FILE}" if wildcards.backend == "kubernetes" else ""
 
 
+def cluster_upload_args(wildcards):
+    return f"--cluster-config {CONFIG_FILE}" if wildcards.setup in ("vm", "pod") else ""
+
+
 def series_of_run(wildcards):
     return series_of(config, float(wildcards.size), int(width_of(wildcards)))
 
@@ -46,6 +50,6 @@ wildcard_constraints:
     size=r"\d+(\.\d+)?",
     arch=r"\d+(x\d+)*",
     backend=r"local|monolithic|kubernetes",
-    setup=r"host|netns",
+    setup=r"host|netns|vm|pod",
     latency=r"\d+(\.\d+)?",
     rep=r"\d+",

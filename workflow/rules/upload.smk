@@ -14,6 +14,8 @@ rule upload_cell:
         window=config["upload"]["proxy_window_kib"],
         bucket=config["upload"]["store"]["bucket"],
         store=STORE_ARGS,
+        unit=config["upload"]["size_unit"],
+        cluster=cluster_upload_args,
     # An upload cell owns the machine: concurrent cells would share its network and disk.
     threads: workflow.cores
     log:
@@ -24,7 +26,7 @@ rule upload_cell:
         "mlopsbench upload-run --setup {wildcards.setup} --latency-ms {wildcards.latency}"
         " --models {input} --reps {params.reps} --out-dir {params.out_dir}"
         " --part-size-mib {params.part_size} --window-kib {params.window}"
-        " --bucket {params.bucket} {params.store} 2> {log}"
+        " --bucket {params.bucket} --unit {params.unit} {params.cluster} {params.store} 2> {log}"
 
 
 rule upload_tidy:

@@ -1,0 +1,93 @@
+"""The "vm" and "pod" upload setups. The cluster side (Job, netem DaemonSet) is a unit test
+against a fake of the Kubernetes API; the "vm" path uploads to a real SeaweedFS standing in
+for MinIO behind the edge node. Generated specs are validated against the OpenAPI schemas."""
+
+import json
+
+import pytest
+
+from fake_kubernetes import FakeApps, FakeBatch, FakeJobPods
+from mlopsbench.errors import InputError
+from mlopsbench.objectstore import SeaweedFS, StoreError
+from mlopsbench.upload.cell import CellSpec, ClusterUpload, model_from_sidecar, read_records, run_cell
+from mlopsbench.upload.cluster import job_manifest, pod_plan
+
+kubernetes_validate = pytest.importorskip("kubernetes_validate")
+MIB = 1 << 20
+
+
+@pytest.fixture
+def models(tmp_path):
+    path = tmp_path / "model_1MB.keras"
+    path.write_bytes(b"\0" * MIB)
+    (tmp_path / "model_1MB.json").write_text(json.dumps({"size": 1, "unit": "MiB"}))
+    return [model_from_sidecar(path)]
+
+
+def cluster(repo, pods, batch, apps, netem=True, vm_endpoint=None):
+    return ClusterUpload(core=pods, batch=batch, apps=apps, namespace="mlopsbench", image="mlopsbench:0.1.0",
+                         service_endpoint="minio.mlopsbench.svc:9000", vm_endpoint=vm_endpoint,
+                         secret="minio-credentials", node_selector={"iot": "core"}, netem=netem,
+                         netem_manifest=str(repo / "deploy/netem-daemonset.yaml"), netem_interface="eth0",
+                         job_timeout_s=60)
+
+
+def worker_lines(reps, ok=True):
+    lines = [json.dumps({"rep": r, "model_mb": 1.0, "bytes": MIB, "part_size": 5 * MIB, "requests": 1,
+                         "started": 0.0, "seconds": 0.5, "verified": True, "verify_method": "etag",
+                         "status": "ok" if ok else "failed"}) for r in range(1, reps + 1)]
+    return "building models...\n" + "\n".join(lines) + "\n"
+
+
+def test_pod_setup_runs_a_job_behind_netem_and_removes_both(repo, models, tmp_path):
+    pods, apps = FakeJobPods(), FakeApps()
+    batch = FakeBatch(pods.logs, worker_lines(2))
+    spec = CellSpec("pod", 50, 2, tmp_path / "pod/50ms", part_size=5 * MIB,
+                    cluster=cluster(repo, pods, batch, apps))
+    assert run_cell(spec, models)["status"] == "succeeded"
+    records = read_records(spec.out_dir)
+    assert [r["rep"] for r in records] == [1, 2]
+    assert all(r["setup"] == "pod" and r["emulation"] == "netem-daemonset" and r["latency_ms"] == 50 for r in records)
+    env = {e["name"]: e["value"] for e in apps.created[0]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env == {"NETEM_DELAY_MS": "50", "NETEM_INTERFACE": "eth0"}
+    assert apps.deleted == ["mlopsbench-netem"] and batch.deleted == list(batch.jobs)
+
+
+def test_failed_job_names_the_service_and_still_removes_the_delay(repo, models, tmp_path):
+    pods, apps = FakeJobPods(), FakeApps()
+    batch = FakeBatch(pods.logs, "Traceback: the store went away\n", outcome="failed")
+    spec = CellSpec("pod", 250, 1, tmp_path / "pod/250ms", part_size=5 * MIB,
+                    cluster=cluster(repo, pods, batch, apps))
+    with pytest.raises(StoreError, match=r"store http://minio\.mlopsbench\.svc:9000: upload Job .* failed"):
+        run_cell(spec, models)
+    assert apps.deleted == ["mlopsbench-netem"] and batch.deleted
+    assert read_records(spec.out_dir)[0]["status"] == "failed"
+
+
+def test_pod_setup_with_latency_needs_netem(repo, models, tmp_path):
+    spec = CellSpec("pod", 50, 1, tmp_path / "pod/50ms", cluster=cluster(repo, FakeJobPods(), None, FakeApps(),
+                                                                          netem=False))
+    with pytest.raises(InputError, match="set kubernetes.upload.netem: true"):
+        run_cell(spec, models)
+
+
+@pytest.mark.integration
+def test_vm_setup_uploads_to_the_configured_endpoint(repo, models, tmp_path):
+    with SeaweedFS(tmp_path / "edge") as endpoint:
+        spec = CellSpec("vm", 50, 1, tmp_path / "vm/50ms", part_size=5 * MIB,
+                        cluster=cluster(repo, FakeJobPods(), None, FakeApps(), netem=False, vm_endpoint=endpoint))
+        run_cell(spec, models)
+    (record,) = read_records(spec.out_dir)
+    assert record["setup"] == "vm" and record["verified"] and record["emulation"] == "proxy"
+
+
+@pytest.mark.parametrize("version", ["1.30.0", "1.33.0", "1.37.0"])
+def test_job_spec_is_valid_kubernetes(version):
+    plan = pod_plan([(49, "MiB"), (241, "MiB")], 10, 400)
+    job = job_manifest("mlopsbench", "mlb-upload-400ms", {"app.kubernetes.io/part-of": "mlopsbench"},
+                       "mlopsbench:0.1.0", [(49, "MiB"), (241, "MiB")], plan, "minio.mlopsbench.svc:9000",
+                       "mlopsbench", 16 * MIB, "minio-credentials", {"iot": "core"}, 3600)
+    kubernetes_validate.validate(job, version, strict=True)
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert "mlopsbench upload-worker --endpoint minio.mlopsbench.svc:9000" in container["command"][2]
+    assert len(json.loads(next(e["value"] for e in container["env"] if e["name"] == "PLAN"))) == 20
