@@ -43,5 +43,6 @@ def test_only_the_netem_daemonset_is_privileged():
 def test_the_runner_role_is_namespaced_and_minimal():
     role = next(d.values[0] for d in documents() if d.values[0]["kind"] == "Role")
     resources = {r for rule in role["rules"] for r in rule["resources"]}
-    assert resources == {"pods", "pods/log", "persistentvolumeclaims", "jobs", "daemonsets"}
+    assert resources == {"pods", "pods/log", "persistentvolumeclaims", "jobs", "jobs/status", "daemonsets",
+                         "daemonsets/status"}
     assert all("*" not in rule["verbs"] for rule in role["rules"])
