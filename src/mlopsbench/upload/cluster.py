@@ -27,6 +27,16 @@ from ..objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, StoreError
 log = logging.getLogger(__name__)
 
 
+def _wait_for(read, done, timeout: float, poll: float, error):
+    """Poll ``read()`` until ``done(value)``; raise ``error`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not done(value := read()):
+        if time.monotonic() > deadline:
+            raise error
+        time.sleep(poll)
+    return value
+
+
 @contextlib.contextmanager
 def netem_delay(apps, namespace: str, manifest: str | Path, delay_ms: float, interface: str,
                 timeout: float = 180.0, poll: float = 1.0):
@@ -38,15 +48,10 @@ def netem_delay(apps, namespace: str, manifest: str | Path, delay_ms: float, int
     name = body["metadata"]["name"]
     apps.create_namespaced_daemon_set(namespace, body)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            status = apps.read_namespaced_daemon_set_status(name, namespace).status
-            if status.desired_number_scheduled and status.number_ready >= status.desired_number_scheduled:
-                break
-            if time.monotonic() > deadline:
-                raise InputError(f"netem DaemonSet {namespace}/{name}: not ready after {timeout:g} s "
-                                 f"(is a node labelled iot=edge?)")
-            time.sleep(poll)
+        _wait_for(lambda: apps.read_namespaced_daemon_set_status(name, namespace).status,
+                  lambda st: st.desired_number_scheduled and st.number_ready >= st.desired_number_scheduled,
+                  timeout, poll, InputError(f"netem DaemonSet {namespace}/{name}: not ready after {timeout:g} s "
+                                            f"(is a node labelled iot=edge?)"))
         log.info("netem %g ms on %s of the edge node(s)", delay_ms, interface)
         yield "netem-daemonset"
     finally:
@@ -94,14 +99,9 @@ def run_job(core, batch, namespace: str, manifest: dict, endpoint: str, timeout:
     name = manifest["metadata"]["name"]
     batch.create_namespaced_job(namespace, manifest)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            status = batch.read_namespaced_job_status(name, namespace).status
-            if status.succeeded or status.failed:
-                break
-            if time.monotonic() > deadline:
-                raise StoreError(f"{endpoint}: upload Job {namespace}/{name} did not finish in {timeout:g} s")
-            time.sleep(poll)
+        status = _wait_for(lambda: batch.read_namespaced_job_status(name, namespace).status,
+                           lambda st: st.succeeded or st.failed, timeout, poll,
+                           StoreError(f"{endpoint}: upload Job {namespace}/{name} did not finish in {timeout:g} s"))
         pods = core.list_namespaced_pod(namespace, label_selector=f"job-name={name}").items
         text = "".join(core.read_namespaced_pod_log(p.metadata.name, namespace) for p in pods)
         records = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
