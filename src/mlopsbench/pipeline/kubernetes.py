@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from .. import atomic
 from .compiler import Plan
 from .events import EventLog, read_events
-from .local import RunSpec, begin_run, finish_run
+from .local import RunSpec, abort_run, begin_run, finish_run, release_steps
 from .prometheus import collect
 
 MOUNT = "/marshal"
@@ -159,8 +159,7 @@ class KubernetesRunner:
             failures = self._dispatch(events)
         except BaseException:
             self._collect_and_clean(events)
-            events.write("run-finished", status="interrupted", failures={})
-            events.close()
+            abort_run(events, {})
             raise
         self._collect_and_clean(events)
         return finish_run(self.spec, events, "failed" if failures else "succeeded", failures)
@@ -176,24 +175,15 @@ class KubernetesRunner:
         watcher = threading.Thread(target=self._watch, args=(updates, stop, watch_log), daemon=True)
         watcher.start()
         status: dict[str, str] = {}
-        seen: dict[str, set] = {step: set() for step in plan.steps}
+        seen: dict[str, set] = {step: set() for step in plan.steps}  # watch events already logged
         failures: dict[str, str] = {}
         created_at: dict[str, float] = {}
         node = None
         try:
             while len(status) < len(plan.steps):
-                for name, step in plan.steps.items():
-                    if name in status or "created" in seen[name]:
-                        continue
-                    parents = [status.get(p) for p in step.parents]
-                    if any(s in ("failed", "skipped") for s in parents):
-                        status[name] = "skipped"
-                        events.write("skipped", step=name, because=[p for p in step.parents
-                                                                    if status.get(p) != "succeeded"])
-                    elif all(s == "succeeded" for s in parents):
-                        self._create(events, name, volume, node)
-                        seen[name].add("created")
-                        created_at[name] = time.monotonic()
+                for name in release_steps(plan, status, set(created_at), events):
+                    self._create(events, name, volume, node)
+                    created_at[name] = time.monotonic()
                 self._expire(events, created_at, status, failures)
                 try:
                     received, pod = updates.get(timeout=0.5)

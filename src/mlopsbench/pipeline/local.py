@@ -135,6 +135,28 @@ def finish_run(spec: RunSpec, events: EventLog, status: str, failures: dict[str,
     return status
 
 
+def abort_run(events: EventLog, failures: dict[str, str]) -> None:
+    """Record that the run was stopped from outside (Ctrl-C, an error) and close the log."""
+    events.write("run-finished", status="interrupted", failures=failures)
+    events.close()
+
+
+def release_steps(plan: Plan, status: dict[str, str], taken: set[str], events: EventLog) -> list[str]:
+    """Steps whose parents all succeeded and that are not yet ``taken``; steps below a failed or
+    skipped parent are marked skipped (in notebook order, so skips cascade) and logged."""
+    ready = []
+    for name, step in plan.steps.items():
+        if name in status or name in taken:
+            continue
+        parents = [status.get(p) for p in step.parents]
+        if any(s in ("failed", "skipped") for s in parents):
+            status[name] = "skipped"
+            events.write("skipped", step=name, because=[p for p in step.parents if status.get(p) != "succeeded"])
+        elif all(s == "succeeded" for s in parents):
+            ready.append(name)
+    return ready
+
+
 def run_local(plan: Plan, spec: RunSpec) -> str:
     """Run every step as a process; return "succeeded" or raise RunFailed."""
     events = begin_run(spec, plan)
@@ -150,16 +172,9 @@ def run_local(plan: Plan, spec: RunSpec) -> str:
     free = spec.cores
 
     def release_ready() -> None:
-        for name, step in plan.steps.items():
-            if name in status or name in ready or name in running:
-                continue
-            parents = [status.get(p) for p in step.parents]
-            if any(s in ("failed", "skipped") for s in parents):
-                status[name] = "skipped"
-                events.write("skipped", step=name, because=[p for p in step.parents if status.get(p) != "succeeded"])
-            elif all(s == "succeeded" for s in parents):
-                ready.append(name)
-                events.write("created", step=name)
+        for name in release_steps(plan, status, {*ready, *running}, events):
+            ready.append(name)
+            events.write("created", step=name)
 
     bar = tqdm(total=len(plan.steps), desc=f"{spec.labels.get('configuration', 'run')} rep {spec.labels.get('rep', '')}",
                unit="step", disable=None)
@@ -199,8 +214,7 @@ def run_local(plan: Plan, spec: RunSpec) -> str:
     except BaseException:
         for proc in running.values():
             proc.kill()
-        events.write("run-finished", status="interrupted", failures=failures)
-        events.close()
+        abort_run(events, failures)
         raise
     finally:
         bar.close()
@@ -231,8 +245,7 @@ def run_monolithic(plan: Plan, spec: RunSpec) -> str:
             _, t_exit, code = exits.get()
     except BaseException:
         proc.kill()
-        events.write("run-finished", status="interrupted", failures={})
-        events.close()
+        abort_run(events, {})
         raise
     started = _started_at(proc.log_path)
     if started is not None:
