@@ -83,25 +83,30 @@ def _pipeline_run(args) -> None:
     if args.backend != "kubernetes":
         run(plan, spec)
         return
-    from .config import load_config
     from .pipeline.kubernetes import KubernetesRunner, cluster_spec, connect
 
     if not args.cluster_config:
         raise InputError("pipeline-run --backend kubernetes: --cluster-config is required")
-    section = load_config(args.cluster_config).get("kubernetes")
-    if section is None:
-        raise InputError(f"{args.cluster_config}: no kubernetes section")
+    section = _kubernetes_section(args.cluster_config)
     core, watch_factory = connect(section)
     KubernetesRunner(core, watch_factory, cluster_spec(section), plan, spec).run()
 
 
-def _cleanup(args) -> None:
+def _kubernetes_section(config_path: str, key: str | None = None) -> dict:
+    """The validated kubernetes section of a configuration (and its ``key`` subsection, if asked)."""
     from .config import load_config
+
+    section = load_config(config_path).get("kubernetes")
+    if section is None or (key and key not in section):
+        raise InputError(f"{config_path}: needs a kubernetes{'.' + key if key else ''} section "
+                         "(see config/cluster.yaml)")
+    return section
+
+
+def _cleanup(args) -> None:
     from .pipeline.kubernetes import PART_OF, cleanup, connect
 
-    section = load_config(args.cluster_config).get("kubernetes")
-    if section is None:
-        raise InputError(f"{args.cluster_config}: no kubernetes section")
+    section = _kubernetes_section(args.cluster_config)
     selector = args.selector or f"app.kubernetes.io/part-of={PART_OF}"
     cleanup(connect(section)[0], section["namespace"], selector)
     log.info("deleted pods and volumes matching %s in namespace %s", selector, section["namespace"])
@@ -135,14 +140,11 @@ def _upload_run(args) -> None:
 def _cluster_upload(config_path):
     from kubernetes import client
 
-    from .config import load_config
     from .objectstore import endpoint_from_environment
     from .pipeline.kubernetes import connect
     from .upload.cell import ClusterUpload
 
-    section = load_config(config_path).get("kubernetes")
-    if section is None or "upload" not in section:
-        raise InputError(f"{config_path}: the vm and pod setups need a kubernetes.upload section")
+    section = _kubernetes_section(config_path, "upload")
     upload = section["upload"]
     core, _ = connect(section)
     return ClusterUpload(core=core, batch=client.BatchV1Api(), apps=client.AppsV1Api(),

@@ -7,7 +7,6 @@ module computes every number the template shows and lays it out with ReportLab.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import math
@@ -18,9 +17,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from . import atomic
 from .analysis import read_stats
+from .download import sha256_of
 from .models import trainable_params
 from .stats import in_series, reference
 
@@ -49,12 +50,11 @@ def with_ci(row, digits: int = 2) -> str:
     return f"{num(row['mean'], digits)} [{num(row['t_low'], digits)}, {num(row['t_high'], digits)}]"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+def first_row(frame: pd.DataFrame, **match) -> pd.Series | None:
+    """The first row whose columns equal ``match``, or None."""
+    for key, value in match.items():
+        frame = frame[frame[key] == value]
+    return None if frame.empty else frame.iloc[0]
 
 
 def _git(directory: Path) -> dict:
@@ -99,21 +99,13 @@ class Context:
         self.figures = {f["name"]: f | {"png": figures_dir / f"{f['name']}.png"}
                         for f in json.loads((figures_dir / "index.json").read_text())["figures"]}
         self.config_text = config_path.read_text()
-        self.config = __import__("yaml").safe_load(self.config_text)
+        self.config = yaml.safe_load(self.config_text)
         self.counts = json.loads(counts_path.read_text()) if counts_path and counts_path.exists() else None
         self.data_files = data_files
         self.repo = repo
         self.ref = reference()
         self.missing = self.summary["missing"]
         self.backend = self.summary.get("split_backend", "local")
-
-    def _summary_row(self, table: str, **match) -> pd.Series | None:
-        frame = self.stats.get(table)
-        if frame is None:
-            return None
-        for key, value in match.items():
-            frame = frame[frame[key] == value]
-        return None if frame.empty else frame.iloc[0]
 
     def _dataset_steps(self, metric: str) -> pd.DataFrame:
         frame = self.stats["pipeline_steps_summary"]
@@ -139,16 +131,10 @@ class Context:
         header = ["job", *(f"ours {s:g} MB" for s in sizes), *(f"thesis {s:g} MB" for s in ref["dataset_mb"])]
         rows = []
         for job in jobs:
-            ours = [with_ci(self._summary_row_in(frame, step=job, dataset_mb=s)) for s in sizes]
+            ours = [with_ci(first_row(frame, step=job, dataset_mb=s)) for s in sizes]
             rows.append([job, *ours, *(num(v) for v in ref["jobs"][job])])
         return _table(title, header, rows, f"Ours: mean [95 % CI] over repetitions, {self.backend} backend. "
                       f"Thesis: {ref['cite']}, mean of 6 runs.")
-
-    @staticmethod
-    def _summary_row_in(frame: pd.DataFrame, **match):
-        for key, value in match.items():
-            frame = frame[frame[key] == value]
-        return None if frame.empty else frame.iloc[0]
 
     def _other_durations(self) -> dict:
         frame = self._dataset_steps("duration_seconds")
@@ -239,7 +225,7 @@ class Context:
                 ["backends", self.backend + ("" if "pipeline" in self.missing else " and monolithic")],
                 ["versions", _versions()]]
         for path in self.data_files:
-            rows.append([f"sha256 {path}", _sha256(path) if path.exists() else "missing"])
+            rows.append([f"sha256 {path}", sha256_of(path) if path.exists() else "missing"])
         if self.counts:
             rows.append(["node filter", ", ".join(f"{k} {v}" for k, v in self.counts.items() if k != "source")])
         return _table("Setup", ["", ""], rows)

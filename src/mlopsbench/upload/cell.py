@@ -206,15 +206,20 @@ def _upload_from_pod(spec: CellSpec, plan: list[dict], emulation: str) -> None:
                       cluster.job_timeout_s + 60)
     context = {"setup": "pod", "store": "minio", "endpoint": f"http://{cluster.service_endpoint}",
                "latency_ms": spec.latency_ms, "emulation": emulation, "window_bytes": None}
-    failure = None
     with (spec.out_dir / RECORDS).open("a") as out:
-        for record in records:
-            record = context | record
-            if record["status"] == "failed":
-                record["error"] = failure = f"store {context['endpoint']}: {record.get('error')}"
-            out.write(json.dumps(record, sort_keys=True) + "\n")
-    if failure:
-        raise StoreError(failure)
+        failures = [_append(out, context, record) for record in records]
+    if any(failures):
+        raise StoreError(next(f for f in failures if f))
+
+
+def _append(out, context: dict, record: dict) -> str | None:
+    """Write one upload record with its cell's context, at once; return its error if it failed."""
+    record = context | record
+    if record["status"] == "failed":
+        record["error"] = f"store {context['endpoint']}: {record.get('error')}"
+    out.write(json.dumps(record, sort_keys=True) + "\n")
+    out.flush()
+    return record.get("error") if record["status"] == "failed" else None
 
 
 def _drive_worker(argv: list[str], plan: list[dict], endpoint: Endpoint, context: dict, out_dir: Path) -> None:
@@ -227,11 +232,7 @@ def _drive_worker(argv: list[str], plan: list[dict], endpoint: Endpoint, context
     with (out_dir / RECORDS).open("a") as records, tqdm(total=len(plan), unit="upload", disable=None,
                                                         desc=f"{context['setup']} {context['latency_ms']:g} ms") as bar:
         for line in worker.stdout:
-            record = context | json.loads(line)
-            if record["status"] == "failed":
-                record["error"] = failure = f"store {endpoint.url}: {record['error']}"
-            records.write(json.dumps(record, sort_keys=True) + "\n")
-            records.flush()
+            failure = _append(records, context, json.loads(line)) or failure
             bar.update()
     stderr = worker.stderr.read()
     if worker.wait() != 0:
