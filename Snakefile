@@ -2,7 +2,14 @@
 # `snakemake --cores N --configfile config/quick.yaml` (minutes-long smoke study).
 # Rules only call the `mlopsbench` CLI; the logic lives in src/mlopsbench.
 from mlopsbench import paths
-from mlopsbench.config import pipeline_configurations, series_of, validate_config
+from mlopsbench.config import (
+    CLUSTER_SETUPS,
+    pipeline_runs,
+    series_of,
+    store_args,
+    upload_cells,
+    validate_config,
+)
 
 
 configfile: "config/config.yaml"

@@ -124,12 +124,13 @@ def _pipeline_tidy(args) -> None:
 def _upload_run(args) -> None:
     from pathlib import Path
 
+    from .config import CLUSTER_SETUPS
     from .objectstore import endpoint_from_environment
     from .upload.cell import MIB, CellSpec, model_from_sidecar, run_cell
 
     endpoint = endpoint_from_environment(args.endpoint, args.secure) if args.endpoint else None
     models = [model_from_sidecar(m) for m in args.models]
-    cluster = _cluster_upload(args.cluster_config) if args.setup in ("vm", "pod") and args.cluster_config else None
+    cluster = _cluster_upload(args.cluster_config) if args.setup in CLUSTER_SETUPS and args.cluster_config else None
     spec = CellSpec(args.setup, args.latency_ms, args.reps, Path(args.out_dir), part_size=args.part_size_mib * MIB,
                     window_bytes=args.window_kib * 1024, bucket=args.bucket, endpoint=endpoint, cluster=cluster,
                     unit=args.unit)

@@ -17,6 +17,10 @@ import yaml
 from .errors import InputError
 
 
+# Upload setups that run on a cluster; the pipeline's counterpart is the "kubernetes" backend.
+CLUSTER_SETUPS = ("vm", "pod")
+
+
 class ConfigError(InputError):
     """A configuration that does not match the schema or the design's rules."""
 
@@ -76,7 +80,7 @@ def _design_problems(config: dict[str, Any]) -> list[str]:
             f"pipeline.dataset_series_width: {pipeline['dataset_series_width']} "
             f"is not one of model.widths {config['model']['widths']}"
         )
-    if {"vm", "pod"} & set(config["upload"]["setups"]) and "upload" not in config.get("kubernetes", {}):
+    if set(CLUSTER_SETUPS) & set(config["upload"]["setups"]) and "upload" not in config.get("kubernetes", {}):
         problems.append("upload.setups: 'vm' and 'pod' need a kubernetes.upload section (see config/cluster.yaml)")
     if "kubernetes" in pipeline["backends"] and "kubernetes" not in config:
         problems.append("pipeline.backends: 'kubernetes' needs a kubernetes section (see config/cluster.yaml)")
@@ -124,3 +128,26 @@ def pipeline_configurations(config: dict[str, Any]) -> list[PipelineConfiguratio
         for width in config["model"]["widths"]
     ]
     return list(dict.fromkeys(dataset_series + model_series))
+
+
+def pipeline_runs(config: dict[str, Any]):
+    """(backend, configuration, rep) of every pipeline run the study makes, in a fixed order."""
+    for backend in config["pipeline"]["backends"]:
+        for configuration in pipeline_configurations(config):
+            for rep in range(1, config["pipeline"]["repetitions"] + 1):
+                yield backend, configuration, rep
+
+
+def upload_cells(config: dict[str, Any]):
+    """(setup, latency_ms) of every upload cell the study makes, in a fixed order."""
+    for setup in config["upload"]["setups"]:
+        for latency in config["upload"]["latencies_ms"]:
+            yield setup, latency
+
+
+def store_args(config: dict[str, Any]) -> str:
+    """The upload-run arguments that name an external store; empty for the embedded one."""
+    store = config["upload"]["store"]
+    if not store["endpoint"]:
+        return ""
+    return f"--endpoint {store['endpoint']}" + (" --secure" if store["secure"] else "")

@@ -13,21 +13,10 @@ REPORT_TEMPLATE = os.path.join(workflow.basedir, "report", "report.md.j2")
 CONFIG_FILE = str((workflow.overwrite_configfiles or workflow.configfiles)[-1])
 PIPELINE_RUNS = [
     paths.pipeline_run(backend, c.width, HIDDEN_LAYERS, c.dataset_mb, rep)
-    for backend in config["pipeline"]["backends"]
-    for c in pipeline_configurations(config)
-    for rep in range(1, config["pipeline"]["repetitions"] + 1)
+    for backend, c, rep in pipeline_runs(config)
 ]
-UPLOAD_CELLS = [
-    paths.upload_cell(setup, latency)
-    for setup in config["upload"]["setups"]
-    for latency in config["upload"]["latencies_ms"]
-]
-STORE = config["upload"]["store"]
-STORE_ARGS = (
-    f"--endpoint {STORE['endpoint']}" + (" --secure" if STORE["secure"] else "")
-    if STORE["endpoint"]
-    else ""
-)
+UPLOAD_CELLS = [paths.upload_cell(setup, latency) for setup, latency in upload_cells(config)]
+STORE_ARGS = store_args(config)
 
 
 def width_of(wildcards):
@@ -39,7 +28,7 @@ def cluster_args(wildcards):
 
 
 def cluster_upload_args(wildcards):
-    return f"--cluster-config {CONFIG_FILE}" if wildcards.setup in ("vm", "pod") else ""
+    return f"--cluster-config {CONFIG_FILE}" if wildcards.setup in CLUSTER_SETUPS else ""
 
 
 def series_of_run(wildcards):

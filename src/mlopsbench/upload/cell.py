@@ -25,6 +25,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .. import atomic, paths
+from ..config import CLUSTER_SETUPS
 from ..errors import InputError
 from ..latency import DelayProxy, netem_available, set_netem
 from ..netns import Namespace, namespaces_supported
@@ -150,7 +151,7 @@ def run_cell(spec: CellSpec, models: list[UploadModel]) -> dict:
             manifest |= {"status": "skipped", "reason": why}
             atomic.write_json(spec.out_dir / MANIFEST, manifest)
             return manifest
-    if spec.setup in ("vm", "pod") and spec.cluster is None:
+    if spec.setup in CLUSTER_SETUPS and spec.cluster is None:
         raise InputError(f"setup {spec.setup} runs on a cluster: give --cluster-config")
     done = {(r["model_mb"], r["rep"]) for r in read_records(spec.out_dir) if r.get("status") == "ok"}
     if spec.setup == "pod":
