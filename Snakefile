@@ -3,13 +3,15 @@
 # Rules only call the `mlopsbench` CLI; the logic lives in src/mlopsbench.
 from mlopsbench import paths
 from mlopsbench.config import (
-    CLUSTER_SETUPS,
+    cpu_request_args,
     pipeline_runs,
     series_of,
     store_args,
     upload_cells,
     validate_config,
 )
+from mlopsbench.pipeline.backends import BACKENDS
+from mlopsbench.upload.setups import SETUPS
 
 
 configfile: "config/config.yaml"

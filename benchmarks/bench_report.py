@@ -27,9 +27,10 @@ from mlopsbench.synthetic import tidy_tables
 REPO = Path(__file__).resolve().parents[1]
 
 
-def build(tables, out: Path) -> float:
+def build(tables, out: Path, analysis: dict) -> float:
     start = time.perf_counter()
-    write_stats(analyse(*tables), out / "stats")
+    write_stats(analyse(*tables, margin=analysis["equivalence_margin"], little=analysis["little_change_points"]),
+                out / "stats")
     make_figures(out / "stats", out / "figures")
     write_report(out / "stats", out / "figures", REPO / "config/config.yaml", REPO / "report/report.md.j2",
                  out / "report.pdf")
@@ -46,10 +47,10 @@ def main() -> int:
         print(f"{scale:>2}x: {len(steps):,} step rows, {len(uploads):,} uploads")
     times = {1: [], 10: []}
     with tempfile.TemporaryDirectory() as tmp:
-        build(tables[1], Path(tmp) / "warm-up")  # imports and font caches, once
+        build(tables[1], Path(tmp) / "warm-up", config["analysis"])  # imports and font caches, once
         for i in range(args.rounds):
             for scale in (1, 10):
-                times[scale].append(build(tables[scale], Path(tmp) / f"{scale}x-{i}"))
+                times[scale].append(build(tables[scale], Path(tmp) / f"{scale}x-{i}", config["analysis"]))
     median = {scale: statistics.median(values) for scale, values in times.items()}
     for scale, values in times.items():
         print(f"{scale:>2}x: median {median[scale]:.2f} s (min {min(values):.2f}, max {max(values):.2f})")

@@ -6,10 +6,11 @@ Kubernetes OpenAPI schemas."""
 import pytest
 
 from fake_kubernetes import FakeCluster, FakeWatch
+from mlopsbench.kube import KubeClients, cleanup
+from mlopsbench.pipeline.backends.kubernetes import Cluster, KubernetesRunner, cluster_spec, pod_manifest, pvc_manifest
 from mlopsbench.pipeline.compiler import compile_notebook
-from mlopsbench.pipeline.events import read_events
-from mlopsbench.pipeline.kubernetes import ClusterSpec, KubernetesRunner, cleanup, pod_manifest, pvc_manifest
-from mlopsbench.pipeline.local import MANIFEST, RunFailed, RunSpec
+from mlopsbench.pipeline.run import MANIFEST, RunFailed, RunSpec, read_events
+from mlopsbench.records import RunIdentity
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
@@ -20,27 +21,28 @@ def plan(repo):
 
 
 def runner(plan, tmp_path, cluster, step_timeout=None):
-    labels = {"study": "thesis", "configuration": "8x8x8_2MB", "series": "dataset", "dataset_mb": 2,
-              "width": 8, "hidden_layers": 3, "rep": 1}
-    spec = RunSpec("kubernetes", tmp_path / "run", {"EPOCHS": 1}, labels, step_timeout=step_timeout)
-    return KubernetesRunner(cluster, lambda: FakeWatch(cluster), ClusterSpec(), plan, spec)
+    identity = RunIdentity(study="thesis", backend="kubernetes", configuration="8x8x8_2MB", rep=1, series="dataset",
+                           dataset_mb=2, width=8, hidden_layers=3)
+    target = Cluster(KubeClients(core=cluster, watch=lambda: FakeWatch(cluster)), cluster_spec({}))
+    spec = RunSpec(identity, tmp_path / "run", {"EPOCHS": 1}, step_timeout=step_timeout, cluster=target)
+    return KubernetesRunner(plan, spec)
 
 
 def test_steps_run_as_pods_in_dag_order_on_one_node(plan, tmp_path):
     cluster = FakeCluster()
     job = runner(plan, tmp_path, cluster)
     assert job.run() == "succeeded"
-    events = read_events(tmp_path / "run/events.jsonl")
-    created = [e["step"] for e in events if e["event"] == "created"]
-    finished = {e["step"]: e["t"] for e in events if e["event"] == "finished"}
-    first_created = {e["step"]: e["t"] for e in events if e["event"] == "created"}
+    events = [e for e in read_events(tmp_path / "run/events.jsonl") if hasattr(e, "step")]
+    created = [e.step for e in events if e.event == "created"]
+    finished = {e.step: e.t for e in events if e.event == "finished"}
+    first_created = {e.step: e.t for e in events if e.event == "created"}
     assert created[0] == "preprocessing" and len(created) == 9
     assert first_created["dnnfit"] >= finished["dnncompile"]
-    pins = [e.get("node_pin") for e in events if e["event"] == "created"]
+    pins = [e.detail.get("node_pin") for e in events if e.event == "created"]
     assert pins[0] is None and set(pins[1:]) == {"node-a"}  # ReadWriteOnce: all on the first pod's node
     for e in events:
-        if e["event"] in ("scheduled", "started", "finished"):
-            assert e["source"] == "watch" and e["api_t"] == int(e["api_t"])  # API times are whole seconds
+        if e.event in ("scheduled", "started", "finished"):
+            assert e.source == "watch" and e.api_t == int(e.api_t)  # API times are whole seconds
     assert (tmp_path / "run" / MANIFEST).exists() and (tmp_path / "run/watch.jsonl").exists()
     assert "[JT] dnnfit time(s)" in (tmp_path / "run/logs/dnnfit.log").read_text()
     assert cluster.deleted[-2:] == [("pods", job.selector), ("pvcs", job.selector)]
@@ -52,7 +54,7 @@ def test_failed_pod_fails_the_run_and_skips_descendants(plan, tmp_path):
     with pytest.raises(RunFailed, match="step dnnfit exited with status 1"):
         job.run()
     events = read_events(tmp_path / "run/events.jsonl")
-    skipped = {e["step"] for e in events if e["event"] == "skipped"}
+    skipped = {e.step for e in events if getattr(e, "event", None) == "skipped"}
     assert skipped == {"dnneval", "modelerrorssummary", "dnnpredict", "dnnpredictsummary"}
     assert ("pods", job.selector) in cluster.deleted and not (tmp_path / "run" / MANIFEST).exists()
 
@@ -72,7 +74,7 @@ def test_interrupt_still_deletes_what_the_run_created(plan, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         job.run()
     assert cluster.deleted[-2:] == [("pods", job.selector), ("pvcs", job.selector)]
-    assert read_events(tmp_path / "run/events.jsonl")[-1]["status"] == "interrupted"
+    assert read_events(tmp_path / "run/events.jsonl")[-1].status == "interrupted"
 
 
 def test_cleanup_command_defaults_to_everything_of_ours():
@@ -85,8 +87,8 @@ def test_cleanup_command_defaults_to_everything_of_ours():
 @pytest.mark.parametrize("version", ["1.30.0", "1.33.0", "1.37.0"])
 @pytest.mark.parametrize("rwx", [False, True])
 def test_generated_specs_are_valid_kubernetes(plan, version, rwx):
-    cluster = ClusterSpec(read_write_many=rwx, node_selector={"iot": "core"},
-                          resources={"requests": {"cpu": "1", "memory": "2Gi"}})
+    cluster = cluster_spec({"read_write_many": rwx, "node_selector": {"iot": "core"},
+                            "resources": {"requests": {"cpu": "1", "memory": "2Gi"}}})
     labels = {"app.kubernetes.io/part-of": "mlopsbench", "mlopsbench.io/step": "dnnfit"}
     pod = pod_manifest(cluster, "mlb-run-dnnfit", labels, plan.script("dnnfit", {}), "mlb-run", 3600,
                        None if rwx else "node-a")

@@ -9,10 +9,11 @@ import pytest
 
 from mlopsbench.datasets import build_dataset
 from mlopsbench.intel_lab import filter_mote
+from mlopsbench.pipeline.backends import backend
 from mlopsbench.pipeline.compiler import compile_notebook
-from mlopsbench.pipeline.events import read_events
-from mlopsbench.pipeline.local import MANIFEST, RunFailed, RunSpec, run
+from mlopsbench.pipeline.run import MANIFEST, RunFailed, RunSpec, read_events
 from mlopsbench.pipeline.tidy import STEP_COLUMNS, TidyError, read_run, tidy_pipeline
+from mlopsbench.records import RunIdentity
 from mlopsbench.synthetic import write_published_file
 
 pytestmark = pytest.mark.integration
@@ -29,10 +30,14 @@ def dataset(tmp_path_factory):
     return root / "intel54_0.02MB.csv"
 
 
-def spec(backend, run_dir, dataset, **kwargs):
-    labels = {"study": "test", "configuration": run_dir.parent.name, "series": "dataset", "dataset_mb": 0.02,
-              "width": 8, "hidden_layers": 3, "rep": 1}
-    return RunSpec(backend, run_dir, PARAMETERS | {"DATASET": str(dataset)}, labels, cores=2, **kwargs)
+def spec(backend_name, run_dir, dataset, **kwargs):
+    identity = RunIdentity(study="test", backend=backend_name, configuration="8x8x8_0.02MB", rep=1, series="dataset",
+                           dataset_mb=0.02, width=8, hidden_layers=3)
+    return RunSpec(identity, run_dir, PARAMETERS | {"DATASET": str(dataset)}, cores=2, **kwargs)
+
+
+def run(plan, spec):
+    return backend(spec.backend).run(plan, spec)
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +49,11 @@ def local_run(repo, dataset, tmp_path_factory):
 
 def test_local_run_records_every_step_in_order(local_run):
     events = read_events(local_run / "events.jsonl")
-    assert events[0]["event"] == "run-started" and events[-1] == events[-1] | {"event": "run-finished",
-                                                                               "status": "succeeded"}
+    assert events[0].EVENT == "run-started" and events[-1].EVENT == "run-finished"
+    assert events[-1].status == "succeeded"
     by_step = {}
     for event in events[1:-1]:
-        by_step.setdefault(event["step"], {})[event["event"]] = event["t"]
+        by_step.setdefault(event.step, {})[event.event] = event.t
     assert len(by_step) == 9
     for step, t in by_step.items():
         assert t["created"] <= t["dispatched"] <= t["started"] <= t["finished"], step

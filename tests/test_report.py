@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from mlopsbench.analysis import analyse, write_stats
+from mlopsbench.config import load_config
 from mlopsbench.figures import make_figures
 from mlopsbench.report import write_report
 from mlopsbench.synthetic import tidy_tables
@@ -24,7 +25,9 @@ def pdf_text(path):
 
 
 def build(repo, tmp_path, tables, config_path):
-    write_stats(analyse(*tables), tmp_path / "stats")
+    analysis = load_config(config_path)["analysis"]
+    write_stats(analyse(*tables, margin=analysis["equivalence_margin"], little=analysis["little_change_points"]),
+                tmp_path / "stats")
     make_figures(tmp_path / "stats", tmp_path / "figures")
     return write_report(tmp_path / "stats", tmp_path / "figures", config_path, repo / "report/report.md.j2",
                         tmp_path / "report.pdf")
@@ -76,3 +79,33 @@ def test_stats_cli_reports_missing_files(tmp_path, cli_env):
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "stats/summary.json").read_text())
     assert summary["missing"] == ["pipeline", "upload"]
+
+
+def test_every_backend_and_setup_in_the_data_is_reported(repo, tmp_path, quick):
+    """Setups and backends come from the data: all four setups and all three backends show up in
+    the tables, the claims (C7-C9 per setup, the thesis's VM-against-pod pairs), Figure 19 and
+    the methods text."""
+    from mlopsbench.pipeline.backends import BACKENDS
+    from mlopsbench.upload.setups import SETUPS
+
+    quick["pipeline"]["backends"] = list(BACKENDS)
+    quick["upload"]["setups"] = list(SETUPS)
+    quick["kubernetes"] = yaml.safe_load((repo / "config/cluster.yaml").read_text())["kubernetes"]
+    config = tmp_path / "all.yaml"
+    config.write_text(yaml.safe_dump(quick))
+    text = " ".join(pdf_text(build(repo, tmp_path, tidy_tables(quick, seed=4), config)).split())
+    claims = json.loads((tmp_path / "stats/summary.json").read_text())["claims"]
+    for setup in SETUPS:
+        assert f"C7-{setup}" in claims and f"C8-{setup}" in claims and claims[f"C7-{setup}"] != "cannot tell"
+        assert SETUPS[setup].path in text  # the methods text names each setup's path
+    assert {"C9-host-netns", "C9-vm-pod"} <= set(claims)
+    assert "vm vs pod" in text and "host vs netns" in text  # the equivalence table
+    figure = pdf_text(tmp_path / "figures/fig19_uploads.pdf")
+    assert all(setup in figure for setup in SETUPS)
+    for backend in BACKENDS.values():
+        assert backend.timestamps.split(":")[0] in text
+    durations = text[text.index("Table 2 analogue"):text.index("Table 3 analogue")]
+    assert all(f" {name} " in durations for name in BACKENDS)
+    assert "kubernetes backend:" in text  # the pipeline's claims are judged on the cluster's runs
+    assert "Jobs ran as local processes" not in text
+    assert "Kubernetes pods" in text

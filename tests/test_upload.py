@@ -8,7 +8,8 @@ import pytest
 
 from mlopsbench.netns import namespaces_supported
 from mlopsbench.objectstore import Endpoint, SeaweedFS, StoreError, free_ports
-from mlopsbench.upload.cell import MANIFEST, CellSpec, model_from_sidecar, read_records, run_cell
+from mlopsbench.upload.cell import run_cell
+from mlopsbench.upload.plan import MANIFEST, CellSpec, model_from_sidecar, read_records
 from mlopsbench.upload.tidy import UPLOAD_COLUMNS, tidy_uploads
 from mlopsbench.upload.worker import expected_etag, request_count
 
@@ -38,11 +39,11 @@ def test_host_cell_uploads_verifies_and_resumes(models, tmp_path):
     manifest = run_cell(cell, models)
     records = read_records(cell.out_dir)
     assert manifest["status"] == "succeeded" and len(records) == 4
-    assert {(r["model_mb"], r["rep"]) for r in records} == {(1, 1), (12, 1), (1, 2), (12, 2)}
-    assert all(r["status"] == "ok" and r["verified"] and r["verify_method"] == "etag" for r in records)
-    assert all(r["emulation"] == "proxy" and r["store"] == "seaweedfs" and r["seconds"] > 0.05 for r in records)
-    multipart = [r for r in records if r["model_mb"] == 12]
-    assert all(r["requests"] == 5 and r["etag"].endswith("-3") for r in multipart)  # 3 parts + 2
+    assert {(r.model_mb, r.rep) for r in records} == {(1, 1), (12, 1), (1, 2), (12, 2)}
+    assert all(r.status == "ok" and r.verified and r.verify_method == "etag" for r in records)
+    assert all(r.emulation == "proxy" and r.parameters.store == "seaweedfs" and r.seconds > 0.05 for r in records)
+    multipart = [r for r in records if r.model_mb == 12]
+    assert all(r.requests == 5 and r.etag.endswith("-3") for r in multipart)  # 3 parts + 2
     assert not (cell.out_dir / "store").exists() and (cell.out_dir / "weed.log").exists()
 
     # Interrupted after three uploads: only the missing one runs again.
@@ -65,8 +66,8 @@ def test_netns_cell_uploads_from_its_own_namespace(models, tmp_path):
     cell = spec(tmp_path, setup="netns", latency=50, reps=1)
     run_cell(cell, models[:1])
     (record,) = read_records(cell.out_dir)
-    assert record["setup"] == "netns" and record["status"] == "ok" and record["verified"]
-    assert record["emulation"] in ("netem", "proxy")
+    assert record.setup == "netns" and record.status == "ok" and record.verified
+    assert record.emulation in ("netem", "proxy")
 
 
 def test_unreachable_store_names_the_endpoint(models, tmp_path):
@@ -92,8 +93,8 @@ def test_store_dying_mid_upload_keeps_earlier_results(models, tmp_path):
     finally:
         store.__exit__(None, None, None)
     records = read_records(cell.out_dir)
-    assert [r["status"] for r in records] == ["ok", "failed"]
-    assert records[1]["seconds"] is None and records[1]["verified"] is False
+    assert [r.status for r in records] == ["ok", "failed"]
+    assert records[1].seconds is None and records[1].verified is False
     assert not (cell.out_dir / MANIFEST).exists()
 
 

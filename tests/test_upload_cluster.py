@@ -3,14 +3,19 @@ against a fake of the Kubernetes API; the "vm" path uploads to a real SeaweedFS 
 for MinIO behind the edge node. Generated specs are validated against the OpenAPI schemas."""
 
 import json
+from dataclasses import asdict, replace
 
 import pytest
 
 from fake_kubernetes import FakeApps, FakeBatch, FakeJobPods
 from mlopsbench.errors import InputError
+from mlopsbench.kube import KubeClients
 from mlopsbench.objectstore import SeaweedFS, StoreError
-from mlopsbench.upload.cell import CellSpec, ClusterUpload, model_from_sidecar, read_records, run_cell
-from mlopsbench.upload.cluster import job_manifest, pod_plan
+from mlopsbench.upload.cell import run_cell
+from mlopsbench.upload.plan import CellSpec, UploadModel, model_from_sidecar, read_records
+from mlopsbench.upload.setups._cluster import ClusterUpload, job_manifest
+from mlopsbench.upload.setups.pod import plan as pod_plan
+from mlopsbench.upload.worker import job
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
 MIB = 1 << 20
@@ -25,29 +30,34 @@ def models(tmp_path):
 
 
 def cluster(repo, pods, batch, apps, netem=True, vm_endpoint=None):
-    return ClusterUpload(core=pods, batch=batch, apps=apps, namespace="mlopsbench", image="mlopsbench:0.1.0",
+    return ClusterUpload(clients=KubeClients(core=pods, batch=batch, apps=apps), namespace="mlopsbench",
+                         image="mlopsbench:0.1.0",
                          service_endpoint="minio.mlopsbench.svc:9000", vm_endpoint=vm_endpoint,
                          secret="minio-credentials", node_selector={"iot": "core"}, netem=netem,
                          netem_manifest=str(repo / "deploy/netem-daemonset.yaml"), netem_interface="eth0",
                          job_timeout_s=60)
 
 
-def worker_lines(reps, ok=True):
-    lines = [json.dumps({"rep": r, "model_mb": 1.0, "bytes": MIB, "part_size": 5 * MIB, "requests": 1,
-                         "started": 0.0, "seconds": 0.5, "verified": True, "verify_method": "etag",
+def worker_lines(spec, reps, ok=True):
+    """What the upload worker in the Job's pod prints: one UploadRecord a line."""
+    parameters = asdict(spec.parameters("cluster"))
+    lines = [json.dumps({"v": 1, "study": spec.study, "setup": "pod", "model_mb": 1.0, "rep": r,
+                         "parameters": parameters, "endpoint": "http://minio.mlopsbench.svc:9000",
+                         "emulation": "netem-daemonset", "bytes": MIB, "requests": 1, "started": 0.0,
+                         "seconds": 0.5, "verified": True, "verify_method": "etag",
                          "status": "ok" if ok else "failed"}) for r in range(1, reps + 1)]
     return "building models...\n" + "\n".join(lines) + "\n"
 
 
 def test_pod_setup_runs_a_job_behind_netem_and_removes_both(repo, models, tmp_path):
     pods, apps = FakeJobPods(), FakeApps()
-    batch = FakeBatch(pods.logs, worker_lines(2))
-    spec = CellSpec("pod", 50, 2, tmp_path / "pod/50ms", part_size=5 * MIB,
-                    cluster=cluster(repo, pods, batch, apps))
+    spec = CellSpec("pod", 50, 2, tmp_path / "pod/50ms", part_size=5 * MIB)
+    batch = FakeBatch(pods.logs, worker_lines(spec, 2))
+    spec = replace(spec, options=cluster(repo, pods, batch, apps))
     assert run_cell(spec, models)["status"] == "succeeded"
     records = read_records(spec.out_dir)
-    assert [r["rep"] for r in records] == [1, 2]
-    assert all(r["setup"] == "pod" and r["emulation"] == "netem-daemonset" and r["latency_ms"] == 50 for r in records)
+    assert [r.rep for r in records] == [1, 2]
+    assert all(r.setup == "pod" and r.emulation == "netem-daemonset" and r.latency_ms == 50 for r in records)
     env = {e["name"]: e["value"] for e in apps.created[0]["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env == {"NETEM_DELAY_MS": "50", "NETEM_INTERFACE": "eth0"}
     assert apps.deleted == ["mlopsbench-netem"] and batch.deleted == list(batch.jobs)
@@ -57,15 +67,15 @@ def test_failed_job_names_the_service_and_still_removes_the_delay(repo, models, 
     pods, apps = FakeJobPods(), FakeApps()
     batch = FakeBatch(pods.logs, "Traceback: the store went away\n", outcome="failed")
     spec = CellSpec("pod", 250, 1, tmp_path / "pod/250ms", part_size=5 * MIB,
-                    cluster=cluster(repo, pods, batch, apps))
+                    options=cluster(repo, pods, batch, apps))
     with pytest.raises(StoreError, match=r"store http://minio\.mlopsbench\.svc:9000: upload Job .* failed"):
         run_cell(spec, models)
     assert apps.deleted == ["mlopsbench-netem"] and batch.deleted
-    assert read_records(spec.out_dir)[0]["status"] == "failed"
+    assert read_records(spec.out_dir)[0].status == "failed"
 
 
 def test_pod_setup_with_latency_needs_netem(repo, models, tmp_path):
-    spec = CellSpec("pod", 50, 1, tmp_path / "pod/50ms", cluster=cluster(repo, FakeJobPods(), None, FakeApps(),
+    spec = CellSpec("pod", 50, 1, tmp_path / "pod/50ms", options=cluster(repo, FakeJobPods(), None, FakeApps(),
                                                                           netem=False))
     with pytest.raises(InputError, match="set kubernetes.upload.netem: true"):
         run_cell(spec, models)
@@ -75,19 +85,21 @@ def test_pod_setup_with_latency_needs_netem(repo, models, tmp_path):
 def test_vm_setup_uploads_to_the_configured_endpoint(repo, models, tmp_path):
     with SeaweedFS(tmp_path / "edge") as endpoint:
         spec = CellSpec("vm", 50, 1, tmp_path / "vm/50ms", part_size=5 * MIB,
-                        cluster=cluster(repo, FakeJobPods(), None, FakeApps(), netem=False, vm_endpoint=endpoint))
+                        options=cluster(repo, FakeJobPods(), None, FakeApps(), netem=False, vm_endpoint=endpoint))
         run_cell(spec, models)
     (record,) = read_records(spec.out_dir)
-    assert record["setup"] == "vm" and record["verified"] and record["emulation"] == "proxy"
+    assert record.setup == "vm" and record.verified and record.emulation == "proxy"
 
 
 @pytest.mark.parametrize("version", ["1.30.0", "1.33.0", "1.37.0"])
-def test_job_spec_is_valid_kubernetes(version):
-    plan = pod_plan([(49, "MiB"), (241, "MiB")], 10, 400)
-    job = job_manifest("mlopsbench", "mlb-upload-400ms", {"app.kubernetes.io/part-of": "mlopsbench"},
-                       "mlopsbench:0.1.0", [(49, "MiB"), (241, "MiB")], plan, "minio.mlopsbench.svc:9000",
-                       "mlopsbench", 16 * MIB, "minio-credentials", {"iot": "core"}, 3600)
-    kubernetes_validate.validate(job, version, strict=True)
-    container = job["spec"]["template"]["spec"]["containers"][0]
+def test_job_spec_is_valid_kubernetes(version, tmp_path):
+    spec = CellSpec("pod", 400, 10, tmp_path)
+    models = [UploadModel(tmp_path / f"model_{size}MB.keras", size, 0) for size in (49, 241)]
+    work = job({"study": "thesis"}, pod_plan(spec, models, set()))
+    manifest = job_manifest("mlopsbench", "mlb-upload-400ms", {"app.kubernetes.io/part-of": "mlopsbench"},
+                            "mlopsbench:0.1.0", [(49, "MiB"), (241, "MiB")], work, "minio.mlopsbench.svc:9000",
+                            "minio-credentials", {"iot": "core"}, 3600)
+    kubernetes_validate.validate(manifest, version, strict=True)
+    container = manifest["spec"]["template"]["spec"]["containers"][0]
     assert "mlopsbench upload-worker --endpoint minio.mlopsbench.svc:9000" in container["command"][2]
-    assert len(json.loads(next(e["value"] for e in container["env"] if e["name"] == "PLAN"))) == 20
+    assert len(json.loads(next(e["value"] for e in container["env"] if e["name"] == "PLAN"))["items"]) == 20

@@ -1,7 +1,9 @@
 """The ``mlopsbench`` command line: one subcommand per stage of the study.
 
 Snakemake rules and DVC stages call these with explicit input and output paths and
-explicit parameter values, so either tool (or a person) runs the same step.
+explicit parameter values, so either tool (or a person) runs the same step. An option
+whose value the study configuration owns takes its default from the configuration's
+schema (``config_option``), never one of its own.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+from pathlib import Path
 
 from . import __version__
 from .errors import InputError
@@ -18,9 +22,10 @@ log = logging.getLogger("mlopsbench")
 
 
 def _check_config(args) -> None:
-    from .config import load_config, pipeline_configurations
+    from .config import check_config_files, load_config, pipeline_configurations
 
     config = load_config(args.config)
+    check_config_files(config, args.config)
     print(f"{args.config}: valid ({config['study']}: "
           f"{len(pipeline_configurations(config))} pipeline configurations x "
           f"{config['pipeline']['repetitions']} repetitions)")
@@ -59,12 +64,27 @@ def _upload_model(args) -> None:
     build_upload_model(args.size, args.unit, args.hidden_layers, args.output, seed=args.seed)
 
 
+def _kubernetes_section(config_path: str | None, needed_by: str) -> dict:
+    """The validated kubernetes section of a configuration, with the schema's defaults."""
+    from .config import load_config
+
+    if not config_path:
+        raise InputError(f"{needed_by} runs on a cluster: give --cluster-config (a configuration with a "
+                         "kubernetes section, see config/cluster.yaml)")
+    section = load_config(config_path).get("kubernetes")
+    if section is None:
+        raise InputError(f"{config_path}: needs a kubernetes section (see config/cluster.yaml)")
+    return section
+
+
 def _pipeline_run(args) -> None:
-    from pathlib import Path
-
+    from . import paths
+    from .pipeline.backends import backend
     from .pipeline.compiler import compile_notebook
-    from .pipeline.local import RunSpec, run
+    from .pipeline.run import RunSpec
+    from .records import RunIdentity
 
+    chosen = backend(args.backend)
     plan = compile_notebook(args.notebook)
     parameters = {"DATASET": str(Path(args.dataset).resolve()), "WIDTH": args.width,
                   "HIDDEN_LAYERS": args.hidden_layers, "EPOCHS": args.epochs,
@@ -74,41 +94,23 @@ def _pipeline_run(args) -> None:
     unknown = sorted(set(parameters) - set(plan.notebook.parameters))
     if unknown:
         raise InputError(f"{args.notebook}: the pipeline-parameters cell lacks {', '.join(unknown)}")
-    run_dir = Path(args.run_dir)
-    labels = {"study": args.study, "configuration": run_dir.parent.name, "series": args.series,
-              "dataset_mb": args.dataset_mb, "width": args.width, "hidden_layers": args.hidden_layers,
-              "rep": args.rep}
-    spec = RunSpec(args.backend, run_dir, parameters, labels, cores=args.cores, step_timeout=args.step_timeout,
-                   keep_marshal=args.keep_marshal)
-    if args.backend != "kubernetes":
-        run(plan, spec)
-        return
-    from .pipeline.kubernetes import KubernetesRunner, cluster_spec, connect
-
-    if not args.cluster_config:
-        raise InputError("pipeline-run --backend kubernetes: --cluster-config is required")
-    section = _kubernetes_section(args.cluster_config)
-    core, watch_factory = connect(section)
-    KubernetesRunner(core, watch_factory, cluster_spec(section), plan, spec).run()
-
-
-def _kubernetes_section(config_path: str, key: str | None = None) -> dict:
-    """The validated kubernetes section of a configuration (and its ``key`` subsection, if asked)."""
-    from .config import load_config
-
-    section = load_config(config_path).get("kubernetes")
-    if section is None or (key and key not in section):
-        raise InputError(f"{config_path}: needs a kubernetes{'.' + key if key else ''} section "
-                         "(see config/cluster.yaml)")
-    return section
+    identity = RunIdentity(study=args.study, backend=args.backend, rep=args.rep, series=args.series,
+                           configuration=paths.configuration_name(args.width, args.hidden_layers, args.dataset_mb),
+                           dataset_mb=args.dataset_mb, width=args.width, hidden_layers=args.hidden_layers)
+    cluster = None
+    if chosen.on_cluster:
+        cluster = chosen.cluster_options(_kubernetes_section(args.cluster_config, f"backend {args.backend}"))
+    spec = RunSpec(identity, Path(args.run_dir), parameters, cores=args.cores, cpu_request=args.cpu_request,
+                   step_timeout=args.step_timeout, keep_marshal=args.keep_marshal, cluster=cluster)
+    chosen.run(plan, spec)
 
 
 def _cleanup(args) -> None:
-    from .pipeline.kubernetes import PART_OF, cleanup, connect
+    from .kube import PART_OF, cleanup, connect
 
-    section = _kubernetes_section(args.cluster_config)
+    section = _kubernetes_section(args.cluster_config, "cleanup")
     selector = args.selector or f"app.kubernetes.io/part-of={PART_OF}"
-    cleanup(connect(section)[0], section["namespace"], selector)
+    cleanup(connect(section).core, section["namespace"], selector)
     log.info("deleted pods and volumes matching %s in namespace %s", selector, section["namespace"])
 
 
@@ -116,46 +118,28 @@ def _pipeline_tidy(args) -> None:
     from .pipeline.tidy import tidy_pipeline
 
     steps, runs = tidy_pipeline(args.runs, args.steps_output, args.runs_output)
-    failed = int((runs["status"] != "succeeded").sum())
-    log.info("%d step rows from %d runs (%d not succeeded) -> %s, %s", len(steps), len(runs), failed,
-             args.steps_output, args.runs_output)
+    failed = int((~runs["status"].isin(["succeeded", "superseded"])).sum())
+    log.info("%d step rows from %d runs (%d not succeeded, %d superseded) -> %s, %s", len(steps), len(runs), failed,
+             int((runs["status"] == "superseded").sum()), args.steps_output, args.runs_output)
 
 
 def _upload_run(args) -> None:
-    from pathlib import Path
-
-    from .config import CLUSTER_SETUPS
     from .objectstore import endpoint_from_environment
-    from .upload.cell import MIB, CellSpec, model_from_sidecar, run_cell
+    from .upload.cell import run_cell
+    from .upload.plan import MIB, CellSpec, model_from_sidecar
+    from .upload.setups import setup
 
+    chosen = setup(args.setup)
     endpoint = endpoint_from_environment(args.endpoint, args.secure) if args.endpoint else None
     models = [model_from_sidecar(m) for m in args.models]
-    cluster = _cluster_upload(args.cluster_config) if args.setup in CLUSTER_SETUPS and args.cluster_config else None
-    spec = CellSpec(args.setup, args.latency_ms, args.reps, Path(args.out_dir), part_size=args.part_size_mib * MIB,
-                    window_bytes=args.window_kib * 1024, bucket=args.bucket, endpoint=endpoint, cluster=cluster,
-                    unit=args.unit)
+    options = None
+    if chosen.on_cluster:
+        options = chosen.cluster_options(_kubernetes_section(args.cluster_config, f"setup {args.setup}"))
+    spec = CellSpec(args.setup, args.latency_ms, args.reps, Path(args.out_dir), study=args.study,
+                    part_size=args.part_size_mib * MIB, window_bytes=args.window_kib * 1024, bucket=args.bucket,
+                    unit=args.unit, endpoint=endpoint, options=options)
     manifest = run_cell(spec, models)
     log.info("%s at %g ms: %s", args.setup, args.latency_ms, manifest["status"])
-
-
-def _cluster_upload(config_path):
-    from kubernetes import client
-
-    from .objectstore import endpoint_from_environment
-    from .pipeline.kubernetes import connect
-    from .upload.cell import ClusterUpload
-
-    section = _kubernetes_section(config_path, "upload")
-    upload = section["upload"]
-    core, _ = connect(section)
-    return ClusterUpload(core=core, batch=client.BatchV1Api(), apps=client.AppsV1Api(),
-                         namespace=section["namespace"], image=section["image"],
-                         service_endpoint=upload["service_endpoint"],
-                         vm_endpoint=endpoint_from_environment(upload["vm_endpoint"], False),
-                         secret=upload["credentials_secret"], node_selector=upload.get("job_node_selector", {}),
-                         netem=upload["netem"], netem_manifest=upload.get("netem_manifest", "deploy/netem-daemonset.yaml"),
-                         netem_interface=upload.get("netem_interface", "eth0"),
-                         job_timeout_s=upload.get("job_timeout_s", 3600))
 
 
 def _upload_worker(args) -> None:
@@ -163,7 +147,7 @@ def _upload_worker(args) -> None:
 
     from .upload.worker import upload_worker
 
-    code = upload_worker(args.endpoint, args.secure, args.bucket, args.part_size, json.load(sys.stdin))
+    code = upload_worker(args.endpoint, args.secure, json.load(sys.stdin))
     if code:
         raise SystemExit(code)
 
@@ -208,7 +192,7 @@ def _dvc_params(args) -> None:
     derived = params["derived"]
     log.info("%s: %d pipeline runs (%d on a cluster), %d upload cells", args.output,
              len(derived["pipeline_runs"]) + len(derived["cluster_runs"]), len(derived["cluster_runs"]),
-             len(derived["upload_cells"]))
+             len(derived["upload_cells"]) + len(derived["cluster_upload_cells"]))
 
 
 def _sample_data(args) -> None:
@@ -218,7 +202,55 @@ def _sample_data(args) -> None:
     log.info("wrote %d synthetic lines in the published format to %s", args.lines, args.output)
 
 
+# --- argument types: bad values are refused like bad config values, naming the option --------
+
+def _number(kind, low: float, inclusive: bool, what: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+        if value < low or (value == low and not inclusive):
+            raise argparse.ArgumentTypeError(f"{text} is not {what}")
+        return value
+    return parse
+
+
+positive = _number(float, 0, False, "greater than 0")
+non_negative = _number(float, 0, True, "0 or more")
+at_least_one = _number(int, 1, True, "1 or more")
+
+
+def input_file(text: str) -> str:
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a directory, not a file")
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    return text
+
+
+def output_file(text: str) -> str:
+    if Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a directory, not a file")
+    return text
+
+
+def config_option(parser: argparse.ArgumentParser, flag: str, key: str, help: str = "", **kwargs) -> argparse.Action:
+    """An option whose value the study configuration owns (``key``): its default is the schema's."""
+    from .config import default
+
+    action = parser.add_argument(flag, default=default(key), help=f"{help} (config: {key}; default: %(default)s)".strip(),
+                                 **kwargs)
+    action.config_key = key
+    return action
+
+
 def build_parser() -> argparse.ArgumentParser:
+    # Backend and setup names from the schema, which tests check against the registries;
+    # importing the registries here would make every command depend on every backend.
+    from .config import choices
+
     parser = argparse.ArgumentParser(prog="mlopsbench", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -229,62 +261,65 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = command("check-config", _check_config, "validate a study configuration against the schema")
+    p = command("check-config", _check_config, "validate a study configuration and the files it names")
     p.add_argument("config")
 
-    p = command("download", _download, "download the published data file (skipped if present)")
+    p = command("download", _download, "download the published data file (checked against its pin if present)")
     p.add_argument("--url", required=True)
-    p.add_argument("--output", required=True)
-    p.add_argument("--sha256", default="", help="expected SHA-256 (empty: no check); the download fails if it differs")
+    p.add_argument("--output", required=True, type=output_file)
+    config_option(p, "--sha256", "data.sha256", "expected SHA-256 (empty: no check)", type=lambda s: s or None)
     p.add_argument("--retries", type=int, default=5)
 
     p = command("filter", _filter, "keep the complete readings of one mote")
-    p.add_argument("--input", required=True, help="data.txt.gz in the published format")
+    p.add_argument("--input", required=True, type=input_file, help="data.txt.gz in the published format")
     p.add_argument("--mote", type=int, required=True)
-    p.add_argument("--output", required=True, help="CSV with humidity,light,voltage,temperature")
-    p.add_argument("--counts", required=True, help="JSON of lines read, kept and dropped")
+    p.add_argument("--output", required=True, type=output_file, help="CSV with humidity,light,voltage,temperature")
+    p.add_argument("--counts", required=True, type=output_file, help="JSON of lines read, kept and dropped")
 
     p = command("dataset", _dataset, "repeat the node's rows into a dataset of a given size")
-    p.add_argument("--input", required=True)
-    p.add_argument("--size-mb", type=float, required=True, help="target size, 1 MB = 10^6 bytes")
-    p.add_argument("--output", required=True)
+    p.add_argument("--input", required=True, type=input_file)
+    p.add_argument("--size-mb", type=positive, required=True, help="target size, 1 MB = 10^6 bytes")
+    p.add_argument("--output", required=True, type=output_file)
 
     p = command("regression-model", _regression_model, "build and save the regression model of Section 5.3.2")
-    p.add_argument("--data", required=True, help="node CSV whose features adapt the Normalization layer")
-    p.add_argument("--width", type=int, required=True)
-    p.add_argument("--hidden-layers", type=int, default=3)
-    p.add_argument("--learning-rate", type=float, default=0.001)
-    p.add_argument("--loss", default="mean_absolute_error")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--output", required=True)
+    p.add_argument("--data", required=True, type=input_file, help="node CSV whose features adapt the Normalization")
+    p.add_argument("--width", type=at_least_one, required=True)
+    config_option(p, "--hidden-layers", "model.hidden_layers", type=at_least_one)
+    config_option(p, "--learning-rate", "training.learning_rate", type=positive)
+    config_option(p, "--loss", "training.loss")
+    config_option(p, "--seed", "training.seed", type=int)
+    p.add_argument("--output", required=True, type=output_file)
 
     p = command("upload-model", _upload_model, "save an untrained model of a given file size (Section 4.2)")
-    p.add_argument("--size", type=float, required=True)
-    p.add_argument("--unit", choices=["MB", "MiB"], default="MiB")
-    p.add_argument("--hidden-layers", type=int, default=3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--output", required=True)
+    p.add_argument("--size", type=positive, required=True)
+    config_option(p, "--unit", "upload.size_unit", choices=["MB", "MiB"])
+    config_option(p, "--hidden-layers", "model.hidden_layers", type=at_least_one)
+    config_option(p, "--seed", "upload.seed", type=int)
+    p.add_argument("--output", required=True, type=output_file)
 
     p = command("pipeline-run", _pipeline_run, "run the notebook pipeline once: one job per cell, or monolithic")
-    p.add_argument("--backend", choices=["local", "monolithic", "kubernetes"], default="local")
-    p.add_argument("--cluster-config", help="configuration with a kubernetes section (kubernetes backend)")
-    p.add_argument("--notebook", required=True, help="Kale-tagged .ipynb")
-    p.add_argument("--dataset", required=True, help="CSV passed to the notebook as DATASET")
-    p.add_argument("--dataset-mb", type=float, required=True, help="the dataset's nominal size, for labels")
-    p.add_argument("--width", type=int, required=True)
-    p.add_argument("--hidden-layers", type=int, default=3)
-    p.add_argument("--epochs", type=int, required=True)
-    p.add_argument("--learning-rate", type=float, default=0.001)
-    p.add_argument("--loss", default="mean_absolute_error")
-    p.add_argument("--validation-split", type=float, default=0.2)
-    p.add_argument("--test-fraction", type=float, default=0.2)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--backend", choices=choices("pipeline.backends"), required=True)
+    p.add_argument("--cluster-config", help="configuration with a kubernetes section (backends on a cluster)")
+    p.add_argument("--notebook", required=True, type=input_file, help="Kale-tagged .ipynb")
+    p.add_argument("--dataset", required=True, type=input_file, help="CSV passed to the notebook as DATASET")
+    p.add_argument("--dataset-mb", type=positive, required=True, help="the dataset's nominal size, for labels")
+    p.add_argument("--width", type=at_least_one, required=True)
+    config_option(p, "--hidden-layers", "model.hidden_layers", type=at_least_one)
+    p.add_argument("--epochs", type=at_least_one, required=True)
+    config_option(p, "--learning-rate", "training.learning_rate", type=positive)
+    config_option(p, "--loss", "training.loss")
+    config_option(p, "--validation-split", "training.validation_split", type=positive)
+    config_option(p, "--test-fraction", "training.test_fraction", type=positive)
+    config_option(p, "--seed", "training.seed", type=int)
     p.add_argument("--series", required=True, help="dataset, model or dataset+model (Figures 15-18)")
-    p.add_argument("--study", default="adhoc")
-    p.add_argument("--rep", type=int, required=True)
-    p.add_argument("--run-dir", required=True, help="raw exports go here: events.jsonl, logs/, steps/")
-    p.add_argument("--cores", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--step-timeout", type=float, default=None, help="seconds before a step is killed")
+    config_option(p, "--study", "study")
+    p.add_argument("--rep", type=at_least_one, required=True)
+    p.add_argument("--run-dir", required=True, help="raw exports: events.jsonl, logs/, steps/")
+    p.add_argument("--cores", type=at_least_one, default=os.cpu_count() or 1)
+    config_option(p, "--cpu-request", "pipeline.cpu_request", type=at_least_one,
+                  help="cores each step asks for; unset: each step's limit:cpu tag")
+    config_option(p, "--step-timeout", "pipeline.step_timeout_s", type=positive,
+                  help="seconds before a step is killed")
     p.add_argument("--keep-marshal", action="store_true", help="keep the marshal directory after success")
 
     p = command("cleanup", _cleanup, "delete pods and volumes that earlier cluster runs left behind")
@@ -293,41 +328,43 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("pipeline-tidy", _pipeline_tidy, "build the tidy pipeline tables from raw run directories")
     p.add_argument("--runs", nargs="+", required=True, help="run directories (earlier attempts beside them are read too)")
-    p.add_argument("--steps-output", required=True, help="parquet, one row per run and step")
-    p.add_argument("--runs-output", required=True, help="parquet, one row per run")
+    p.add_argument("--steps-output", required=True, type=output_file, help="parquet, one row per run and step")
+    p.add_argument("--runs-output", required=True, type=output_file, help="parquet, one row per run")
 
     p = command("upload-run", _upload_run, "upload every model reps times at one latency in one setup")
-    p.add_argument("--setup", choices=["host", "netns", "vm", "pod"], required=True)
-    p.add_argument("--latency-ms", type=float, required=True, help="added round-trip time (the thesis's netem delay)")
-    p.add_argument("--models", nargs="+", required=True, help=".keras files with their sidecar JSON")
-    p.add_argument("--reps", type=int, required=True)
+    p.add_argument("--setup", choices=choices("upload.setups"), required=True)
+    p.add_argument("--latency-ms", type=non_negative, required=True, help="added round-trip time (the thesis's netem delay)")
+    p.add_argument("--models", nargs="+", required=True, type=input_file, help=".keras files with their sidecar JSON")
+    p.add_argument("--reps", type=at_least_one, required=True)
     p.add_argument("--out-dir", required=True, help="raw exports: uploads.jsonl, run.json, weed.log")
-    p.add_argument("--part-size-mib", type=int, default=16)
-    p.add_argument("--window-kib", type=int, default=4096, help="delay proxy's in-flight bytes per round trip")
-    p.add_argument("--bucket", default="mlopsbench")
+    config_option(p, "--study", "study")
+    config_option(p, "--part-size-mib", "upload.part_size_mib", type=_number(int, 5, True, "5 or more (S3's minimum)"))
+    config_option(p, "--window-kib", "upload.proxy_window_kib", type=_number(int, 64, True, "64 or more"),
+                  help="delay proxy's in-flight bytes per round trip")
+    config_option(p, "--bucket", "upload.store.bucket")
     p.add_argument("--endpoint", help="host:port of an S3/MinIO store; default: an embedded SeaweedFS")
     p.add_argument("--secure", action="store_true", help="use HTTPS with --endpoint")
-    p.add_argument("--unit", choices=["MB", "MiB"], default="MiB", help="unit of the model sizes (pod setup)")
-    p.add_argument("--cluster-config", help="configuration with kubernetes.upload (vm and pod setups)")
+    config_option(p, "--unit", "upload.size_unit", choices=["MB", "MiB"], help="unit of the model sizes (pod setup)")
+    p.add_argument("--cluster-config", help="configuration with kubernetes.upload (setups on a cluster)")
 
-    p = command("upload-worker", _upload_worker, "(internal) upload the JSON plan on stdin; one JSON line per upload")
+    p = command("upload-worker", _upload_worker, "(internal) upload the JSON job on stdin; one record a line")
     p.add_argument("--endpoint", required=True)
-    p.add_argument("--bucket", required=True)
-    p.add_argument("--part-size", type=int, required=True)
     p.add_argument("--secure", action="store_true")
 
     p = command("upload-tidy", _upload_tidy, "build the tidy upload tables from raw cells")
     p.add_argument("--cells", nargs="+", required=True)
-    p.add_argument("--output", required=True, help="parquet, one row per upload")
-    p.add_argument("--cells-output", required=True, help="parquet, one row per setup and latency")
+    p.add_argument("--output", required=True, type=output_file, help="parquet, one row per upload")
+    p.add_argument("--cells-output", required=True, type=output_file, help="parquet, one row per setup and latency")
 
     p = command("stats", _stats, "statistics and the thesis's claims judged, from the tidy tables")
     p.add_argument("--steps", help="pipeline_steps.parquet (a missing file is reported as missing)")
     p.add_argument("--runs", help="pipeline_runs.parquet")
     p.add_argument("--uploads", help="uploads.parquet")
     p.add_argument("--upload-cells", help="upload_cells.parquet")
-    p.add_argument("--equivalence-margin", type=float, default=0.10, help="TOST margin, share of the host mean")
-    p.add_argument("--little-change-points", type=float, default=5.0, help="claim C2's 'little', in points")
+    config_option(p, "--equivalence-margin", "analysis.equivalence_margin", type=positive,
+                  help="TOST margin, share of the first setup's mean")
+    config_option(p, "--little-change-points", "analysis.little_change_points", type=positive,
+                  help="claim C2's 'little', in points")
     p.add_argument("--out-dir", required=True)
 
     p = command("figures", _figures, "draw the analogues of the thesis's Figures 14-19")
@@ -337,33 +374,48 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("report", _report, "write the PDF report")
     p.add_argument("--stats-dir", required=True)
     p.add_argument("--figures-dir", required=True)
-    p.add_argument("--config", required=True, help="the study configuration, shown in the report")
-    p.add_argument("--template", required=True, help="report/report.md.j2")
+    p.add_argument("--config", required=True, type=input_file, help="the study configuration, shown in the report")
+    p.add_argument("--template", required=True, type=input_file, help="report/report.md.j2")
     p.add_argument("--data", nargs="*", help="data files whose SHA-256 the report lists")
     p.add_argument("--counts", help="the node filter's counts JSON")
-    p.add_argument("--output", required=True)
+    p.add_argument("--output", required=True, type=output_file)
 
     p = command("dvc-params", _dvc_params, "derive DVC's params.yaml from a study configuration")
-    p.add_argument("--config", required=True)
-    p.add_argument("--output", default="params.yaml")
+    p.add_argument("--config", required=True, type=input_file)
+    p.add_argument("--output", default="params.yaml", type=output_file)
 
     p = command("sample-data", _sample_data, "write a synthetic file in the published format (offline trials)")
-    p.add_argument("--output", required=True)
-    p.add_argument("--lines", type=int, default=100_000)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", required=True, type=output_file)
+    p.add_argument("--lines", type=at_least_one, default=100_000)
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic values")
     return parser
+
+
+def _interrupt(signum, frame):
+    # SIGTERM ends a command the way Ctrl-C does: every clean-up path runs.
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         args.func(args)
     except (InputError, FileNotFoundError) as exc:
         # Our errors name the file, line or config key; a traceback would bury that.
         print(f"mlopsbench {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        # A read-only directory, a full disk: one line naming the path and the cause.
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"mlopsbench {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as exc:
+        print(f"mlopsbench {args.command}: interrupted{f' ({exc})' if str(exc) else ''}; "
+              "what finished is kept, the rest was stopped and cleaned up", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -6,6 +6,8 @@ typo in a YAML file is found without reading a traceback.
 
 from __future__ import annotations
 
+import copy
+import functools
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -14,11 +16,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from . import paths
 from .errors import InputError
-
-
-# Upload setups that run on a cluster; the pipeline's counterpart is the "kubernetes" backend.
-CLUSTER_SETUPS = ("vm", "pod")
 
 
 class ConfigError(InputError):
@@ -33,9 +32,44 @@ class PipelineConfiguration:
     width: int
 
 
+@functools.cache
 def schema() -> dict[str, Any]:
     text = resources.files("mlopsbench").joinpath("config.schema.yaml").read_text()
     return yaml.safe_load(text)
+
+
+def _node(key: str) -> dict[str, Any]:
+    node = schema()
+    for part in key.split("."):
+        node = node["properties"][part]
+    return node
+
+
+def choices(key: str) -> list[str]:
+    """The names the schema allows for a key (or for the items of a list key)."""
+    node = _node(key)
+    return list(node.get("items", node)["enum"])
+
+
+def default(key: str) -> Any:
+    """The schema's default for a dotted key ("training.seed"): the one place defaults live."""
+    node = _node(key)
+    if "default" not in node:
+        raise KeyError(f"config.schema.yaml: {key} has no default")
+    return copy.deepcopy(node["default"])
+
+
+def with_defaults(instance: dict[str, Any], key: str | None = None) -> dict[str, Any]:
+    """``instance`` (the configuration, or its section at ``key``) with every absent key that
+    has a schema default filled in, recursively."""
+    node = _node(key) if key else schema()
+    filled = dict(instance)
+    for name, prop in node.get("properties", {}).items():
+        if name not in filled and "default" in prop:
+            filled[name] = copy.deepcopy(prop["default"])
+        if isinstance(filled.get(name), dict) and "properties" in prop:
+            filled[name] = with_defaults(filled[name], f"{key}.{name}" if key else name)
+    return filled
 
 
 def _key_path(path) -> str:
@@ -55,8 +89,23 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "required":
         missing = error.message.split("'")[1]
         prefix = f"{where}." if error.absolute_path else ""
-        return f"{prefix}{missing}: required key is missing"
+        return f"{prefix}{missing}: required key is missing{_because(error)}"
+    if "x-expects" in error.schema and error.validator in ("oneOf", "anyOf", "pattern"):
+        return f"{where}: {error.instance!r} is not {error.schema['x-expects']}"
     return f"{where}: {error.message}"
+
+
+def _because(error: jsonschema.ValidationError) -> str:
+    """Why a conditional key is required: the ``if`` of the ``allOf`` branch it came from."""
+    path = list(error.schema_path)
+    if path[:1] != ["allOf"] or "then" not in path:
+        return ""
+    node, keys = schema()["allOf"][path[1]]["if"], []
+    while "properties" in node:
+        name, node = next(iter(node["properties"].items()))
+        keys.append(name)
+    return (f" (because {'.'.join(keys)} includes {' or '.join(node['contains']['enum'])}, which run on a "
+            f"cluster; see config/cluster.yaml)")
 
 
 def validate_config(config: dict[str, Any], source: str = "<config>") -> dict[str, Any]:
@@ -68,7 +117,7 @@ def validate_config(config: dict[str, Any], source: str = "<config>") -> dict[st
         problems = _design_problems(config)
     if problems:
         raise ConfigError(f"{source}: " + "\n  ".join(["invalid configuration:", *problems]))
-    return config
+    return with_defaults(config)
 
 
 def _design_problems(config: dict[str, Any]) -> list[str]:
@@ -80,10 +129,6 @@ def _design_problems(config: dict[str, Any]) -> list[str]:
             f"pipeline.dataset_series_width: {pipeline['dataset_series_width']} "
             f"is not one of model.widths {config['model']['widths']}"
         )
-    if set(CLUSTER_SETUPS) & set(config["upload"]["setups"]) and "upload" not in config.get("kubernetes", {}):
-        problems.append("upload.setups: 'vm' and 'pod' need a kubernetes.upload section (see config/cluster.yaml)")
-    if "kubernetes" in pipeline["backends"] and "kubernetes" not in config:
-        problems.append("pipeline.backends: 'kubernetes' needs a kubernetes section (see config/cluster.yaml)")
     if pipeline["model_series_dataset_mb"] not in config["data"]["dataset_sizes_mb"]:
         problems.append(
             f"pipeline.model_series_dataset_mb: {pipeline['model_series_dataset_mb']} "
@@ -103,6 +148,14 @@ def load_config(path: str | Path) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level")
     return validate_config(config, source=str(path))
+
+
+def check_config_files(config: dict[str, Any], source: str | Path) -> None:
+    """The files a configuration names exist (relative to the working directory)."""
+    notebook = Path(config["pipeline"]["notebook"])
+    if not notebook.is_file():
+        raise ConfigError(f"{source}: pipeline.notebook: {notebook} is not a file "
+                          f"(paths are relative to the directory the study runs in, {Path.cwd()})")
 
 
 def series_of(config: dict[str, Any], dataset_mb: float, width: int) -> str:
@@ -143,6 +196,16 @@ def upload_cells(config: dict[str, Any]):
     for setup in config["upload"]["setups"]:
         for latency in config["upload"]["latencies_ms"]:
             yield setup, latency
+
+
+def configuration_name(config: dict[str, Any], configuration: PipelineConfiguration) -> str:
+    return paths.configuration_name(configuration.width, config["model"]["hidden_layers"], configuration.dataset_mb)
+
+
+def cpu_request_args(config: dict[str, Any]) -> str:
+    """The pipeline-run argument that sets each step's cores; empty for the notebook's own tags."""
+    request = config["pipeline"]["cpu_request"]
+    return "" if request is None else f"--cpu-request {request}"
 
 
 def store_args(config: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import atomic
 from .errors import InputError
+from .intel_lab import OUTPUT_COLUMNS as COLUMNS
 
 MB = 10**6
 
@@ -27,6 +28,9 @@ def build_dataset(source_csv: str | Path, size_mb: float, dest: str | Path) -> i
     """Write ``dest`` of at least ``size_mb`` MB and less than one row more; return its size."""
     source_csv = Path(source_csv)
     header, _, body = source_csv.read_bytes().partition(b"\n")
+    columns = header.decode(errors="replace").strip().split(",")
+    if columns != list(COLUMNS):
+        raise DatasetError(f"{source_csv}:1: expected the columns {','.join(COLUMNS)}, found {','.join(columns)!r}")
     if not body.strip():
         raise DatasetError(f"{source_csv}:2: no data rows to repeat")
     if not body.endswith(b"\n"):

@@ -44,14 +44,18 @@ def fetch(url: str, dest: str | Path, sha256: str | None = None, retries: int = 
           backoff: float = 1.0, timeout: float = 60.0, progress: bool | None = None) -> str:
     """Download ``url`` to ``dest`` unless it exists; return the file's SHA-256.
 
-    An existing ``dest`` is used as is (DESIGN.md: a copy you already have wins).
+    An existing ``dest`` is used as is (DESIGN.md: a copy you already have wins), once it
+    matches ``sha256`` where one is pinned.
     A new download lands only after it is complete and, when ``sha256`` is given,
     matches it; otherwise nothing is left behind.
     """
     dest = Path(dest)
     if dest.exists():
         digest = sha256_of(dest)
-        log.info("%s exists; using it as is (sha256 %s)", dest, digest)
+        if sha256 and digest != sha256.lower():
+            raise DownloadError(f"{dest}: SHA-256 {digest} does not match the pinned data.sha256 {sha256}; "
+                                "remove the file to download it again, or correct the pin")
+        log.info("%s exists; using it as is (sha256 %s%s)", dest, digest, ", as pinned" if sha256 else "")
         return digest
     log.info("downloading %s -> %s", url, dest)
     digest = hashlib.sha256()

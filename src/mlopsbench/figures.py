@@ -1,8 +1,10 @@
 """Matplotlib analogues of the thesis's Figures 14-19, from ``results/stats``.
 
 Our means carry 95 % t-intervals; the thesis's published numbers are overlaid as open
-markers (or bands, where it gives a range). Every figure is saved as vector PDF and
-as PNG, with a JSON beside it naming the raw exports that fed it.
+markers (or bands, where it gives a range). Every backend that runs one job per cell
+and every upload setup found in the statistics is drawn; none is named here. Every
+figure is saved as vector PDF and as PNG, with a JSON beside it naming the raw exports
+that fed it.
 """
 
 from __future__ import annotations
@@ -14,32 +16,33 @@ from pathlib import Path
 import pandas as pd
 
 from . import atomic
-from .analysis import read_stats
+from .analysis import read_stats, split_backends
+from .models import trainable_params
 from .stats import in_series, reference
+from .upload.setups import SETUPS, THESIS_ROLES
 
 log = logging.getLogger(__name__)
-RAW_PIPELINE = "results/raw/pipeline"
 JOBS = ("dnnfit", "plot", "dnneval", "preprocessing")
 # Bottom to top of Figure 14's stacks: notebook order, Kale's volume job last.
 STACK = ("preprocessing", "plot", "createdict", "dnncompile", "dnnfit", "dnneval", "modelerrorssummary",
          "dnnpredict", "dnnpredictsummary", "kale-marshall-volume")
-COLORS = {"dnnfit": "C0", "plot": "C1", "dnneval": "C2", "preprocessing": "C3", "host": "C0", "netns": "C1"}
-MARKERS = {"host": "o", "netns": "s"}
-THESIS_SETUP = {"vm": "host", "pod": "netns"}
+JOB_COLORS = {job: f"C{i}" for i, job in enumerate(JOBS)}
+ROLE_MARKERS = {"vm": "o", "pod": "s"}
 
 CAPTIONS = {
     "fig14_durations": "Mean job durations of one run, model 8x8x8, against dataset size (analogue of Figure 14); "
-                       "left ours, right the thesis's Table 2 and the midpoints of Table 3's ranges.",
-    "fig15_overhead_dataset": "Overall overhead of a run against dataset size, model 8x8x8 (Figure 15). "
+                       "one panel per backend that runs a job per cell, and the thesis's Table 2 with the "
+                       "midpoints of Table 3's ranges.",
+    "fig15_overhead_dataset": "Overall overhead of a run against dataset size, model 8x8x8, per backend (Figure 15). "
                               "Open markers: the percentages quoted in Section 6.1.",
     "fig16_overhead_model": "Overall overhead of a run against the model's trainable parameters on the model "
-                            "series' dataset (Figure 16). Open markers: Section 6.1.",
-    "fig17_job_overhead_dataset": "Overhead share of selected jobs against dataset size (Figure 17). Open markers: "
-                                  "the end points quoted in Section 6.1.",
-    "fig18_job_overhead_model": "Overhead share of selected jobs against model size (Figure 18). Bands: the ranges "
-                                "quoted in Section 6.1.",
-    "fig19_uploads": "Model upload time against model size, one panel per added latency, both setups (Figure 19). "
-                     "Open markers: the times quoted in Section 6.2 (VM shown as host, Kubernetes as netns).",
+                            "series' dataset, per backend (Figure 16). Open markers: Section 6.1.",
+    "fig17_job_overhead_dataset": "Overhead share of selected jobs against dataset size, one panel per backend "
+                                  "(Figure 17). Open markers: the end points quoted in Section 6.1.",
+    "fig18_job_overhead_model": "Overhead share of selected jobs against model size, one panel per backend "
+                                "(Figure 18). Bands: the ranges quoted in Section 6.1.",
+    "fig19_uploads": "Model upload time against model size, one panel per added latency, every setup (Figure 19). "
+                     "Open markers: the times quoted in Section 6.2 for the thesis's VM and pod setups.",
 }
 
 
@@ -69,80 +72,91 @@ def _save(fig, out_dir: Path, name: str, sources: list[str]) -> dict:
     return info
 
 
-def _run_sources(run_ids) -> list[str]:
-    return sorted(f"{RAW_PIPELINE}/{run_id}/{{events.jsonl,logs/}}" for run_id in set(run_ids))
+def _run_sources(runs: pd.DataFrame) -> list[str]:
+    return sorted({f"{raw_dir}/{{events.jsonl,logs/}}" for raw_dir in runs["raw_dir"]})
 
 
-def pipeline_figures(stats: dict[str, pd.DataFrame], out_dir: Path, backend: str) -> list[dict]:
+def _panels(plt, count: int, width: float, height: float):
+    fig, axes = plt.subplots(1, count, figsize=(width * count, height), squeeze=False)
+    return fig, list(axes.flat)
+
+
+def pipeline_figures(stats: dict[str, pd.DataFrame], out_dir: Path) -> list[dict]:
     import matplotlib.pyplot as plt
 
     ref = reference()
     steps = stats["pipeline_steps_summary"]
-    steps = steps[steps["backend"] == backend]
     overall = stats["pipeline_overall_summary"]
-    overall = overall[overall["backend"] == backend]
+    names = sorted(overall["backend"].unique())
+    backends = split_backends(names) or names[:1]  # the monolithic baseline alone stands for itself
     runs = stats["pipeline_run_overhead"]
-    runs = runs[runs["backend"] == backend]
+    runs = runs[runs["backend"].isin(backends)]
+    colors = {backend: f"C{i}" for i, backend in enumerate(backends)}
     made = []
 
-    # Figure 14: stacked mean durations per dataset size.
+    # Figure 14: stacked mean durations per dataset size, a panel per backend and the thesis's.
     durations = in_series(steps[steps["metric"] == "duration_seconds"], "dataset")
-    table = durations.pivot_table(index="dataset_mb", columns="step", values="mean")
     thesis = pd.DataFrame(ref["job_duration_s"]["jobs"], index=ref["job_duration_s"]["dataset_mb"])
     for job, (low, high) in ref["job_duration_range_s"]["jobs"].items():
         thesis[job] = (low + high) / 2
-    colors = {step: f"C{i}" for i, step in enumerate(STACK)}
-    fig, (ours, theirs) = plt.subplots(1, 2, figsize=(11, 5))
-    for ax, frame, title in ((ours, table, f"reproduced ({backend})"),
-                             (theirs, thesis, "thesis (Table 2; Table 3 midpoints)")):
+    step_colors = {step: f"C{i}" for i, step in enumerate(STACK)}
+    frames = [(durations[durations["backend"] == b].pivot_table(index="dataset_mb", columns="step", values="mean"),
+               f"reproduced ({b})") for b in backends] + [(thesis, "thesis (Table 2; Table 3 midpoints)")]
+    fig, axes = _panels(plt, len(frames), 5.2, 5)
+    for ax, (frame, title) in zip(axes, frames):
         order = [step for step in STACK if step in frame.columns]
         frame[order].plot.bar(stacked=True, ax=ax, width=0.7, legend=False, rot=0,
-                              color=[colors[step] for step in order])
+                              color=[step_colors[step] for step in order])
         ax.set(title=title, xlabel="dataset [MB]", ylabel="mean duration [s]")
-    handles, labels = theirs.get_legend_handles_labels()
+    handles, labels = axes[-1].get_legend_handles_labels()
     fig.legend(handles[::-1], labels[::-1], loc="center right", fontsize=8)
     fig.subplots_adjust(right=0.8)
-    made.append(_save(fig, out_dir, "fig14_durations", _run_sources(in_series(runs, "dataset")["run_id"])))
+    made.append(_save(fig, out_dir, "fig14_durations", _run_sources(in_series(runs, "dataset"))))
 
-    # Figures 15 and 16: overall overhead.
+    # Figures 15 and 16: overall overhead, a series per backend.
     points = pd.DataFrame(ref["overall_overhead_pct"])
     for name, series, x, xlabel in (("fig15_overhead_dataset", "dataset", "dataset_mb", "dataset [MB]"),
                                     ("fig16_overhead_model", "model", "trainable_params", "trainable parameters")):
         fig, ax = plt.subplots(figsize=(6, 4))
-        _errorbar(ax, in_series(overall, series), x, f"reproduced ({backend})", "C0")
+        for backend in backends:
+            _errorbar(ax, in_series(overall[overall["backend"] == backend], series), x, f"reproduced ({backend})",
+                      colors[backend])
         mine = points[points["series"] == series]
         xs = mine["dataset_mb"] if series == "dataset" else mine["model"].map(_params_of)
-        _thesis(ax, xs, mine["value"], "C3")
+        _thesis(ax, xs, mine["value"], "black")
         ax.set(xscale="log", xlabel=xlabel, ylabel="overall overhead [%]", ylim=(0, 100))
         ax.legend()
-        made.append(_save(fig, out_dir, name, _run_sources(in_series(runs, series)["run_id"])))
+        made.append(_save(fig, out_dir, name, _run_sources(in_series(runs, series))))
 
-    # Figures 17 and 18: overhead of selected jobs.
+    # Figures 17 and 18: overhead of selected jobs, a panel per backend.
     shares = steps[(steps["metric"] == "overhead_pct") & steps["step"].isin(JOBS)]
     for name, series, x, xlabel in (("fig17_job_overhead_dataset", "dataset", "dataset_mb", "dataset [MB]"),
                                     ("fig18_job_overhead_model", "model", "trainable_params", "trainable parameters")):
-        fig, ax = plt.subplots(figsize=(6.5, 4.2))
-        data = in_series(shares, series)
-        for job in JOBS:
-            _errorbar(ax, data[data["step"] == job], x, job, COLORS[job])
-        if series == "dataset":
-            marks = pd.DataFrame(ref["job_overhead_pct"])
+        fig, axes = _panels(plt, len(backends), 6.5, 4.2)
+        for ax, backend in zip(axes, backends):
+            data = in_series(shares[shares["backend"] == backend], series)
             for job in JOBS:
-                job_marks = marks[marks["step"] == job]
-                _thesis(ax, job_marks["dataset_mb"], job_marks["value"], COLORS[job], "thesis" if job == JOBS[0] else None)
-        else:
-            for band in ref["job_overhead_pct_range"]:
-                if band["series"] == "model" and band["step"] in JOBS:
-                    ax.axhspan(band["low"] - 0.5, band["high"] + 0.5, color=COLORS[band["step"]], alpha=0.15)
-        ax.set(xscale="log", xlabel=xlabel, ylabel="job overhead [%]", ylim=(0, 105))
-        ax.legend(fontsize=8)
-        made.append(_save(fig, out_dir, name, _run_sources(in_series(runs, series)["run_id"])))
+                _errorbar(ax, data[data["step"] == job], x, job, JOB_COLORS[job])
+            _job_references(ax, ref, series)
+            ax.set(title=backend, xscale="log", xlabel=xlabel, ylabel="job overhead [%]", ylim=(0, 105))
+            ax.legend(fontsize=8)
+        made.append(_save(fig, out_dir, name, _run_sources(in_series(runs, series))))
     return made
 
 
-def _params_of(model: str) -> int:
-    from .models import trainable_params
+def _job_references(ax, ref: dict, series: str) -> None:
+    if series == "dataset":
+        marks = pd.DataFrame(ref["job_overhead_pct"])
+        for job in JOBS:
+            job_marks = marks[marks["step"] == job]
+            _thesis(ax, job_marks["dataset_mb"], job_marks["value"], JOB_COLORS[job], "thesis" if job == JOBS[0] else None)
+    else:
+        for band in ref["job_overhead_pct_range"]:
+            if band["series"] == "model" and band["step"] in JOBS:
+                ax.axhspan(band["low"] - 0.5, band["high"] + 0.5, color=JOB_COLORS[band["step"]], alpha=0.15)
 
+
+def _params_of(model: str) -> int:
     width = int(model.split("x")[0])
     return trainable_params(width, model.count("x") + 1)
 
@@ -151,6 +165,11 @@ def upload_figure(stats: dict[str, pd.DataFrame], out_dir: Path) -> dict:
     import matplotlib.pyplot as plt
 
     summary = stats["upload_summary"]
+    setups = sorted(summary["setup"].unique())
+    colors = {setup: f"C{i}" for i, setup in enumerate(setups)}
+    role_colors = {}
+    for setup in setups:
+        role_colors.setdefault(_role(setup), colors[setup])
     latencies = sorted(summary["latency_ms"].unique())
     columns = min(4, len(latencies))
     rows = math.ceil(len(latencies) / columns)
@@ -159,15 +178,20 @@ def upload_figure(stats: dict[str, pd.DataFrame], out_dir: Path) -> dict:
     for ax, latency in zip(axes.flat, latencies):
         cell = summary[summary["latency_ms"] == latency]
         for setup, group in cell.groupby("setup"):
-            _errorbar(ax, group, "model_mb", setup, COLORS.get(setup, "C2"), MARKERS.get(setup, "^"))
-        for setup, group in marks[marks["latency_ms"] == latency].groupby("setup"):
-            _thesis(ax, group["model_mb"], group["seconds"], COLORS[THESIS_SETUP[setup]], f"thesis {setup}")
+            _errorbar(ax, group, "model_mb", setup, colors[setup], ROLE_MARKERS.get(_role(setup), "^"))
+        for role, group in marks[marks["latency_ms"] == latency].groupby("setup"):
+            _thesis(ax, group["model_mb"], group["seconds"], role_colors.get(role, "black"),
+                    f"thesis {THESIS_ROLES[role]}")
         ax.set(title=f"{latency:g} ms", xlabel="model [MB]", ylabel="upload time [s]", xscale="log", yscale="log")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=6)
     for ax in list(axes.flat)[len(latencies):]:
         ax.set_visible(False)
     sources = sorted(f"{cell}/uploads.jsonl" for cell in stats.get("upload_cells", pd.DataFrame({"cell": []}))["cell"])
     return _save(fig, out_dir, "fig19_uploads", sources)
+
+
+def _role(setup: str) -> str | None:
+    return SETUPS[setup].thesis_role if setup in SETUPS else None
 
 
 def make_figures(stats_dir: str | Path, out_dir: str | Path) -> list[dict]:
@@ -182,7 +206,7 @@ def make_figures(stats_dir: str | Path, out_dir: str | Path) -> list[dict]:
     summary = json.loads((stats_dir / "summary.json").read_text())
     made = []
     if "pipeline" not in summary["missing"]:
-        made += pipeline_figures(stats, out_dir, summary["split_backend"])
+        made += pipeline_figures(stats, out_dir)
     if "upload" not in summary["missing"]:
         made.append(upload_figure(stats, out_dir))
     atomic.write_json(out_dir / "index.json", {"figures": made, "missing": summary["missing"]})

@@ -35,6 +35,11 @@ def architecture_name(width: int, hidden_layers: int) -> str:
     return "x".join([str(width)] * hidden_layers)
 
 
+def configuration_name(width: int, hidden_layers: int, size_mb: float) -> str:
+    """A pipeline configuration as run directories name it: '8x8x8_2MB'."""
+    return f"{architecture_name(width, hidden_layers)}_{format_size(size_mb)}MB"
+
+
 def node_csv(mote: int) -> str:
     return NODE_CSV.format(mote=mote)
 

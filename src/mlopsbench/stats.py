@@ -19,8 +19,6 @@ import pandas as pd
 import yaml
 
 LEVEL = 0.95
-# Equivalence margin for "no significant difference" between setups: +-10 % of the mean.
-EQUIVALENCE_MARGIN = 0.10
 NAN = float("nan")
 
 
@@ -114,6 +112,7 @@ def run_overhead(steps: pd.DataFrame) -> pd.DataFrame:
     ok = steps[steps["status"] == "succeeded"]
     failed_runs = set(steps.loc[steps["status"] != "succeeded", "run_id"])
     keys = ["backend", "series", "dataset_mb", "model", "trainable_params", "rep", "run_id"]
+    keys += ["raw_dir"] if "raw_dir" in steps.columns else []  # provenance, where the tidy table has it
     runs = ok[~ok["run_id"].isin(failed_runs)].groupby(keys, as_index=False)[
         ["overhead_seconds", "duration_seconds", "cell_seconds"]].sum()
     runs["overhead_pct"] = 100 * runs["overhead_seconds"] / runs["duration_seconds"]

@@ -59,6 +59,7 @@ def tidy_tables(config: dict, scale: int = 1, seed: int = 0):
     from .config import pipeline_configurations, series_of
     from .models import trainable_params
     from .paths import architecture_name
+    from .pipeline.backends import BACKENDS
     from .pipeline.tidy import RUN_COLUMNS, STEP_COLUMNS
     from .upload.tidy import CELL_COLUMNS, UPLOAD_COLUMNS
 
@@ -72,14 +73,15 @@ def tidy_tables(config: dict, scale: int = 1, seed: int = 0):
                 run_id = f"{backend}/{model}_{c.dataset_mb:g}MB/{rep}"
                 base = {"backend": backend, "series": series_of(config, c.dataset_mb, c.width),
                         "dataset_mb": c.dataset_mb, "model": model, "trainable_params": trainable_params(c.width, layers),
-                        "rep": rep, "run_id": run_id}
+                        "rep": rep, "run_id": run_id, "raw_dir": f"results/raw/pipeline/{run_id}"}
+                split = BACKENDS[backend].split
                 t = 1.8e9 + rep * 1000.0
                 for step in STEPS:
                     cell = rng.gamma(2.0, 0.5) * (c.dataset_mb if step in ("dnnfit", "plot") else 0.05)
-                    overhead = (0.01 if backend == "monolithic" else rng.normal(3.0, 0.3))
+                    overhead = rng.normal(3.0, 0.3) if split else 0.01
                     steps.append(base | {"step": step, "created": t, "scheduled": t + 0.001, "started": t + 0.02,
                                          "finished": t + cell + overhead,
-                                         "timestamp_source": "in-process" if backend == "monolithic" else "local-runner",
+                                         "timestamp_source": BACKENDS[backend].clock,
                                          "cell_seconds": cell, "duration_seconds": cell + overhead,
                                          "overhead_seconds": overhead,
                                          "overhead_pct": 100 * overhead / (cell + overhead), "status": "succeeded"})
@@ -105,7 +107,8 @@ def tidy_tables(config: dict, scale: int = 1, seed: int = 0):
                                     "throughput_mb_s": size * 2**20 / 1e6 / seconds, "verified": True,
                                     "part_size": 16 * 2**20, "verify_method": "etag", "requests": 1,
                                     "window_bytes": 4 * 2**20, "started": 1.8e9, "status": "ok", "error": None,
-                                    "cell": cell})
+                                    "cell": cell, "study": config["study"], "endpoint": "synthetic",
+                                    "unit": upload["size_unit"], "bucket": upload["store"]["bucket"]})
                     cell_rows[-1]["uploads"] += 1
     return (pd.DataFrame(steps, columns=STEP_COLUMNS), pd.DataFrame(runs, columns=RUN_COLUMNS),
             pd.DataFrame(uploads, columns=UPLOAD_COLUMNS), pd.DataFrame(cell_rows, columns=CELL_COLUMNS))

@@ -24,11 +24,11 @@ def width_of(wildcards):
 
 
 def cluster_args(wildcards):
-    return f"--cluster-config {CONFIG_FILE}" if wildcards.backend == "kubernetes" else ""
+    return f"--cluster-config {CONFIG_FILE}" if BACKENDS[wildcards.backend].on_cluster else ""
 
 
 def cluster_upload_args(wildcards):
-    return f"--cluster-config {CONFIG_FILE}" if wildcards.setup in CLUSTER_SETUPS else ""
+    return f"--cluster-config {CONFIG_FILE}" if SETUPS[wildcards.setup].on_cluster else ""
 
 
 def series_of_run(wildcards):
@@ -38,7 +38,7 @@ def series_of_run(wildcards):
 wildcard_constraints:
     size=r"\d+(\.\d+)?",
     arch=r"\d+(x\d+)*",
-    backend=r"local|monolithic|kubernetes",
-    setup=r"host|netns|vm|pod",
+    backend="|".join(BACKENDS),
+    setup="|".join(SETUPS),
     latency=r"\d+(\.\d+)?",
     rep=r"\d+",

@@ -23,6 +23,7 @@ rule pipeline_run:
         ),
         study=config["study"],
         timeout=config["pipeline"]["step_timeout_s"],
+        cpu_request=cpu_request_args(config),
         cluster=cluster_args,
     # A run owns the machine: concurrent runs would inflate each other's overhead.
     threads: workflow.cores
@@ -35,7 +36,7 @@ rule pipeline_run:
         " --dataset {input.dataset} --dataset-mb {wildcards.size} --width {params.width}"
         " --hidden-layers {params.hidden_layers} {params.training} --series {params.series}"
         " --study {params.study} --rep {wildcards.rep} --run-dir {params.run_dir}"
-        " --cores {threads} --step-timeout {params.timeout} {params.cluster} 2> {log}"
+        " --cores {threads} --step-timeout {params.timeout} {params.cpu_request} {params.cluster} 2> {log}"
 
 
 rule pipeline_tidy:

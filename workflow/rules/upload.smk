@@ -10,6 +10,7 @@ rule upload_cell:
     params:
         out_dir=lambda wildcards, output: os.path.dirname(output[0]),
         reps=config["upload"]["repetitions"],
+        study=config["study"],
         part_size=config["upload"]["part_size_mib"],
         window=config["upload"]["proxy_window_kib"],
         bucket=config["upload"]["store"]["bucket"],
@@ -24,7 +25,7 @@ rule upload_cell:
         "../../environment.yml"
     shell:
         "mlopsbench upload-run --setup {wildcards.setup} --latency-ms {wildcards.latency}"
-        " --models {input} --reps {params.reps} --out-dir {params.out_dir}"
+        " --models {input} --reps {params.reps} --out-dir {params.out_dir} --study {params.study}"
         " --part-size-mib {params.part_size} --window-kib {params.window}"
         " --bucket {params.bucket} --unit {params.unit} {params.cluster} {params.store} 2> {log}"
 

@@ -1,187 +1,129 @@
 """Build the tidy tables of the pipeline experiment from raw run exports.
 
-``pipeline_steps``: one row per run and step (DESIGN.md's columns). ``cell_seconds``
-comes from the step's own ``[JT]`` line, ``duration = finished - created``,
-``overhead = duration - cell_seconds`` and ``overhead_pct = overhead / duration``
-(Section 4.1). A succeeded step without its ``[JT]`` line is an error that names the
-run and the step. ``pipeline_runs``: one row per run, end to end.
+``pipeline_steps``: one row per run, step and clock (DESIGN.md's columns); each backend
+reads its own exports (``Backend.step_rows``). ``pipeline_runs``: one row per run, end to
+end. A run's identity comes from its ``run-started`` record, never from its directory.
 
-Earlier attempts that did not finish (``<rep>.attempt-*``, kept by the runner) are
-read too, so a failure shows up as ``status = failed`` rather than vanishing.
+Earlier attempts kept beside a run directory are read too: one that did not finish
+(``<rep>.attempt-*``) shows up with ``status = failed`` or ``interrupted`` rather than
+vanishing; one that succeeded and was replaced by a re-run (``<rep>.superseded-*``) is
+listed with ``status = superseded``, so that no statistic counts it twice.
+
+Runs of one group (backend and configuration) must share their parameters: mixing, say,
+2-epoch and 20-epoch runs in one mean is refused with the runs named.
 """
 
 from __future__ import annotations
 
-import re
+import logging
 from pathlib import Path
 
 from .. import atomic
-from ..errors import InputError
 from ..models import trainable_params
 from ..paths import architecture_name
-from .compiler import MARKER
-from .events import EVENTS, read_events
-from .prometheus import read_saved
+from ..records import RunFinished, RunStarted
+from .backends import backend, primary_clocks
+from .run import EVENTS, read_events
+from .timing import TidyError, with_overhead
 
-_JT = re.compile(r"^\[JT\][ _]+(\S+?)[ _]+time\(s\)[ _]+([-+0-9.eE]+)\s*$", re.M)
-_CELL = re.compile(rf"^{re.escape(MARKER)} cell-(start|end) (\S+) (\d+\.\d+)$", re.M)
-_IMPORTED = re.compile(rf"^{re.escape(MARKER)} imported (\d+\.\d+)$", re.M)
-
-# The clock each backend's statistics read; other rows are kept for comparison.
-PRIMARY_SOURCES = ("local-runner", "in-process", "watch")
 STEP_COLUMNS = ["backend", "series", "dataset_mb", "model", "trainable_params", "rep", "run_id", "step",
                 "created", "scheduled", "started", "finished", "timestamp_source", "cell_seconds",
-                "duration_seconds", "overhead_seconds", "overhead_pct", "status"]
+                "duration_seconds", "overhead_seconds", "overhead_pct", "status", "raw_dir"]
 RUN_COLUMNS = ["backend", "series", "dataset_mb", "model", "trainable_params", "rep", "run_id", "created",
                "finished", "wall_seconds", "cell_seconds", "overhead_seconds", "overhead_pct",
-               "imports_seconds", "steps", "steps_failed", "status"]
+               "imports_seconds", "steps", "steps_failed", "status", "raw_dir"]
+# What an earlier attempt kept beside a run directory is called, and how the tables list it.
+KEPT = {"attempt": None, "superseded": "superseded"}
+
+log = logging.getLogger(__name__)
 
 
-class TidyError(InputError):
-    pass
+def _base(started: RunStarted, run_id: str, raw_dir: Path) -> dict:
+    run = started.run
+    return {"backend": run.backend, "series": run.series, "dataset_mb": float(run.dataset_mb),
+            "model": architecture_name(run.width, run.hidden_layers),
+            "trainable_params": trainable_params(run.width, run.hidden_layers), "rep": int(run.rep),
+            "run_id": run_id, "raw_dir": str(raw_dir)}
 
 
-def _jt_times(log_path: Path) -> dict[str, float]:
-    text = log_path.read_text(errors="replace") if log_path.exists() else ""
-    return {name: float(seconds) for name, seconds in _JT.findall(text)}
+def read_run(run_dir: str | Path, kept_as: str | None = None) -> tuple[list[dict], dict]:
+    """Step rows and the run row of one raw run directory. ``kept_as`` is "attempt" or
+    "superseded" for a directory set aside beside the run."""
+    rows, run, _ = _read(run_dir, kept_as)
+    return rows, run
 
 
-def _run_labels(run_id: str, started: dict) -> dict:
-    labels = started["labels"]
-    width, layers = int(labels["width"]), int(labels["hidden_layers"])
-    return {"backend": started["backend"], "series": labels["series"], "dataset_mb": float(labels["dataset_mb"]),
-            "model": architecture_name(width, layers), "trainable_params": trainable_params(width, layers),
-            "rep": int(labels["rep"]), "run_id": run_id}
-
-
-def _with_overhead(row: dict) -> dict:
-    duration = row["finished"] - row["created"] if row.get("finished") is not None and row.get("created") is not None else None
-    row["duration_seconds"] = duration
-    if duration is not None and row.get("cell_seconds") is not None:
-        row["overhead_seconds"] = duration - row["cell_seconds"]
-        row["overhead_pct"] = 100 * row["overhead_seconds"] / duration if duration > 0 else None
-    else:
-        row["overhead_seconds"] = row["overhead_pct"] = None
-    return row
-
-
-_FIELDS = {"created": "created", "dispatched": "scheduled", "scheduled": "scheduled", "started": "started",
-           "finished": "finished"}
-
-
-def _event_steps(run_dir: Path, run_id: str, events: list[dict], base: dict, source: str,
-                 time_key: str = "t") -> list[dict]:
-    """Rows from the event log; ``time_key`` picks the clock ("t": ours, "api_t": the API server's)."""
-    steps: dict[str, dict] = {name: {"step": name, "status": "not-run"} for name, _ in events[0]["steps"]}
-    for event in events:
-        step = steps.get(event.get("step"))
-        if step is None:
-            continue
-        if event["event"] in _FIELDS and event.get(time_key) is not None:
-            step[_FIELDS[event["event"]]] = event[time_key]
-        if event["event"] == "finished":
-            step["status"] = event["status"]
-        elif event["event"] == "skipped":
-            step["status"] = "skipped"
-    rows = []
-    for name, step in steps.items():
-        times = _jt_times(run_dir / "logs" / f"{name}.log")
-        if step["status"] == "succeeded" and name not in times:
-            raise TidyError(f"run {run_id}, step {name}: {run_dir / 'logs' / name}.log has no "
-                            f"'[JT] {name} time(s)' line")
-        rows.append(_with_overhead(base | step | {"timestamp_source": source, "cell_seconds": times.get(name)}))
-    return rows
-
-
-def _local_steps(run_dir: Path, run_id: str, events: list[dict], base: dict) -> list[dict]:
-    return _event_steps(run_dir, run_id, events, base, "local-runner")
-
-
-def _kubernetes_steps(run_dir: Path, run_id: str, events: list[dict], base: dict) -> list[dict]:
-    """Three clocks, kept apart: the watcher's receive times, the API's, kube-state-metrics'."""
-    rows = _event_steps(run_dir, run_id, events, base, "watch")
-    rows += _event_steps(run_dir, run_id, events, base, "api", time_key="api_t")
-    pods = next((e["pods"] for e in events if e["event"] == "cluster"), {})
-    metrics = read_saved(run_dir / "prometheus")
-    for row in [r for r in rows if r["timestamp_source"] == "watch"]:
-        times = metrics.get(pods.get(row["step"]), {})
-        rows.append(_with_overhead(row | {"timestamp_source": "prometheus", "scheduled": times.get("scheduled"),
-                                          "created": times.get("created"), "started": times.get("started"),
-                                          "finished": times.get("finished")}))
-    return rows
-
-
-def _monolithic_steps(run_dir: Path, run_id: str, events: list[dict], base: dict) -> list[dict]:
-    log_path = run_dir / "logs" / "notebook.log"
-    text = log_path.read_text(errors="replace") if log_path.exists() else ""
-    marks: dict[str, dict[str, float]] = {}
-    for edge, name, t in _CELL.findall(text):
-        marks.setdefault(name, {})[edge] = float(t)
-    times = _jt_times(log_path)
-    ok = events[-1].get("status") == "succeeded"
-    rows = []
-    for name, _ in events[0]["steps"]:
-        mark = marks.get(name, {})
-        status = "succeeded" if "end" in mark else ("failed" if "start" in mark else "not-run")
-        if status == "succeeded" and name not in times:
-            raise TidyError(f"run {run_id}, step {name}: {log_path} has no '[JT] {name} time(s)' line")
-        start = mark.get("start")
-        rows.append(_with_overhead(base | {
-            "step": name, "created": start, "scheduled": start, "started": start, "finished": mark.get("end"),
-            "timestamp_source": "in-process", "cell_seconds": times.get(name) if ok or status == "succeeded" else None,
-            "status": status}))
-    return rows
-
-
-def read_run(run_dir: str | Path, run_id: str | None = None) -> tuple[list[dict], dict]:
-    """Step rows and the run row of one raw run directory."""
+def _read(run_dir: str | Path, kept_as: str | None) -> tuple[list[dict], dict, RunStarted]:
     run_dir = Path(run_dir)
     events_path = run_dir / EVENTS
     if not events_path.exists():
         raise TidyError(f"{run_dir}: no {EVENTS}; is this a run directory?")
     events = read_events(events_path)
-    if not events or events[0]["event"] != "run-started":
-        raise TidyError(f"{events_path}:1: expected a run-started event")
-    run_id = run_id or "/".join(run_dir.parts[-3:])
-    base = _run_labels(run_id, events[0])
-    ending = events[-1] if events[-1]["event"] == "run-finished" else {"status": "interrupted", "t": None}
-    reader = {"monolithic": _monolithic_steps, "kubernetes": _kubernetes_steps}.get(base["backend"], _local_steps)
-    rows = reader(run_dir, run_id, events, base)
-    finished = [e["t"] for e in events if e["event"] == "finished"]
-    created = [e["t"] for e in events if e["event"] == "created"]
-    imported = _IMPORTED.search((run_dir / "logs" / "notebook.log").read_text(errors="replace")) \
-        if base["backend"] == "monolithic" and (run_dir / "logs" / "notebook.log").exists() else None
-    started = next((e["t"] for e in events if e["event"] == "started"), None)
-    primary = [r for r in rows if r["timestamp_source"] in PRIMARY_SOURCES]
+    if not events or not isinstance(events[0], RunStarted):
+        raise TidyError(f"{events_path}:1: expected a run-started record")
+    started: RunStarted = events[0]
+    run_id = started.run.run_id + (f".{kept_as}-{started.attempt}" if kept_as else "")
+    base = _base(started, run_id, run_dir)
+    reader = backend(started.run.backend)
+    rows = reader.step_rows(run_dir, run_id, events, base)
+    ending = events[-1] if isinstance(events[-1], RunFinished) else RunFinished(t=None, status="interrupted")
+    status = KEPT.get(kept_as) or ending.status
+    if status == "superseded":
+        for row in rows:
+            row["status"] = "superseded"
+    finished = [e.t for e in events if getattr(e, "event", None) == "finished"]
+    created = [e.t for e in events if getattr(e, "event", None) == "created"]
+    primary = [r for r in rows if r["timestamp_source"] in primary_clocks()]
     run = base | {
         "created": min(created, default=None), "finished": max(finished, default=None),
-        "cell_seconds": sum(r["cell_seconds"] or 0.0 for r in primary),
-        "imports_seconds": float(imported.group(1)) - started if imported and started else None,
-        "steps": len(primary), "steps_failed": sum(r["status"] == "failed" for r in primary),
-        "status": ending["status"],
-    }
-    _with_overhead(run)
+        "cell_seconds": sum(r["cell_seconds"] or 0.0 for r in primary), "imports_seconds": None,
+        "steps": len(primary), "steps_failed": sum(r["status"] == "failed" for r in primary), "status": status,
+    } | reader.run_fields(run_dir, events)
+    with_overhead(run)
     run["wall_seconds"] = run.pop("duration_seconds")
-    return rows, run
+    return rows, run, started
 
 
-def attempts_of(run_dir: Path) -> list[Path]:
-    """Unfinished earlier attempts the runner kept beside a run directory."""
-    return sorted(run_dir.parent.glob(f"{run_dir.name}.attempt-*"))
+def kept_beside(run_dir: Path) -> list[tuple[Path, str]]:
+    """Earlier attempts the runner kept beside a run directory, oldest first, with their kind."""
+    found = [(path, kind) for kind in KEPT for path in run_dir.parent.glob(f"{run_dir.name}.{kind}-*")]
+    return sorted(found, key=lambda item: item[0].name.rpartition("-")[2])
+
+
+def _check_parameters(runs: list[tuple[dict, RunStarted]]) -> None:
+    """Runs of one backend and configuration that count must share every parameter."""
+    groups: dict[tuple, list[tuple[dict, RunStarted]]] = {}
+    for run, started in runs:
+        if run["status"] != "superseded":
+            groups.setdefault((started.run.backend, started.run.configuration), []).append((run, started))
+    for (backend_name, configuration), members in groups.items():
+        reference_run, reference = members[0]
+        for run, started in members[1:]:
+            differ = sorted(k for k in set(reference.parameters) | set(started.parameters)
+                            if reference.parameters.get(k) != started.parameters.get(k) and k != "DATASET")
+            if differ:
+                what = ", ".join(f"{k} {reference.parameters.get(k)!r} vs {started.parameters.get(k)!r}" for k in differ)
+                raise TidyError(f"{backend_name} {configuration}: runs {reference_run['raw_dir']} and {run['raw_dir']} "
+                                f"were measured with different parameters ({what}); re-run the older one "
+                                "or leave it out")
 
 
 def tidy_pipeline(run_dirs: list[str | Path], steps_out: str | Path, runs_out: str | Path):
     """Write both tables atomically; return them as DataFrames."""
     import pandas as pd
 
-    step_rows, run_rows = [], []
+    step_rows, runs = [], []
     for run_dir in map(Path, run_dirs):
-        for directory in [*attempts_of(run_dir), run_dir]:
-            rows, run = read_run(directory)
+        for directory, kept_as in [*kept_beside(run_dir), (run_dir, None)]:
+            rows, run, started = _read(directory, kept_as)
             step_rows += rows
-            run_rows.append(run)
+            runs.append((run, started))
+    _check_parameters(runs)
+    superseded = sum(run["status"] == "superseded" for run, _ in runs)
+    if superseded:
+        log.info("%d superseded runs (replaced by a re-run) are listed but not counted", superseded)
     steps = pd.DataFrame(step_rows, columns=STEP_COLUMNS)
-    runs = pd.DataFrame(run_rows, columns=RUN_COLUMNS)
+    run_table = pd.DataFrame([run for run, _ in runs], columns=RUN_COLUMNS)
     atomic.write_parquet(steps_out, steps)
-    atomic.write_parquet(runs_out, runs)
-    return steps, runs
+    atomic.write_parquet(runs_out, run_table)
+    return steps, run_table

@@ -1,2 +1,3 @@
-"""The model-update experiment (thesis Sections 4.2 and 6.2): ``cell`` runs one setup at
-one latency, ``worker`` does the uploads where the uploader sits, ``tidy`` builds the table."""
+"""The model-update experiment (thesis Sections 4.2 and 6.2): ``cell`` runs one setup at one
+latency, ``setups`` holds one module per setup, ``worker`` does the uploads where the
+uploader sits, ``tidy`` builds the table."""

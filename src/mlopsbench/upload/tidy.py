@@ -10,12 +10,26 @@ from pathlib import Path
 
 from .. import atomic
 from ..errors import InputError
-from .cell import MANIFEST, read_records
+from ..records import UploadRecord
+from .plan import MANIFEST, read_records
 
 UPLOAD_COLUMNS = ["setup", "store", "model_mb", "bytes", "latency_ms", "emulation", "rep", "seconds",
                   "throughput_mb_s", "verified", "part_size", "verify_method", "requests", "window_bytes",
-                  "started", "status", "error", "cell"]
+                  "started", "status", "error", "cell", "study", "endpoint", "unit", "bucket"]
 CELL_COLUMNS = ["cell", "setup", "latency_ms", "status", "reason", "uploads", "failed"]
+
+
+def _row(record: UploadRecord, cell_dir: Path) -> dict:
+    """A failed or unverified upload keeps its row, never with a time."""
+    seconds = record.seconds if record.status == "ok" else None
+    parameters = record.parameters
+    return {"setup": record.setup, "store": parameters.store, "model_mb": record.model_mb, "bytes": record.bytes,
+            "latency_ms": parameters.latency_ms, "emulation": record.emulation, "rep": record.rep,
+            "seconds": seconds, "throughput_mb_s": record.bytes / 1e6 / seconds if seconds else None,
+            "verified": record.verified, "part_size": parameters.part_size, "verify_method": record.verify_method,
+            "requests": record.requests, "window_bytes": parameters.window_bytes, "started": record.started,
+            "status": record.status, "error": record.error, "cell": str(cell_dir), "study": record.study,
+            "endpoint": record.endpoint, "unit": parameters.unit, "bucket": parameters.bucket}
 
 
 def tidy_uploads(cell_dirs: list[str | Path], uploads_out: str | Path, cells_out: str | Path):
@@ -29,13 +43,10 @@ def tidy_uploads(cell_dirs: list[str | Path], uploads_out: str | Path, cells_out
         manifest = json.loads(manifest_path.read_text())
         records = read_records(cell_dir)
         for record in records:
-            ok = record.get("status") == "ok"
-            seconds = record.get("seconds") if ok else None
-            rows.append(record | {"cell": str(cell_dir), "seconds": seconds,
-                                  "throughput_mb_s": record["bytes"] / 1e6 / seconds if seconds else None})
+            rows.append(_row(record, cell_dir))
         cells.append({"cell": str(cell_dir), "setup": manifest["setup"], "latency_ms": manifest["latency_ms"],
                       "status": manifest["status"], "reason": manifest.get("reason"), "uploads": len(records),
-                      "failed": sum(r.get("status") != "ok" for r in records)})
+                      "failed": sum(r.status != "ok" for r in records)})
     uploads = pd.DataFrame(rows, columns=UPLOAD_COLUMNS)
     cell_table = pd.DataFrame(cells, columns=CELL_COLUMNS)
     atomic.write_parquet(uploads_out, uploads)

@@ -1,8 +1,9 @@
-"""The upload worker: runs where the uploader sits (this namespace or the "pod" one).
+"""The upload worker: runs where the uploader sits (this namespace, another one, or a pod).
 
-It uploads each planned object with the minio SDK, times only the upload call,
-verifies size and checksum, deletes the object and prints one JSON line per upload.
-A failed upload is printed with ``status: failed`` and no time, and ends the worker.
+It reads a job from standard input (``{"context": ..., "items": [...]}``), uploads each
+item with the minio SDK, times only the upload call, verifies size and checksum, deletes
+the object and prints one :class:`~mlopsbench.records.UploadRecord` a line. A failed
+upload is printed with ``status: failed`` and no time, and ends the worker.
 Each upload opens its own connection, as each ``mc cp`` of the thesis's script did, so
 every repetition pays the same TCP handshake.
 """
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 from ..objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint, client
+from ..records import UploadParameters, UploadRecord
 
 MIB = 1 << 20
 
@@ -38,30 +40,41 @@ def request_count(size: int, part_size: int) -> int:
     return 1 if parts == 1 else parts + 2
 
 
-def upload_worker(address: str, secure: bool, bucket: str, part_size: int, plan: list[dict]) -> int:
-    """Upload, verify and delete each planned object; print one JSON line per upload."""
+def job(context: dict, items: list[dict]) -> dict:
+    """The worker's input: ``context`` holds study, setup, endpoint, emulation and parameters."""
+    return {"context": context, "items": items}
+
+
+def upload_worker(address: str, secure: bool, work: dict) -> int:
+    """Upload, verify and delete each item; print one UploadRecord a line."""
     host, _, port = address.rpartition(":")
     endpoint = Endpoint(host, int(port), os.environ[ACCESS_KEY_VARS[0]], os.environ[SECRET_KEY_VARS[0]], secure)
+    context = work["context"]
+    parameters = UploadParameters(**context["parameters"])
+    part_size, bucket = parameters.part_size, parameters.bucket
     etags: dict[str, str] = {}
-    for item in plan:
+    for item in work["items"]:
         minio = client(endpoint, retries=0)
         path = Path(item["path"])
         etags.setdefault(item["path"], expected_etag(path, part_size))
-        record = {"rep": item["rep"], "model_mb": item["model_mb"], "bytes": path.stat().st_size,
-                  "part_size": part_size, "requests": request_count(path.stat().st_size, part_size),
-                  "started": time.time()}
+        size = path.stat().st_size
+        measured: dict = {"started": time.time()}
         try:
             start = time.perf_counter()
             minio.fput_object(bucket, item["object"], str(path), part_size=part_size)
-            seconds = time.perf_counter() - start
-            record |= {"seconds": seconds, **_verify(minio, bucket, item["object"], path, etags[item["path"]])}
+            measured["seconds"] = time.perf_counter() - start
+            measured |= _verify(minio, bucket, item["object"], path, etags[item["path"]])
             minio.remove_object(bucket, item["object"])
-            record["status"] = "ok" if record["verified"] else "unverified"
+            measured["status"] = "ok" if measured["verified"] else "unverified"
         except Exception as exc:  # the store died or refused: record it, never as a time
-            record |= {"status": "failed", "seconds": None, "verified": False,
-                       "error": f"{type(exc).__name__}: {exc}"}
-        print(json.dumps(record), flush=True)
-        if record["status"] == "failed":
+            measured |= {"status": "failed", "seconds": None, "verified": False,
+                         "error": f"store {context['endpoint']}: {type(exc).__name__}: {exc}"}
+        record = UploadRecord(study=context["study"], setup=context["setup"], model_mb=item["model_mb"],
+                              rep=item["rep"], parameters=parameters, endpoint=context["endpoint"],
+                              emulation=context["emulation"], bytes=size, requests=request_count(size, part_size),
+                              **measured)
+        print(json.dumps(record.to_json(), sort_keys=True), flush=True)
+        if record.status == "failed":
             return 3
     return 0
 

@@ -6,7 +6,8 @@ kube-state-metrics' series from Prometheus (``prometheus.collect``). Pods and th
 volume are deleted only after their logs and metrics are collected, and always: on
 success, failure, an error or Ctrl-C, found by the run's label.
 
-The client objects are passed in, so tests drive the same code with a fake API.
+The API clients come in through the run's spec, so unit tests drive the same code with
+a fake API.
 """
 
 from __future__ import annotations
@@ -14,71 +15,63 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from .. import atomic
-from .compiler import Plan
-from .events import EventLog, read_events
-from .local import RunSpec, abort_run, begin_run, finish_run, release_steps
-from .prometheus import collect
+from ... import atomic
+from ...config import with_defaults
+from ...kube import KEY, KubeClients, cleanup, connect, dns_name, labels
+from ..compiler import Plan
+from ..prometheus import collect, read_saved
+from ..run import RunLog, RunSpec, read_events, release_steps, run_pipeline
+from ..timing import event_rows, with_overhead
+from . import Backend
 
 MOUNT = "/marshal"
-PART_OF = "mlopsbench"
-KEY = "mlopsbench.io"
+SOURCE = "watch"
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ClusterSpec:
-    namespace: str = "mlopsbench"
-    image: str = "mlopsbench:0.1.0"
-    image_pull_policy: str = "IfNotPresent"
-    service_account: str = "mlopsbench-runner"
-    node_selector: dict = field(default_factory=dict)
-    resources: dict = field(default_factory=dict)
-    storage_class: str | None = None
-    read_write_many: bool = False
-    volume_size: str = "1Gi"
-    prometheus_url: str | None = None
-    scrape_interval_s: float = 5.0
+    """The ``kubernetes`` section of a configuration, its defaults from the schema."""
+
+    namespace: str
+    image: str
+    image_pull_policy: str
+    service_account: str
+    node_selector: dict
+    resources: dict
+    storage_class: str | None
+    read_write_many: bool
+    volume_size: str
+    prometheus_url: str | None
+    scrape_interval_s: float
 
 
 def cluster_spec(section: dict) -> ClusterSpec:
-    """The ``kubernetes`` section of a validated configuration, without the connection keys."""
-    return ClusterSpec(**{k: v for k, v in section.items() if k not in ("kubeconfig", "context")})
+    """The run options of a ``kubernetes`` section (without connection and upload keys)."""
+    section = with_defaults(section, "kubernetes")
+    return ClusterSpec(**{k: v for k, v in section.items() if k not in ("kubeconfig", "context", "upload")})
 
 
-def connect(section: dict):
-    """(CoreV1Api, Watch factory) from the kubeconfig named in config, in-cluster, or ~/.kube/config."""
-    from kubernetes import client, config, watch
+@dataclass(frozen=True)
+class Cluster:
+    """Where the kubernetes backend runs: the API clients and the run options."""
 
-    if section.get("kubeconfig"):
-        config.load_kube_config(config_file=section["kubeconfig"], context=section.get("context"))
-    else:
-        try:
-            config.load_incluster_config()
-        except config.ConfigException:
-            config.load_kube_config(context=section.get("context"))
-    return client.CoreV1Api(), watch.Watch
+    clients: KubeClients
+    options: ClusterSpec
 
 
-def dns_name(text: str) -> str:
-    """A DNS-1123 label (lower case, digits, '-') of at most 63 characters."""
-    name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
-    return name[:63].rstrip("-")
+def cluster_from_config(section: dict) -> Cluster:
+    return Cluster(connect(section), cluster_spec(section))
 
 
 def run_labels(spec: RunSpec, run_name: str) -> dict[str, str]:
-    labels = spec.labels
-    return {"app.kubernetes.io/name": "mlopsbench", "app.kubernetes.io/part-of": PART_OF,
-            "app.kubernetes.io/instance": run_name, "app.kubernetes.io/component": "pipeline-step",
-            f"{KEY}/study": dns_name(str(labels.get("study", "adhoc"))),
-            f"{KEY}/configuration": dns_name(str(labels.get("configuration", ""))),
-            f"{KEY}/rep": str(labels.get("rep", "")), f"{KEY}/run": run_name}
+    return labels("pipeline-step", run_name, study=dns_name(spec.run.study),
+                  configuration=dns_name(spec.run.configuration), rep=str(spec.run.rep), run=run_name)
 
 
 def pvc_manifest(cluster: ClusterSpec, name: str, labels: dict) -> dict:
@@ -140,31 +133,30 @@ def pod_times(pod) -> dict:
 
 
 class KubernetesRunner:
-    """Runs one compiled pipeline on a cluster; the API objects come from the caller."""
+    """Runs one compiled pipeline on a cluster; the API clients come with the spec."""
 
-    def __init__(self, core, watch_factory, cluster: ClusterSpec, plan: Plan, spec: RunSpec):
-        self.core, self.watch_factory, self.cluster, self.plan, self.spec = core, watch_factory, cluster, plan, spec
-        self.run_name = dns_name(f"mlb-{spec.labels.get('configuration', 'run')}-{spec.labels.get('rep', 0)}"
-                                 f"-{int(time.time())}")
+    def __init__(self, plan: Plan, spec: RunSpec):
+        cluster: Cluster = spec.cluster
+        self.core, self.watch_factory, self.cluster = cluster.clients.core, cluster.clients.watch, cluster.options
+        self.plan, self.spec = plan, spec
+        self.run_name = dns_name(f"mlb-{spec.run.configuration}-{spec.run.rep}-{int(time.time())}")
         self.labels = run_labels(spec, self.run_name)
         self.selector = f"{KEY}/run={self.run_name}"
         self.pods = {step: dns_name(f"{self.run_name}-{step}") for step in plan.steps}
         self._watch_stream = None
 
     def run(self) -> str:
-        events = begin_run(self.spec, self.plan)
-        events.write("cluster", namespace=self.cluster.namespace, run_name=self.run_name, selector=self.selector,
-                     pods=self.pods)
-        try:
-            failures = self._dispatch(events)
-        except BaseException:
-            self._collect_and_clean(events)
-            abort_run(events, {})
-            raise
-        self._collect_and_clean(events)
-        return finish_run(self.spec, events, "failed" if failures else "succeeded", failures)
+        return run_pipeline(self.plan, self.spec, self._execute)
 
-    def _dispatch(self, events: EventLog) -> dict[str, str]:
+    def _execute(self, events: RunLog, failures: dict[str, str]) -> None:
+        events.note("cluster", namespace=self.cluster.namespace, run_name=self.run_name, selector=self.selector,
+                    pods=self.pods)
+        try:
+            self._dispatch(events, failures)
+        finally:
+            self._collect_and_clean(events)
+
+    def _dispatch(self, events: RunLog, failures: dict[str, str]) -> None:
         cluster, plan = self.cluster, self.plan
         volume = self.run_name
         self.core.create_namespaced_persistent_volume_claim(cluster.namespace,
@@ -176,12 +168,11 @@ class KubernetesRunner:
         watcher.start()
         status: dict[str, str] = {}
         seen: dict[str, set] = {step: set() for step in plan.steps}  # watch events already logged
-        failures: dict[str, str] = {}
         created_at: dict[str, float] = {}
         node = None
         try:
             while len(status) < len(plan.steps):
-                for name in release_steps(plan, status, set(created_at), events):
+                for name in release_steps(plan, status, set(created_at), events, SOURCE):
                     self._create(events, name, volume, node)
                     created_at[name] = time.monotonic()
                 self._expire(events, created_at, status, failures)
@@ -198,23 +189,22 @@ class KubernetesRunner:
                 for event, api_time in (("scheduled", times["scheduled"]), ("started", times["started"])):
                     if api_time is not None and event not in seen[step]:
                         seen[step].add(event)
-                        events.write(event, t=received, step=step, source="watch", api_t=api_time)
+                        events.step(event, step, t=received, source=SOURCE, api_t=api_time)
                 if times["phase"] in ("Succeeded", "Failed"):
                     result = "succeeded" if times["phase"] == "Succeeded" else "failed"
                     status[step] = result
                     if result == "failed":
                         failures[step] = times["reason"] or f"exited with status {times['exit_code']}"
-                    events.write("finished", t=received, step=step, source="watch", api_t=times["finished"],
-                                 exit_code=times["exit_code"], status=result, reason=times["reason"])
+                    events.step("finished", step, t=received, source=SOURCE, api_t=times["finished"],
+                                exit_code=times["exit_code"], status=result, reason=times["reason"])
         finally:
             stop.set()
             if self._watch_stream is not None:
                 self._watch_stream.stop()
             watcher.join(timeout=5)
             watch_log.close()
-        return failures
 
-    def _expire(self, events: EventLog, created_at: dict, status: dict, failures: dict) -> None:
+    def _expire(self, events: RunLog, created_at: dict, status: dict, failures: dict) -> None:
         """activeDeadlineSeconds only counts once a pod has started; a pod that never
         schedules is failed here, after the same deadline from its creation."""
         deadline = self.spec.step_timeout
@@ -224,17 +214,17 @@ class KubernetesRunner:
             if step not in status and time.monotonic() - since > deadline:
                 status[step] = "failed"
                 failures[step] = f"timed out after {deadline:g} s"
-                events.write("finished", step=step, source="runner", status="failed", reason="Timeout")
+                events.step("finished", step, source="runner", status="failed", reason="Timeout")
                 self.core.delete_namespaced_pod(self.pods[step], self.cluster.namespace)
 
-    def _create(self, events: EventLog, step: str, volume: str, node: str | None) -> None:
+    def _create(self, events: RunLog, step: str, volume: str, node: str | None) -> None:
         deadline = self.spec.step_timeout
         manifest = pod_manifest(self.cluster, self.pods[step], self.labels | {f"{KEY}/step": step},
                                 self.plan.script(step, self.spec.parameters), volume, deadline, node)
         sent = time.time()
         pod = self.core.create_namespaced_pod(self.cluster.namespace, manifest)
-        events.write("created", t=sent, step=step, source="watch", api_t=_epoch(pod.metadata.creation_timestamp),
-                     pod=self.pods[step], node_pin=node)
+        events.step("created", step, t=sent, source=SOURCE, api_t=_epoch(pod.metadata.creation_timestamp),
+                    detail={"pod": self.pods[step], "node_pin": node})
 
     def _watch(self, updates: queue.Queue, stop: threading.Event, watch_log) -> None:
         while not stop.is_set():
@@ -253,7 +243,7 @@ class KubernetesRunner:
             finally:
                 watch.stop()
 
-    def _collect_and_clean(self, events: EventLog) -> None:
+    def _collect_and_clean(self, events: RunLog) -> None:
         """Logs and metrics first, then delete everything the run made, found by label."""
         logs = self.spec.run_dir / "logs"
         for step, pod in self.pods.items():
@@ -263,20 +253,38 @@ class KubernetesRunner:
                 text = f"[MLB] no log: {type(exc).__name__}: {exc}\n"
             atomic.write_bytes(logs / f"{step}.log", text.encode())
         if self.cluster.prometheus_url:
-            stamps = [e for e in read_events(self.spec.run_dir / "events.jsonl")
-                      if e["event"] in ("created", "finished")]
-            start, end = min(e["t"] for e in stamps), max(e["t"] for e in stamps)
+            stamps = [e.t for e in read_events(self.spec.run_dir / "events.jsonl")
+                      if getattr(e, "event", None) in ("created", "finished")]
+            start, end = min(stamps, default=time.time()), max(stamps, default=time.time())
             try:
                 collect(self.cluster.prometheus_url, self.cluster.namespace, list(self.pods.values()), start, end,
                         self.spec.run_dir / "prometheus", self.cluster.scrape_interval_s)
             except Exception as exc:  # keep cleaning up; the run records why metrics are missing
-                events.write("prometheus-failed", error=str(exc))
+                events.note("prometheus-failed", error=str(exc))
         cleanup(self.core, self.cluster.namespace, self.selector)
-        events.write("cleaned", selector=self.selector)
+        events.note("cleaned", selector=self.selector)
 
 
-def cleanup(core, namespace: str, selector: str = f"app.kubernetes.io/part-of={PART_OF}") -> None:
-    """Delete the pods and volumes that match ``selector`` (default: everything of ours)."""
-    core.delete_collection_namespaced_pod(namespace, label_selector=selector)
-    core.delete_collection_namespaced_persistent_volume_claim(namespace, label_selector=selector)
+def step_rows(run_dir, run_id: str, events: list, base: dict) -> list[dict]:
+    """Three clocks, kept apart: the watcher's receive times, the API's, kube-state-metrics'."""
+    rows = event_rows(run_dir, run_id, events, base, SOURCE)
+    rows += event_rows(run_dir, run_id, events, base, "api", api_clock=True)
+    pods = next((e.detail["pods"] for e in events if getattr(e, "event", None) == "cluster"), {})
+    metrics = read_saved(run_dir / "prometheus")
+    for row in [r for r in rows if r["timestamp_source"] == SOURCE]:
+        times = metrics.get(pods.get(row["step"]), {})
+        rows.append(with_overhead(row | {"timestamp_source": "prometheus", "scheduled": times.get("scheduled"),
+                                         "created": times.get("created"), "started": times.get("started"),
+                                         "finished": times.get("finished")}))
+    return rows
+
+
+BACKEND = Backend(
+    name="kubernetes", split=True, clock=SOURCE,
+    timestamps="Kubernetes pods: created (the create call sent), scheduled, started and finished as the pod "
+               "watch received them (sub-second, as ClusterLoader2 does), with the API server's whole-second "
+               "times and kube-state-metrics' series from Prometheus kept beside them as two more clocks.",
+    run=lambda plan, spec: KubernetesRunner(plan, spec).run(), step_rows=step_rows,
+    cluster_options=cluster_from_config,
+)
 

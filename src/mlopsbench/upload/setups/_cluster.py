@@ -1,13 +1,12 @@
-"""The upload experiment on a cluster (Section 4.2): "vm" and "pod" against MinIO on the edge.
+"""What the cluster setups ("vm" and "pod") share: their options, the netem DaemonSet, the Job.
 
-* ``vm``: this host uploads to the MinIO Service as it reaches it (``vm_endpoint``).
-* ``pod``: a Job on an ``iot=core`` node builds the models and uploads them to the
-  Service's in-cluster address, printing one JSON line per upload, which is read from
-  its log. The Job is deleted afterwards.
 * Latency: opt-in, the netem DaemonSet of ``deploy/netem-daemonset.yaml`` on the edge
   node; it is always deleted at the end, and its pods remove the qdisc as they stop.
+* The "pod" uploader is a Job that builds the models in the pod and runs the upload
+  worker, which prints one record a line; they are read from its log, and the Job is
+  deleted afterwards.
 
-The API objects are passed in, so tests drive the same code with a fake.
+The API clients are part of the options, so unit tests drive the same code with a fake.
 """
 
 from __future__ import annotations
@@ -17,14 +16,71 @@ import json
 import logging
 import shlex
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from ..errors import InputError
-from ..objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, StoreError
+from ...config import with_defaults
+from ...errors import InputError
+from ...kube import KubeClients, connect
+from ...objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint, StoreError, endpoint_from_environment
+from ..plan import CellSpec
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClusterUpload:
+    """The ``kubernetes.upload`` options (defaults from the schema) and the API clients."""
+
+    clients: KubeClients
+    namespace: str
+    image: str
+    service_endpoint: str         # MinIO as a pod reaches it
+    vm_endpoint: Endpoint | None  # MinIO as this host reaches it
+    secret: str
+    node_selector: dict
+    netem: bool
+    netem_manifest: str
+    netem_interface: str
+    job_timeout_s: float
+
+
+def options_from_config(section: dict, clients: KubeClients | None = None) -> ClusterUpload:
+    """The options of a configuration's ``kubernetes`` section; connects unless given clients."""
+    section = with_defaults(section, "kubernetes")
+    if "upload" not in section:
+        raise InputError("the vm and pod upload setups need a kubernetes.upload section (see config/cluster.yaml)")
+    upload = section["upload"]
+    return ClusterUpload(clients=clients or connect(section), namespace=section["namespace"],
+                         image=section["image"], service_endpoint=upload["service_endpoint"],
+                         vm_endpoint=endpoint_from_environment(upload["vm_endpoint"], False),
+                         secret=upload["credentials_secret"], node_selector=upload["job_node_selector"],
+                         netem=upload["netem"], netem_manifest=upload["netem_manifest"],
+                         netem_interface=upload["netem_interface"], job_timeout_s=upload["job_timeout_s"])
+
+
+def options_of(spec: CellSpec) -> ClusterUpload:
+    if spec.options is None:
+        raise InputError(f"setup {spec.setup} runs on a cluster: give --cluster-config")
+    return spec.options
+
+
+@contextlib.contextmanager
+def cluster_latency(spec: CellSpec, proxy_possible: bool):
+    """The netem DaemonSet on the edge node when enabled ("netem-daemonset"); else "proxy" where
+    the caller can put the delay proxy in the path, and a refusal where it cannot."""
+    options = options_of(spec)
+    if options.netem and spec.latency_ms > 0:
+        with netem_delay(options.clients.apps, options.namespace, options.netem_manifest, spec.latency_ms,
+                         options.netem_interface) as emulation:
+            yield emulation
+    elif not proxy_possible and spec.latency_ms > 0:
+        raise InputError(f"setup {spec.setup} at {spec.latency_ms:g} ms: set kubernetes.upload.netem: true "
+                         "(no proxy can sit between a pod and the Service)")
+    else:
+        yield "proxy" if proxy_possible else "none"
 
 
 def _wait_for(read, done, timeout: float, poll: float, error):
@@ -59,13 +115,11 @@ def netem_delay(apps, namespace: str, manifest: str | Path, delay_ms: float, int
 
 
 def job_manifest(namespace: str, name: str, labels: dict, image: str, models: list[tuple[float, str]],
-                 plan: list[dict], endpoint: str, bucket: str, part_size: int, secret: str,
-                 node_selector: dict, deadline_s: int) -> dict:
-    """The "pod" uploader: build each model in the pod, then run the upload worker."""
+                 work: dict, endpoint: str, secret: str, node_selector: dict, deadline_s: int) -> dict:
+    """The "pod" uploader: build each model in the pod, then run the upload worker on ``work``."""
     build = [f"mlopsbench upload-model --size {size:g} --unit {unit} --output /tmp/models/model_{size:g}MB.keras"
              for size, unit in models]
-    worker = (f"mlopsbench upload-worker --endpoint {shlex.quote(endpoint)} --bucket {shlex.quote(bucket)} "
-              f"--part-size {part_size} < /tmp/plan.json")
+    worker = f"mlopsbench upload-worker --endpoint {shlex.quote(endpoint)} < /tmp/plan.json"
     script = " && ".join(["set -e", 'printf "%s" "$PLAN" > /tmp/plan.json', *build, worker])
     secret_env = [{"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
                   for var, key in ((ACCESS_KEY_VARS[0], "MINIO_ROOT_USER"), (SECRET_KEY_VARS[0], "MINIO_ROOT_PASSWORD"))]
@@ -80,22 +134,17 @@ def job_manifest(namespace: str, name: str, labels: dict, image: str, models: li
                                     "seccompProfile": {"type": "RuntimeDefault"}},
                 "containers": [{
                     "name": "uploader", "image": image, "command": ["/bin/sh", "-c", script],
-                    "env": [*secret_env, {"name": "PLAN", "value": json.dumps(plan)}],
+                    "env": [*secret_env, {"name": "PLAN", "value": json.dumps(work)}],
                     "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
                 }],
             }}},
     }
 
 
-def pod_plan(models: list[tuple[float, str]], reps: int, latency_ms: float) -> list[dict]:
-    return [{"path": f"/tmp/models/model_{size:g}MB.keras", "model_mb": size, "rep": rep,
-             "object": f"pod-{latency_ms:g}ms-model_{size:g}MB-rep{rep}"}
-            for rep in range(1, reps + 1) for size, _ in models]
-
-
 def run_job(core, batch, namespace: str, manifest: dict, endpoint: str, timeout: float,
-            poll: float = 2.0) -> list[dict]:
-    """Create the Job, wait for it, return the JSON records from its log; always delete it."""
+            poll: float = 2.0) -> tuple[list[dict], bool]:
+    """Create the Job, wait for it; return the JSON records from its log and whether it failed.
+    The Job is always deleted."""
     name = manifest["metadata"]["name"]
     batch.create_namespaced_job(namespace, manifest)
     try:
@@ -104,10 +153,6 @@ def run_job(core, batch, namespace: str, manifest: dict, endpoint: str, timeout:
                            StoreError(f"{endpoint}: upload Job {namespace}/{name} did not finish in {timeout:g} s"))
         pods = core.list_namespaced_pod(namespace, label_selector=f"job-name={name}").items
         text = "".join(core.read_namespaced_pod_log(p.metadata.name, namespace) for p in pods)
-        records = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-        if status.failed and not any(r.get("status") == "failed" for r in records):
-            records.append({"status": "failed", "seconds": None, "verified": False,
-                            "error": f"upload Job {name} failed before reporting (see its log)"})
-        return records
+        return [json.loads(line) for line in text.splitlines() if line.startswith("{")], bool(status.failed)
     finally:
         batch.delete_namespaced_job(name, namespace, propagation_policy="Background")

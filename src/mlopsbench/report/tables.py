@@ -1,0 +1,203 @@
+"""The report's tables: pure functions from the statistics (and the thesis's numbers) to a Table.
+
+Backends and setups are those found in the statistics, in the registries' order of
+meaning (cluster backends first), never names written here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..analysis import split_backends
+from ..models import NORMALIZATION_PARAMS, trainable_params
+from ..paths import architecture_name
+from ..stats import in_series
+
+TABLE2_JOBS = ("dnnfit", "plot", "dnneval", "dnnpredict")
+TABLE4_JOBS = ("dnnfit", "plot", "dnneval", "preprocessing")
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+    note: str = ""
+
+
+def num(value, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:,.{digits}f}"
+
+
+def pct(value, digits: int = 1) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.{digits}f} %"
+
+
+def with_ci(row, digits: int = 2) -> str:
+    """'mean [low, high]' with the interval Shapiro-Wilk says to read."""
+    if row is None:
+        return "n/a"
+    if row["read"] == "median":
+        return f"median {num(row['median'], digits)} [{num(row['median_low'], digits)}, {num(row['median_high'], digits)}]"
+    return f"{num(row['mean'], digits)} [{num(row['t_low'], digits)}, {num(row['t_high'], digits)}]"
+
+
+def first_row(frame: pd.DataFrame, **match) -> pd.Series | None:
+    """The first row whose columns equal ``match``, or None."""
+    for key, value in match.items():
+        frame = frame[frame[key] == value]
+    return None if frame.empty else frame.iloc[0]
+
+
+def backends_of(stats: dict[str, pd.DataFrame]) -> list[str]:
+    """Every backend in the statistics: those that split the notebook first, then the rest."""
+    names = sorted(stats["pipeline_steps_summary"]["backend"].unique())
+    split = split_backends(names)
+    return split + [n for n in names if n not in split]
+
+
+def _dataset_steps(stats, metric: str) -> pd.DataFrame:
+    frame = stats["pipeline_steps_summary"]
+    return in_series(frame[frame["metric"] == metric], "dataset")
+
+
+def per_size(stats, metric: str, jobs, ref: dict, title: str) -> Table:
+    """Jobs against dataset size, a row per job and backend, the thesis's numbers beside the first."""
+    frame = _dataset_steps(stats, metric)
+    sizes = sorted(frame["dataset_mb"].unique())
+    header = ["job", "backend", *(f"ours {s:g} MB" for s in sizes), *(f"thesis {s:g} MB" for s in ref["dataset_mb"])]
+    rows = []
+    for job in jobs:
+        for i, backend in enumerate(backends_of(stats)):
+            ours = [with_ci(first_row(frame, step=job, dataset_mb=s, backend=backend)) for s in sizes]
+            thesis = [num(v) for v in ref["jobs"][job]] if i == 0 else [""] * len(ref["dataset_mb"])
+            rows.append([job if i == 0 else "", backend, *ours, *thesis])
+    return Table(title, header, rows, f"Ours: mean [95 % CI] over repetitions, per backend. Thesis: {ref['cite']}, "
+                 "mean of 6 runs on its Kubernetes cluster.")
+
+
+def other_durations(stats, ref: dict) -> Table:
+    frame = _dataset_steps(stats, "duration_seconds")
+    backends = backends_of(stats)
+    rows = []
+    for job, (low, high) in ref["jobs"].items():
+        ranges = []
+        for backend in backends:
+            means = frame.loc[(frame["step"] == job) & (frame["backend"] == backend), "mean"]
+            ranges.append(f"{num(means.min())} to {num(means.max())}" if len(means) else "no such job")
+        rows.append([job, *ranges, f"{num(low)} to {num(high)}"])
+    return Table("Table 3 analogue: range of mean durations [s] across dataset sizes",
+                 ["job", *(f"ours ({b})" for b in backends), "thesis"], rows,
+                 f"Thesis: {ref['cite']}. kale-marshall-volume is Kale's PVC job; our marshal directory needs no job.")
+
+
+def overall(stats, ref_points: list[dict]) -> Table:
+    frame = stats["pipeline_overall_summary"]
+    rows = []
+    order = {b: i for i, b in enumerate(backends_of(stats))}
+    frame = frame.assign(_order=frame["backend"].map(order)).sort_values(["_order", "trainable_params", "dataset_mb"])
+    for _, row in frame.iterrows():
+        thesis = [p for p in ref_points if p["model"] == row["model"] and row["series"] in p["series"]]
+        quoted = "; ".join(f"{p['value']} % at {p['dataset_mb']} MB ({p['cite'].split(' (')[0]})" for p in thesis)
+        rows.append([row["backend"], row["series"], f"{row['dataset_mb']:g}", row["model"], str(int(row["n"])),
+                     with_ci(row, 1), quoted or "-"])
+    return Table("Overall overhead % of a run (Figures 15 and 16)",
+                 ["backend", "series", "dataset MB", "model", "n", "ours: mean [95 % CI]", "thesis"], rows,
+                 "The thesis's values are for its 2-40 MB datasets on Kubernetes; they sit beside ours by model.")
+
+
+def end_to_end(stats) -> Table:
+    frame = stats.get("pipeline_runs_summary")
+    backends = backends_of(stats)
+    split = split_backends(backends)
+    baselines = [b for b in backends if b not in split]
+    rows = []
+    if frame is not None:
+        for (series, size, model), group in frame.groupby(["series", "dataset_mb", "model"]):
+            by = group.set_index("backend")
+            cells = [with_ci(by.loc[b]) if b in by.index else "n/a" for b in backends]
+            ratios = []
+            for b in split:
+                for base in baselines:
+                    ratio = (by.loc[b, "mean"] / by.loc[base, "mean"] if b in by.index and base in by.index
+                             else float("nan"))
+                    ratios.append(num(ratio))
+            rows.append([series, f"{size:g}", model, *cells, *ratios])
+    ratio_header = [f"{b} / {base}" for b in split for base in baselines]
+    return Table("End to end: one job per cell against the notebook in one process (wall time [s])",
+                 ["series", "dataset MB", "model", *backends, *ratio_header], rows,
+                 "Wall time from the first job's creation to the last job's end; the notebook in one process from "
+                 "spawn to exit. Ratios of means.")
+
+
+def uploads(stats, ref: list[dict]) -> Table:
+    frame = stats["upload_summary"]
+    setups = sorted(frame["setup"].unique())
+    quoted = {(r["latency_ms"], r["model_mb"]): r for r in ref}
+    rows = []
+    for (latency, size), group in frame.groupby(["latency_ms", "model_mb"]):
+        by = group.set_index("setup")
+        cells = [with_ci(by.loc[s], 3) if s in by.index else "n/a" for s in setups]
+        thesis = quoted.get((latency, size))
+        rows.append([f"{latency:g}", f"{size:g}", str(int(group["n"].max())), *cells,
+                     f"{thesis['seconds']} s ({thesis['setup']})" if thesis else "-"])
+    return Table("Upload times [s] (Figure 19)", ["latency ms", "model MB", "n", *setups, "thesis"], rows,
+                 "Ours: mean [95 % CI] per setup; thesis: times quoted in Section 6.2 for its sizes only.")
+
+
+def equivalence(stats) -> Table:
+    frame = stats.get("upload_equivalence", pd.DataFrame())
+    rows = []
+    for (a, b), group in (frame.groupby(["a", "b"]) if not frame.empty else []):
+        tested = group[group["equivalent"].notna()]
+        rows.append([f"{a} vs {b}", str(len(group)), str(len(tested)), str(int(tested["equivalent"].astype(bool).sum())),
+                     num(group["diff"].abs().median(), 3)])
+    return Table("The thesis's VM-against-pod comparison (claim C9), per pair of setups",
+                 ["pair", "cells", "tested", "equivalent (TOST)", "median |difference| s"], rows,
+                 "A cell is one latency and model size; 'tested' needs at least two uploads on each side.")
+
+
+def upload_cells(stats) -> Table:
+    frame = stats.get("upload_cells", pd.DataFrame())
+    rows = [[r["setup"], f"{r['latency_ms']:g}", r["status"], str(r["uploads"]), str(r["failed"]),
+             r["reason"] if isinstance(r["reason"], str) else ""] for _, r in frame.iterrows()]
+    return Table("Upload cells", ["setup", "latency ms", "status", "uploads", "not ok", "note"], rows)
+
+
+def parameters(widths: list[int], hidden_layers: int, printed: dict) -> Table:
+    rows = []
+    for width in widths:
+        ours = trainable_params(width, hidden_layers)
+        total = ours + NORMALIZATION_PARAMS
+        thesis = printed.get(width)
+        if thesis is None:
+            note = "not in the thesis"
+        elif thesis == ours:
+            note = "same"
+        elif thesis == total:
+            note = f"thesis counts Normalization's {NORMALIZATION_PARAMS} non-trainable weights"
+        else:
+            note = "thesis value fits neither count (typo?)"
+        rows.append([architecture_name(width, hidden_layers), str(ours), str(total), str(thesis or "-"), note])
+    return Table("Trainable parameters (Section 4.1)", ["model", "trainable", "total", "thesis prints", "note"], rows)
+
+
+def claims(stats) -> Table:
+    frame = stats.get("claims", pd.DataFrame())
+    rows = [[r["id"], r["claim"], r["cite"], r["evidence"], r["verdict"]] for _, r in frame.iterrows()]
+    return Table("Claims of the thesis, judged on our data", ["", "claim", "where", "our evidence", "verdict"], rows)
+
+
+def setup(machine: str, backends: list[str], setups: list[str], versions: str, checksums: list[tuple[str, str]],
+          counts: dict | None) -> Table:
+    rows = [["machine", machine], ["backends", ", ".join(backends) or "none (pipeline experiment missing)"],
+            ["upload setups", ", ".join(setups) or "none"], ["versions", versions]]
+    rows += [[f"sha256 {path}", digest] for path, digest in checksums]
+    if counts:
+        rows.append(["node filter", ", ".join(f"{k} {v}" for k, v in counts.items() if k != "source")])
+    return Table("Setup", ["", ""], rows)

@@ -1,0 +1,122 @@
+"""Unit test: every DVC stage depends on exactly the package files its CLI command imports, and
+on the package data those modules read (the schema, the thesis's reference numbers).
+
+The imports are found statically: the CLI module's own imports, the ones of the functions that
+build the parser, and the command's handler; then every import of every package module reached,
+with a registry package standing for all of its modules (it discovers them at import time)."""
+
+import argparse
+import ast
+import re
+from pathlib import Path
+
+import yaml
+
+from mlopsbench import cli
+
+SRC = Path(cli.__file__).resolve().parents[1]
+PACKAGE = SRC / "mlopsbench"
+PARSER_FUNCTIONS = {"build_parser", "config_option", "main", "_interrupt"}
+
+
+def module_file(name: str) -> Path:
+    path = SRC / Path(*name.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
+def _imports(name: str, node: ast.AST) -> set[str]:
+    package = name if module_file(name).name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for item in ast.walk(node):
+        if isinstance(item, ast.ImportFrom):
+            base = package
+            for _ in range(max(item.level - 1, 0)):
+                base = base.rpartition(".")[0]
+            base = (f"{base}.{item.module}" if item.module else base) if item.level else item.module
+            if base and base.startswith("mlopsbench"):
+                found.add(base)
+                found |= {f"{base}.{a.name}" for a in item.names if module_file(f"{base}.{a.name}").exists()}
+        elif isinstance(item, ast.Import):
+            found |= {a.name for a in item.names if a.name.startswith("mlopsbench")}
+    return found
+
+
+def _generated_imports(source: str) -> set[str]:
+    """Modules that code this module writes (a compiled step, say) or a notebook imports."""
+    return set(re.findall(r"(?:^|[\s\"'])from (mlopsbench[\w.]*) import", source))
+
+
+def _closure(start: set[str]) -> set[Path]:
+    seen, stack = set(), list(start)
+    while stack:
+        name = stack.pop()
+        parts = name.split(".")
+        stack += [".".join(parts[:i]) for i in range(1, len(parts))]  # parent packages run first
+        if name in seen or not module_file(name).exists():
+            continue
+        seen.add(name)
+        text = module_file(name).read_text()
+        stack += _imports(name, ast.parse(text)) | _generated_imports(text)
+        if "discover(__name__, __path__" in text:  # a registry imports all its modules
+            stack += [f"{name}.{p.stem}" for p in module_file(name).parent.glob("*.py") if not p.stem.startswith("_")]
+    files = {module_file(name) for name in seen}
+    for path in list(files):  # package data the modules read
+        files |= {PACKAGE / data for data in re.findall(r'joinpath\("([^"]+)"\)', path.read_text())}
+    return files
+
+
+def command_files(handler: str, notebooks: list[Path] = ()) -> set[Path]:
+    tree = ast.parse((PACKAGE / "cli.py").read_text())
+    functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
+    start = set()
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            start |= _imports("mlopsbench.cli", stmt)
+    todo, done = [handler, *PARSER_FUNCTIONS], set()
+    while todo:  # the handler and the CLI helpers they call
+        function = functions[todo.pop()]
+        done.add(function.name)
+        start |= _imports("mlopsbench.cli", function)
+        todo += [n.func.id for n in ast.walk(function) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+                 and n.func.id in functions and n.func.id not in done]
+    for notebook in notebooks:  # the steps run the notebook's cells, and their imports
+        start |= _generated_imports(notebook.read_text())
+    return _closure(start) | {PACKAGE / "cli.py"}
+
+
+def stage_files(repo: Path, deps: list[str]) -> set[Path]:
+    """The package files a stage's deps cover (a directory covers everything below it)."""
+    files = set()
+    for dep in deps:
+        path = repo / dep
+        if str(dep).startswith("src/mlopsbench"):
+            files |= {p for p in path.rglob("*") if p.is_file() and p.suffix in (".py", ".yaml")} if path.is_dir() \
+                else {path}
+    return {p.resolve() for p in files if "__pycache__" not in p.parts}
+
+
+def test_every_stage_depends_on_the_modules_its_command_imports(repo):
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    subparsers = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    checked = 0
+    for name, stage in stages.items():
+        stage = stage.get("do", stage)
+        command = stage["cmd"].split()[1]
+        handler = subparsers.choices[command].get_default("func").__name__
+        notebooks = [repo / "notebooks/intel54_pipeline.ipynb"] if "${pipeline.notebook}" in stage["deps"] else []
+        wanted = {p.resolve() for p in command_files(handler, notebooks)}
+        covered = stage_files(repo, stage["deps"])
+        missing = sorted(str(p.relative_to(SRC)) for p in wanted - covered)
+        extra = sorted(str(p.relative_to(SRC)) for p in covered - wanted)
+        assert not missing and not extra, f"stage {name} (mlopsbench {command}): missing {missing}, extra {extra}"
+        checked += 1
+    assert checked == len(stages) >= 12
+
+
+def test_stages_depend_on_the_data_they_read(repo):
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    assert "src/mlopsbench/thesis_reference.yaml" in stages["stats"]["deps"]
+    assert "src/mlopsbench/thesis_reference.yaml" in stages["figures"]["deps"]
+    assert "src/mlopsbench/thesis_reference.yaml" in stages["report"]["deps"]
+    assert "report/report.md.j2" in stages["report"]["deps"]
+    assert "${pipeline.notebook}" in stages["pipeline_run"]["do"]["deps"]

@@ -1,0 +1,73 @@
+"""Unit tests: setups and backends are registries, and every list of their names agrees with them;
+every configuration value has one default, the schema's."""
+
+import argparse
+
+import pytest
+
+from mlopsbench import cli
+from mlopsbench.config import choices, default, schema
+from mlopsbench.pipeline.backends import BACKENDS
+from mlopsbench.upload.setups import SETUPS, comparisons
+
+# Options whose values no configuration holds; everything else with a default must take the schema's.
+NOT_CONFIG_OWNED = {("download", "retries"), ("pipeline-run", "cores"),
+                    ("pipeline-run", "keep_marshal"), ("upload-run", "secure"), ("upload-worker", "secure"),
+                    ("dvc-params", "output"), ("sample-data", "lines"), ("sample-data", "seed")}
+
+
+def _cluster_names(index: int) -> set[str]:
+    node = schema()["allOf"][index]["if"]
+    while "properties" in node:
+        node = next(iter(node["properties"].values()))
+    return set(node["contains"]["enum"])
+
+
+def test_schema_names_the_registered_backends_and_setups():
+    assert sorted(choices("pipeline.backends")) == sorted(BACKENDS)
+    assert sorted(choices("upload.setups")) == sorted(SETUPS)
+    assert _cluster_names(0) == {name for name, b in BACKENDS.items() if b.on_cluster}
+    assert _cluster_names(1) == {name for name, s in SETUPS.items() if s.on_cluster}
+
+
+def test_cli_choices_are_the_registries():
+    subparsers = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    backend = next(a for a in subparsers.choices["pipeline-run"]._actions if a.dest == "backend")
+    setup = next(a for a in subparsers.choices["upload-run"]._actions if a.dest == "setup")
+    assert set(backend.choices) == set(BACKENDS) and set(setup.choices) == set(SETUPS)
+
+
+def test_snakemake_wildcards_come_from_the_registries(repo):
+    common = (repo / "workflow/rules/common.smk").read_text()
+    assert 'backend="|".join(BACKENDS)' in common and 'setup="|".join(SETUPS)' in common
+
+
+def test_every_setup_has_a_peer_of_the_other_thesis_role():
+    for name, setup in SETUPS.items():
+        peer = SETUPS[setup.peer]
+        assert {setup.thesis_role, peer.thesis_role} == {"vm", "pod"} and peer.peer == name
+        assert setup.on_cluster == peer.on_cluster  # compared where both run
+    assert comparisons(SETUPS) == [("host", "netns"), ("vm", "pod")]
+
+
+def test_cli_takes_every_config_owned_default_from_the_schema():
+    subparsers = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    checked = 0
+    for command, parser in subparsers.choices.items():
+        for action in parser._actions:
+            if action.required or action.default in (None, argparse.SUPPRESS) or action.dest == "help":
+                continue
+            if (command, action.dest) in NOT_CONFIG_OWNED:
+                continue
+            key = getattr(action, "config_key", None)
+            assert key, f"mlopsbench {command} {action.option_strings[0]}: a default of its own " \
+                        f"({action.default!r}); take the configuration's with config_option"
+            assert action.default == default(key)
+            checked += 1
+    assert checked >= 15
+
+
+@pytest.mark.parametrize("key, value", [("training.seed", 2020), ("analysis.equivalence_margin", 0.10),
+                                        ("analysis.little_change_points", 5.0), ("kubernetes.namespace", "mlopsbench")])
+def test_one_default_per_value(key, value):
+    assert default(key) == value
