@@ -36,3 +36,51 @@ def cli_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory):
+    """A 0.02 MB dataset from a synthetic file in the published format, through our filter."""
+    from mlopsbench.datasets import build_dataset
+    from mlopsbench.intel_lab import filter_mote
+    from mlopsbench.synthetic import write_published_file
+
+    root = tmp_path_factory.mktemp("data")
+    raw = write_published_file(root / "data.txt.gz", 4000, seed=5)
+    filter_mote(raw, 54, root / "node54.csv", root / "counts.json", progress=False)
+    build_dataset(root / "node54.csv", 0.02, root / "intel54_0.02MB.csv")
+    return root / "intel54_0.02MB.csv"
+
+
+def cluster_unavailable() -> str | None:
+    """Why the local Kubernetes cluster cannot run on this machine, or None."""
+    import shutil
+
+    if os.geteuid() != 0:
+        return "the local cluster needs root"
+    missing = [t for t in ("containerd", "runc", "go", "debootstrap", "iptables", "conntrack", "prometheus", "gcc")
+               if shutil.which(t) is None and not Path("/usr/sbin", t).exists()]
+    return f"missing {', '.join(missing)} (the README's install step brings them)" if missing else None
+
+
+@pytest.fixture(scope="session")
+def local_cluster(repo):
+    """The single-node cluster: the running one if it is up, else started here and stopped at the end.
+    Where it cannot run, its tests are skipped, except in CI (CI=true), where they fail."""
+    from mlopsbench.cluster import lifecycle
+
+    why = cluster_unavailable()
+    if why:
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(why)
+    running = lifecycle.status()
+    cluster = running or lifecycle.up(repo)
+    yield cluster
+    if running is None:
+        lifecycle.down()
+
+
+@pytest.fixture
+def admin(local_cluster):
+    from kubernetes import config
+
+    return config.new_client_from_config(config_file=local_cluster.admin_kubeconfig)

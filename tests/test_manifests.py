@@ -41,8 +41,32 @@ def test_only_the_netem_daemonset_is_privileged():
 
 
 def test_the_runner_role_is_namespaced_and_minimal():
-    role = next(d.values[0] for d in documents() if d.values[0]["kind"] == "Role")
-    resources = {r for rule in role["rules"] for r in rule["resources"]}
-    assert resources == {"pods", "pods/log", "persistentvolumeclaims", "jobs", "jobs/status", "daemonsets",
-                         "daemonsets/status"}
-    assert all("*" not in rule["verbs"] for rule in role["rules"])
+    roles = {d.values[0]["metadata"]["namespace"]: d.values[0] for d in documents() if d.values[0]["kind"] == "Role"}
+    resources = {ns: {r for rule in role["rules"] for r in rule["resources"]} for ns, role in roles.items()}
+    assert resources == {"mlopsbench": {"pods", "pods/log", "pods/exec", "persistentvolumeclaims", "services",
+                                        "jobs", "jobs/status"},
+                         "mlopsbench-netem": {"pods", "pods/log", "daemonsets", "daemonsets/status"}}
+    assert all("*" not in rule["verbs"] for role in roles.values() for rule in role["rules"])
+    assert resources["mlopsbench"] & {"secrets", "serviceaccounts", "roles", "rolebindings"} == set()
+
+
+def test_steps_run_without_api_rights_and_the_namespace_is_restricted():
+    """Least privilege: the steps' ServiceAccount has no binding and mounts no token; the study's
+    namespace enforces the restricted Pod Security level, the netem one alone is privileged."""
+    docs = [d.values[0] for d in documents()]
+    step = next(d for d in docs if d["kind"] == "ServiceAccount" and d["metadata"]["name"] == "mlopsbench-step")
+    assert step["automountServiceAccountToken"] is False
+    bound = {s["name"] for d in docs if d["kind"] == "RoleBinding" for s in d["subjects"]}
+    assert bound == {"mlopsbench-runner"}
+    levels = {d["metadata"]["name"]: d["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+              for d in docs if d["kind"] == "Namespace"}
+    assert levels == {"mlopsbench": "restricted", "mlopsbench-netem": "privileged"}
+    netem = next(d for d in docs if d["kind"] == "DaemonSet")
+    assert netem["metadata"]["namespace"] == "mlopsbench-netem"
+
+
+def test_every_pod_has_requests_and_limits():
+    for name, spec in pod_specs():
+        for container in spec["containers"]:
+            resources = container.get("resources", {})
+            assert resources.get("requests", {}).get("memory") and resources.get("limits", {}).get("memory"), name

@@ -7,27 +7,15 @@ import sys
 import pandas as pd
 import pytest
 
-from mlopsbench.datasets import build_dataset
-from mlopsbench.intel_lab import filter_mote
 from mlopsbench.pipeline.backends import backend
 from mlopsbench.pipeline.compiler import compile_notebook
 from mlopsbench.pipeline.run import MANIFEST, RunFailed, RunSpec, read_events
 from mlopsbench.pipeline.tidy import STEP_COLUMNS, TidyError, read_run, tidy_pipeline
 from mlopsbench.records import RunIdentity
-from mlopsbench.synthetic import write_published_file
 
 pytestmark = pytest.mark.integration
 
 PARAMETERS = {"WIDTH": 8, "HIDDEN_LAYERS": 3, "EPOCHS": 2, "SEED": 1}
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    raw = write_published_file(root / "data.txt.gz", 4000, seed=5)
-    filter_mote(raw, 54, root / "node54.csv", root / "counts.json", progress=False)
-    build_dataset(root / "node54.csv", 0.02, root / "intel54_0.02MB.csv")
-    return root / "intel54_0.02MB.csv"
 
 
 def spec(backend_name, run_dir, dataset, **kwargs):

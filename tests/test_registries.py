@@ -13,7 +13,8 @@ from mlopsbench.upload.setups import SETUPS, comparisons
 # Options whose values no configuration holds; everything else with a default must take the schema's.
 NOT_CONFIG_OWNED = {("download", "retries"), ("pipeline-run", "cores"),
                     ("pipeline-run", "keep_marshal"), ("upload-run", "secure"), ("upload-worker", "secure"),
-                    ("dvc-params", "output"), ("sample-data", "lines"), ("sample-data", "seed")}
+                    ("dvc-params", "output"), ("sample-data", "lines"), ("sample-data", "seed"),
+                    ("cluster", "runner"), ("cluster", "repo")}
 
 
 def _cluster_names(index: int) -> set[str]:
@@ -71,3 +72,16 @@ def test_cli_takes_every_config_owned_default_from_the_schema():
                                         ("analysis.little_change_points", 5.0), ("kubernetes.namespace", "mlopsbench")])
 def test_one_default_per_value(key, value):
     assert default(key) == value
+
+
+def test_a_command_loads_only_the_backend_or_setup_it_runs():
+    """What DVC's stages depend on (tests/test_dvc_deps.py) assumes this."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from mlopsbench.pipeline.backends import backend; from mlopsbench.upload.setups import setup; "
+            "backend('local'); setup('host'); "
+            "print(sorted(m for m in sys.modules if m.startswith(('mlopsbench.pipeline.backends.', "
+            "'mlopsbench.upload.setups.', 'mlopsbench.cluster'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "['mlopsbench.pipeline.backends.local', 'mlopsbench.upload.setups.host']"

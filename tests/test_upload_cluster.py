@@ -4,6 +4,7 @@ for MinIO behind the edge node. Generated specs are validated against the OpenAP
 
 import json
 from dataclasses import asdict, replace
+from pathlib import Path
 
 import pytest
 
@@ -31,7 +32,10 @@ def models(tmp_path):
 
 def cluster(repo, pods, batch, apps, netem=True, vm_endpoint=None):
     return ClusterUpload(clients=KubeClients(core=pods, batch=batch, apps=apps), namespace="mlopsbench",
-                         image="mlopsbench:0.1.0",
+                         image="mlopsbench:0.1.0", image_pull_policy="IfNotPresent", service_account="mlopsbench-step",
+                         netem_namespace="mlopsbench-netem", netem_image="nicolaka/netshoot:v0.13",
+                         netem_node_selector={"iot": "edge"},
+                         job_resources={"requests": {"cpu": "1"}},
                          service_endpoint="minio.mlopsbench.svc:9000", vm_endpoint=vm_endpoint,
                          secret="minio-credentials", node_selector={"iot": "core"}, netem=netem,
                          netem_manifest=str(repo / "deploy/netem-daemonset.yaml"), netem_interface="eth0",
@@ -96,9 +100,9 @@ def test_job_spec_is_valid_kubernetes(version, tmp_path):
     spec = CellSpec("pod", 400, 10, tmp_path)
     models = [UploadModel(tmp_path / f"model_{size}MB.keras", size, 0) for size in (49, 241)]
     work = job({"study": "thesis"}, pod_plan(spec, models, set()))
-    manifest = job_manifest("mlopsbench", "mlb-upload-400ms", {"app.kubernetes.io/part-of": "mlopsbench"},
-                            "mlopsbench:0.1.0", [(49, "MiB"), (241, "MiB")], work, "minio.mlopsbench.svc:9000",
-                            "minio-credentials", {"iot": "core"}, 3600)
+    options = cluster(Path(__file__).parents[1], None, None, None)
+    manifest = job_manifest(options, "mlb-upload-400ms", {"app.kubernetes.io/part-of": "mlopsbench"},
+                            [(49, "MiB"), (241, "MiB")], work, "minio.mlopsbench.svc:9000", "mlopsbench-step", 3600)
     kubernetes_validate.validate(manifest, version, strict=True)
     container = manifest["spec"]["template"]["spec"]["containers"][0]
     assert "mlopsbench upload-worker --endpoint minio.mlopsbench.svc:9000" in container["command"][2]

@@ -101,7 +101,8 @@ def _pipeline_run(args) -> None:
     if chosen.on_cluster:
         cluster = chosen.cluster_options(_kubernetes_section(args.cluster_config, f"backend {args.backend}"))
     spec = RunSpec(identity, Path(args.run_dir), parameters, cores=args.cores, cpu_request=args.cpu_request,
-                   step_timeout=args.step_timeout, keep_marshal=args.keep_marshal, cluster=cluster)
+                   step_timeout=args.step_timeout, keep_marshal=args.keep_marshal, inputs=("DATASET",),
+                   cluster=cluster)
     chosen.run(plan, spec)
 
 
@@ -195,6 +196,34 @@ def _dvc_params(args) -> None:
              len(derived["upload_cells"]) + len(derived["cluster_upload_cells"]))
 
 
+def _cluster(args) -> None:
+    from .cluster import build, images, lifecycle
+
+    if args.action == "up":
+        cluster = lifecycle.up(Path(args.repo), scrape_interval_s=args.scrape_interval)
+        print(f"cluster up: API {cluster.server}; admin kubeconfig {cluster.admin_kubeconfig}; "
+              f"runner kubeconfig {cluster.runner_kubeconfig}; Prometheus {cluster.prometheus_url}")
+    elif args.action == "down":
+        lifecycle.down()
+        left = lifecycle.leftovers()
+        if left:
+            raise InputError("cluster down left " + "; ".join(left))
+    elif args.action == "status":
+        cluster = lifecycle.status()
+        print(f"up: API {cluster.server}" if cluster else "down")
+        if cluster is None:
+            raise SystemExit(3)
+    elif args.action == "kubeconfig":
+        cluster = lifecycle.status()
+        if cluster is None:
+            raise InputError("the local cluster is not up: run `mlopsbench cluster up`")
+        print(cluster.runner_kubeconfig if args.runner else cluster.admin_kubeconfig)
+    else:
+        build.ensure_binaries()
+        images.pause_layers()
+        images.job_layers(Path(args.repo))
+
+
 def _sample_data(args) -> None:
     from .synthetic import write_published_file
 
@@ -227,6 +256,12 @@ def input_file(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text} is a directory, not a file")
     if not path.exists():
         raise argparse.ArgumentTypeError(f"{text}: no such file")
+    return text
+
+
+def _existing_dir(text: str) -> str:
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is not a directory")
     return text
 
 
@@ -383,6 +418,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("dvc-params", _dvc_params, "derive DVC's params.yaml from a study configuration")
     p.add_argument("--config", required=True, type=input_file)
     p.add_argument("--output", default="params.yaml", type=output_file)
+
+    p = command("cluster", _cluster, "the local single-node Kubernetes cluster (needs root)")
+    p.add_argument("action", choices=["up", "down", "status", "kubeconfig", "build"],
+                   help="up: start it (building what the cache lacks); down: remove it and every trace; "
+                        "status: exit 0 when up; kubeconfig: print the admin kubeconfig's path; "
+                        "build: only build the binaries and images")
+    p.add_argument("--runner", action="store_true", help="kubeconfig: the runner's namespaced credentials instead")
+    p.add_argument("--repo", default=".", type=_existing_dir, help="the project checkout the job image is built from")
+    config_option(p, "--scrape-interval", "kubernetes.scrape_interval_s", type=positive,
+                  help="Prometheus's scrape interval for kube-state-metrics, seconds")
 
     p = command("sample-data", _sample_data, "write a synthetic file in the published format (offline trials)")
     p.add_argument("--output", required=True, type=output_file)

@@ -7,6 +7,7 @@ typo in a YAML file is found without reading a traceback.
 from __future__ import annotations
 
 import copy
+import json
 import functools
 from dataclasses import dataclass
 from importlib import resources
@@ -96,16 +97,23 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 
 def _because(error: jsonschema.ValidationError) -> str:
-    """Why a conditional key is required: the ``if`` of the ``allOf`` branch it came from."""
+    """Why a conditional key is required: the ``if`` of the branch it came from, in words."""
     path = list(error.schema_path)
-    if path[:1] != ["allOf"] or "then" not in path:
+    if "then" not in path:
         return ""
-    node, keys = schema()["allOf"][path[1]]["if"], []
-    while "properties" in node:
-        name, node = next(iter(node["properties"].items()))
+    node, keys = schema(), []
+    for part in path[:path.index("then")]:
+        node = node[part]
+        if isinstance(part, str) and part not in ("properties", "allOf"):
+            keys.append(part)
+    condition = node["if"]
+    while "properties" in condition:
+        name, condition = next(iter(condition["properties"].items()))
         keys.append(name)
-    return (f" (because {'.'.join(keys)} includes {' or '.join(node['contains']['enum'])}, which run on a "
-            f"cluster; see config/cluster.yaml)")
+    if "contains" in condition:
+        return (f" (because {'.'.join(keys)} includes {' or '.join(condition['contains']['enum'])}, which run "
+                f"on a cluster; see config/cluster.yaml)")
+    return f" (because {'.'.join(keys)} is {json.dumps(condition['const'])})"
 
 
 def validate_config(config: dict[str, Any], source: str = "<config>") -> dict[str, Any]:

@@ -51,6 +51,11 @@ def labels(component: str, instance: str, **ours: str) -> dict[str, str]:
             **{f"{KEY}/{key}": value for key, value in ours.items()}}
 
 
+def pod_log(core, name: str, namespace: str) -> str:
+    """A pod's log as text (the client's own decoding can hand back the repr of bytes)."""
+    return core.read_namespaced_pod_log(name, namespace, _preload_content=False).data.decode(errors="replace")
+
+
 def cleanup(core, namespace: str, selector: str = f"app.kubernetes.io/part-of={PART_OF}") -> None:
     """Delete the pods and volume claims that match ``selector`` (default: everything of ours)."""
     core.delete_collection_namespaced_pod(namespace, label_selector=selector)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from pathlib import Path
 
 import requests
@@ -48,10 +49,13 @@ def collect(url: str, namespace: str, pods: list[str], start: float, end: float,
     """{pod: {created, scheduled, started, finished}}; None where Prometheus never saw it.
 
     The window runs from ``start`` to ``end`` plus two scrape intervals, so the last
-    scrape after a pod ends still counts. Raw responses go to ``out_dir/<series>.json``.
+    scrape after a pod ends still counts; the query waits until that time has come. Raw
+    responses go to ``out_dir/<series>.json``.
     """
     window = math.ceil(end - start + 2 * scrape_interval)
     at = end + 2 * scrape_interval
+    # Ask once the last scrape after the run has happened (the pods still exist until then).
+    time.sleep(max(0.0, at - time.time()))
     selector = f'namespace="{namespace}",pod=~"{"|".join(map(_regex_literal, pods))}"'
     times: dict[str, dict[str, float | None]] = {pod: dict.fromkeys(SERIES) for pod in pods}
     for field, metric in SERIES.items():

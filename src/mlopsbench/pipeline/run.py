@@ -56,6 +56,7 @@ class RunSpec:
     keep_marshal: bool = False
     python: str = sys.executable
     extra_env: dict = field(default_factory=dict)
+    inputs: tuple[str, ...] = ()      # parameters naming input files (a cluster copies them into the run's volume)
     cluster: object | None = None     # the kubernetes backend's connection and options
 
     @property

@@ -1,6 +1,7 @@
 """The registry of pipeline backends: one module each, behind one ``run(plan, spec)``.
 
-A backend module defines ``BACKEND``, a :class:`Backend`. Everything else (the CLI's
+A backend module defines ``BACKEND``, a :class:`Backend`, named like the module; it is
+imported when first asked for (``pipeline-run`` loads the one it runs). Everything else (the CLI's
 choices, the schema's check, Snakemake's wildcards, DVC's stages, the tidy readers,
 the report's methods text) asks this registry instead of naming backends, so adding one
 touches its own module and the schema's enum only.
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ...registry import discover, lookup
+from ...registry import Registry
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,11 @@ class Backend:
         return self.cluster_options is not None
 
 
-BACKENDS: dict[str, Backend] = discover(__name__, __path__, "BACKEND")
+BACKENDS: Registry = Registry(__name__, __path__, "BACKEND", "backend")
 
 
 def backend(name: str) -> Backend:
-    return lookup(BACKENDS, name, "backend")
+    return BACKENDS.entry(name)
 
 
 def primary_clocks() -> set[str]:

@@ -12,23 +12,26 @@ a fake API.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import queue
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from ... import atomic
 from ...config import with_defaults
-from ...kube import KEY, KubeClients, cleanup, connect, dns_name, labels
+from ...kube import KEY, KubeClients, cleanup, connect, dns_name, labels, pod_log
 from ..compiler import Plan
 from ..prometheus import collect, read_saved
-from ..run import RunLog, RunSpec, read_events, release_steps, run_pipeline
+from ..run import RunFailed, RunLog, RunSpec, read_events, release_steps, run_pipeline
 from ..timing import event_rows, with_overhead
 from . import Backend
 
 MOUNT = "/marshal"
+INPUTS = "inputs"
 SOURCE = "watch"
 
 log = logging.getLogger(__name__)
@@ -54,7 +57,7 @@ class ClusterSpec:
 def cluster_spec(section: dict) -> ClusterSpec:
     """The run options of a ``kubernetes`` section (without connection and upload keys)."""
     section = with_defaults(section, "kubernetes")
-    return ClusterSpec(**{k: v for k, v in section.items() if k not in ("kubeconfig", "context", "upload")})
+    return ClusterSpec(**{k: v for k, v in section.items() if k not in ("kubeconfig", "context", "local", "upload")})
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,9 @@ class Cluster:
 
 
 def cluster_from_config(section: dict) -> Cluster:
+    from ...cluster.target import resolve
+
+    section = resolve(section)
     return Cluster(connect(section), cluster_spec(section))
 
 
@@ -84,21 +90,32 @@ def pvc_manifest(cluster: ClusterSpec, name: str, labels: dict) -> dict:
 
 
 def pod_manifest(cluster: ClusterSpec, name: str, labels: dict, script: str, volume: str,
-                 deadline_s: float | None, node: str | None) -> dict:
-    """One step's Pod: the compiled script runs with the marshal volume as working directory."""
+                 deadline_s: float | None, node: str | None, cpu: int) -> dict:
+    """One step's Pod: the compiled script runs with the marshal volume as working directory.
+
+    It asks for ``cpu`` cores (its limit:cpu tag, or the configured request), as a local
+    step waits for its cores, and gets the same thread settings; it runs as a service account
+    without API rights, without a token, and needs no DNS."""
     selector = dict(cluster.node_selector)
     if node:  # a ReadWriteOnce volume: every pod of the run on the node of the first
         selector["kubernetes.io/hostname"] = node
+    resources = {kind: dict(values) for kind, values in cluster.resources.items()}
+    resources.setdefault("requests", {})["cpu"] = str(cpu)
+    threads = [{"name": n, "value": str(cpu)} for n in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")]
     spec = {
         "restartPolicy": "Never",
         "serviceAccountName": cluster.service_account,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "dnsPolicy": "Default",
         "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "fsGroup": 1000,
                             "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [{
             "name": "step", "image": cluster.image, "imagePullPolicy": cluster.image_pull_policy,
             "command": ["python", "-c", script], "workingDir": MOUNT,
-            "env": [{"name": "MPLBACKEND", "value": "Agg"}, {"name": "PYTHONUNBUFFERED", "value": "1"}],
-            "resources": cluster.resources,
+            "env": [{"name": "MPLBACKEND", "value": "Agg"}, {"name": "PYTHONUNBUFFERED", "value": "1"},
+                    *threads, {"name": "TF_NUM_INTEROP_THREADS", "value": "1"}],
+            "resources": resources,
             "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
             "volumeMounts": [{"name": "marshal", "mountPath": MOUNT}],
         }],
@@ -110,6 +127,35 @@ def pod_manifest(cluster: ClusterSpec, name: str, labels: dict, script: str, vol
         spec["activeDeadlineSeconds"] = int(deadline_s)
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "namespace": cluster.namespace, "labels": labels}, "spec": spec}
+
+
+def stage_manifest(cluster: ClusterSpec, name: str, labels: dict, volume: str) -> dict:
+    """A pod that holds the run's volume while the inputs are copied in."""
+    spec = pod_manifest(cluster, name, labels | {f"{KEY}/step": "stage-in"}, "", volume, None, None, 1)
+    container = spec["spec"]["containers"][0]
+    container["command"] = ["sleep", "3600"]
+    container["resources"] = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}}
+    return spec
+
+
+def copy_into_pod(core, namespace: str, pod: str, source: Path, dest: str) -> None:
+    """Stream ``source`` into ``dest`` in the pod (exec; ``head -c`` ends after the size sent)."""
+    from kubernetes.stream import stream
+
+    data = source.read_bytes()
+    folder = dest.rpartition("/")[0]
+    command = ["sh", "-c", f"mkdir -p {folder} && head -c {len(data)} > {dest} && sha256sum {dest}"]
+    session = stream(core.connect_get_namespaced_pod_exec, pod, namespace, command=command, stdin=True, stdout=True,
+                     stderr=True, tty=False, _preload_content=False)
+    for start in range(0, len(data), 1 << 20):
+        session.write_stdin(data[start:start + (1 << 20)])
+    output = ""
+    while session.is_open():
+        session.update(timeout=1)
+        output += session.read_stdout() + session.read_stderr()
+    session.close()
+    if hashlib.sha256(data).hexdigest() not in output:
+        raise RunFailed(f"copying {source} into pod {namespace}/{pod} failed: {output.strip()[-500:]}")
 
 
 def _epoch(value) -> float | None:
@@ -143,6 +189,9 @@ class KubernetesRunner:
         self.labels = run_labels(spec, self.run_name)
         self.selector = f"{KEY}/run={self.run_name}"
         self.pods = {step: dns_name(f"{self.run_name}-{step}") for step in plan.steps}
+        # Input files reach the pods through the run's volume, at the same name below inputs/.
+        self.inputs = {name: Path(spec.parameters[name]) for name in spec.inputs}
+        self.parameters = spec.parameters | {name: f"{MOUNT}/{INPUTS}/{path.name}" for name, path in self.inputs.items()}
         self._watch_stream = None
 
     def run(self) -> str:
@@ -161,6 +210,7 @@ class KubernetesRunner:
         volume = self.run_name
         self.core.create_namespaced_persistent_volume_claim(cluster.namespace,
                                                             pvc_manifest(cluster, volume, self.labels))
+        staged_on = self._stage(events, volume)
         updates: queue.Queue = queue.Queue()
         stop = threading.Event()
         watch_log = (self.spec.run_dir / "watch.jsonl").open("a")
@@ -169,7 +219,7 @@ class KubernetesRunner:
         status: dict[str, str] = {}
         seen: dict[str, set] = {step: set() for step in plan.steps}  # watch events already logged
         created_at: dict[str, float] = {}
-        node = None
+        node = None if cluster.read_write_many else staged_on
         try:
             while len(status) < len(plan.steps):
                 for name in release_steps(plan, status, set(created_at), events, SOURCE):
@@ -204,6 +254,27 @@ class KubernetesRunner:
             watcher.join(timeout=5)
             watch_log.close()
 
+    def _stage(self, events: RunLog, volume: str) -> str | None:
+        """Copy the run's input files into its volume through a pod that mounts it (as Kale's
+        marshal-volume job prepares the volume); return the node it ran on."""
+        if not self.inputs:
+            return None
+        started = time.time()
+        name = dns_name(f"{self.run_name}-stage-in")
+        self.core.create_namespaced_pod(self.cluster.namespace, stage_manifest(self.cluster, name, self.labels, volume))
+        deadline = time.monotonic() + (self.spec.step_timeout or 600)
+        while (pod := self.core.read_namespaced_pod(name, self.cluster.namespace)).status.phase != "Running":
+            if pod.status.phase in ("Failed", "Succeeded") or time.monotonic() > deadline:
+                raise RunFailed(f"{self.spec.run_dir}: the pod that stages the inputs did not run "
+                                f"({pod.status.phase}: {pod.status.reason or 'not scheduled in time'})")
+            time.sleep(0.2)
+        for path in self.inputs.values():
+            copy_into_pod(self.core, self.cluster.namespace, name, path, f"{MOUNT}/{INPUTS}/{path.name}")
+        self.core.delete_namespaced_pod(name, self.cluster.namespace, grace_period_seconds=0)
+        events.note("staged", pod=name, node=pod.spec.node_name, seconds=time.time() - started,
+                    files={n: str(p) for n, p in self.inputs.items()})
+        return pod.spec.node_name
+
     def _expire(self, events: RunLog, created_at: dict, status: dict, failures: dict) -> None:
         """activeDeadlineSeconds only counts once a pod has started; a pod that never
         schedules is failed here, after the same deadline from its creation."""
@@ -220,7 +291,8 @@ class KubernetesRunner:
     def _create(self, events: RunLog, step: str, volume: str, node: str | None) -> None:
         deadline = self.spec.step_timeout
         manifest = pod_manifest(self.cluster, self.pods[step], self.labels | {f"{KEY}/step": step},
-                                self.plan.script(step, self.spec.parameters), volume, deadline, node)
+                                self.plan.script(step, self.parameters), volume, deadline, node,
+                                self.spec.step_cpu(self.plan, step))
         sent = time.time()
         pod = self.core.create_namespaced_pod(self.cluster.namespace, manifest)
         events.step("created", step, t=sent, source=SOURCE, api_t=_epoch(pod.metadata.creation_timestamp),
@@ -240,6 +312,9 @@ class KubernetesRunner:
                     updates.put((received, pod))
                     if stop.is_set():
                         break
+            except Exception as exc:  # the stream broke (or was stopped): open a new one unless done
+                if not stop.is_set():
+                    log.debug("pod watch restarted after %s", exc)
             finally:
                 watch.stop()
 
@@ -248,7 +323,7 @@ class KubernetesRunner:
         logs = self.spec.run_dir / "logs"
         for step, pod in self.pods.items():
             try:
-                text = self.core.read_namespaced_pod_log(pod, self.cluster.namespace)
+                text = pod_log(self.core, pod, self.cluster.namespace)
             except Exception as exc:  # a pod never created, or gone: say so in its log
                 text = f"[MLB] no log: {type(exc).__name__}: {exc}\n"
             atomic.write_bytes(logs / f"{step}.log", text.encode())

@@ -1,7 +1,7 @@
 """The registry of upload setups: one module each, behind one small interface.
 
-A setup module defines ``SETUP``, a :class:`Setup`: where the uploader sits and how its
-traffic reaches the store. The CLI's choices, the schema's check, Snakemake's wildcards,
+A setup module defines ``SETUP``, a :class:`Setup`, named like the module: where the
+uploader sits and how its traffic reaches the store. It is imported when first asked for. The CLI's choices, the schema's check, Snakemake's wildcards,
 DVC's stages, the analysis (claims C7-C9 per setup, the thesis's VM-against-pod
 comparison) and the report ask this registry instead of naming setups, so adding one
 touches its own module and the schema's enum only.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ...registry import discover, lookup
+from ...registry import Registry
 
 # The thesis's two setups (Section 4.2): a VM uploading to MinIO, and a pod doing the same.
 THESIS_ROLES = {"vm": "VM to VM", "pod": "Kubernetes pod to the MinIO Service"}
@@ -40,11 +40,11 @@ def always_available(spec) -> None:
     return None
 
 
-SETUPS: dict[str, Setup] = discover(__name__, __path__, "SETUP")
+SETUPS: Registry = Registry(__name__, __path__, "SETUP", "upload setup")
 
 
 def setup(name: str) -> Setup:
-    return lookup(SETUPS, name, "upload setup")
+    return SETUPS.entry(name)
 
 
 def comparisons(names) -> list[tuple[str, str]]:

@@ -31,9 +31,8 @@ def run(spec: CellSpec, items: list[dict], sink: Sink) -> None:
     with cluster_latency(spec, proxy_possible=False) as emulation:
         context = {"study": spec.study, "setup": spec.setup, "endpoint": f"http://{options.service_endpoint}",
                    "emulation": emulation, "parameters": asdict(spec.parameters(store_kind(spec)))}
-        manifest = job_manifest(options.namespace, name, labels("uploader", name), options.image, sizes,
-                                job(context, items), options.service_endpoint, options.secret,
-                                options.node_selector, int(options.job_timeout_s))
+        manifest = job_manifest(options, name, labels("uploader", name), sizes, job(context, items),
+                                options.service_endpoint, options.service_account, int(options.job_timeout_s))
         lines, job_failed = run_job(options.clients.core, options.clients.batch, options.namespace, manifest,
                                     options.service_endpoint, options.job_timeout_s + 60)
     records = [UploadRecord.from_json(line) for line in lines]

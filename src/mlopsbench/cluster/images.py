@@ -1,0 +1,302 @@
+"""The cluster's images, built here without Docker or a registry, and imported into containerd.
+
+* ``pause``: a static C program (pause(), reap children, exit on TERM), the sandbox image.
+* ``job``: the same steps as the ``Dockerfile``, in two layers so that editing the project
+  does not rebuild the rest:
+
+  1. a Debian 12 root file system (``debootstrap --variant=minbase bookworm``), Python with
+     ``iproute2``, a virtual environment with the project's pinned dependencies
+     (``constraints.txt``) and the unprivileged user 1000: rebuilt when the pins change;
+  2. the project (``src/``, ``notebooks/``, byte-compiled) on the environment's path, and
+     its ``mlopsbench`` command: rebuilt when the project's files change.
+
+Each layer is an uncompressed tar, cached under ``<cache>/images`` by the hash of its
+inputs; the image is written as an OCI archive (``oci-layout``, ``index.json``, blobs) and
+imported with ``ctr``, which skips what containerd already holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+import tomllib
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import atomic
+from ..errors import InputError
+from .paths import cache_dir
+
+JOB_IMAGE = "docker.io/library/mlopsbench:local"
+PAUSE_IMAGE = "registry.k8s.io/pause:mlopsbench"
+SUITE = "bookworm"
+VENV = "/opt/venv"
+PROJECT = "/opt/mlopsbench"
+# Bump when the steps below change, so that cached layers are rebuilt.
+RECIPE = "2"
+
+log = logging.getLogger(__name__)
+
+
+class ImageError(InputError):
+    pass
+
+
+@dataclass(frozen=True)
+class Layer:
+    path: Path      # the uncompressed tar
+    digest: str     # sha256 of the tar (the layer's diff id and, uncompressed, its blob digest)
+    size: int
+
+
+def _run(command: list[str], **kwargs) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        raise ImageError(f"{' '.join(command[:4])} ... failed ({result.returncode}):\n"
+                         f"{(result.stderr or result.stdout)[-3000:]}")
+
+
+def _hash_files(digest, root: Path, pattern: str = "*") -> None:
+    for path in sorted(p for p in root.rglob(pattern) if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+
+
+def _tar_layer(root: Path, dest: Path) -> Layer:
+    """``root`` as a layer tar (owners, modes, links and times kept), with its digest."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with atomic.atomic_path(dest) as tmp:
+        with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as out:
+            for directory, dirs, files in os.walk(root):
+                dirs.sort()
+                for name in sorted(dirs) + sorted(files):
+                    path = Path(directory, name)
+                    info = out.gettarinfo(str(path), arcname=str(path.relative_to(root)))
+                    if info is None:  # a socket: not part of an image
+                        continue
+                    if info.isreg():
+                        with path.open("rb") as data:
+                            out.addfile(info, data)
+                    else:
+                        out.addfile(info)
+    digest = hashlib.sha256()
+    with dest.open("rb") as data:
+        while chunk := data.read(1 << 20):
+            digest.update(chunk)
+    return Layer(dest, "sha256:" + digest.hexdigest(), dest.stat().st_size)
+
+
+def _layer(name: str, key: str, build) -> Layer:
+    """The cached layer ``name`` for ``key``, built by ``build(rootfs)`` when missing."""
+    folder = cache_dir() / "images" / f"{name}-{key}"
+    tar, info = folder / "layer.tar", folder / "layer.json"
+    if info.exists() and tar.exists():
+        meta = json.loads(info.read_text())
+        return Layer(tar, meta["digest"], meta["size"])
+    started = time.monotonic()
+    log.info("building image layer %s (%s)", name, key)
+    with tempfile.TemporaryDirectory(prefix=f"mlb-{name}-", dir=cache_dir()) as tmp:
+        rootfs = Path(tmp, "rootfs")
+        rootfs.mkdir()
+        build(rootfs)
+        layer = _tar_layer(rootfs, tar)
+    atomic.write_json(info, {"digest": layer.digest, "size": layer.size})
+    log.info("layer %s: %.0f MB in %.0f s", name, layer.size / 1e6, time.monotonic() - started)
+    return layer
+
+
+# --- pause ------------------------------------------------------------------------------------
+
+def _pause_rootfs(rootfs: Path) -> None:
+    source = Path(__file__).with_name("pause.c")
+    _run(["gcc", "-Os", "-static", "-o", str(rootfs / "pause"), str(source)])
+    _run(["strip", str(rootfs / "pause")])
+
+
+def pause_layers() -> list[Layer]:
+    key = hashlib.sha256(Path(__file__).with_name("pause.c").read_bytes()).hexdigest()[:12]
+    return [_layer("pause", key, _pause_rootfs)]
+
+
+# --- the job image ----------------------------------------------------------------------------
+
+def _dependencies(repo: Path) -> list[str]:
+    return tomllib.loads((repo / "pyproject.toml").read_text())["project"]["dependencies"]
+
+
+@contextmanager
+def _mounted(source: Path, target: Path):
+    target.mkdir(parents=True, exist_ok=True)
+    _run(["mount", "--bind", str(source), str(target)])
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(target)], capture_output=True)
+
+
+def _mirror() -> str:
+    return os.environ.get("MLOPSBENCH_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+
+
+def _trust_store() -> str:
+    import ssl
+
+    paths = ssl.get_default_verify_paths()
+    for candidate in (os.environ.get("PIP_CERT"), os.environ.get("SSL_CERT_FILE"), paths.cafile,
+                      "/etc/ssl/certs/ca-certificates.crt"):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    raise ImageError("no CA bundle found to let pip reach PyPI from the image build; set SSL_CERT_FILE")
+
+
+def _base_rootfs(repo: Path):
+    def build(rootfs: Path) -> None:
+        if shutil.which("debootstrap") is None:
+            raise ImageError("the job image is built with debootstrap: apt-get install debootstrap")
+        log.info("debootstrap %s from %s (about a minute)", SUITE, _mirror())
+        _run(["debootstrap", "--variant=minbase", SUITE, str(rootfs), _mirror()])
+        shutil.copy("/etc/resolv.conf", rootfs / "etc/resolv.conf")
+        # This machine's trust store, for the build only (a registry proxy may present its own CA).
+        shutil.copy(_trust_store(), rootfs / "tmp/build-ca.crt")
+        (rootfs / "tmp/constraints.txt").write_text((repo / "constraints.txt").read_text())
+        (rootfs / "tmp/requirements.txt").write_text("\n".join(_dependencies(repo)) + "\n")
+        pip_cache = Path.home() / ".cache" / "pip"
+        pip_cache.mkdir(parents=True, exist_ok=True)
+        with ExitStack() as stack:
+            stack.enter_context(_mounted(Path("/proc"), rootfs / "proc"))
+            stack.enter_context(_mounted(pip_cache, rootfs / "root/.cache/pip"))
+            chroot = ["chroot", str(rootfs), "/usr/bin/env", "-i", "HOME=/root", "LANG=C.UTF-8",
+                      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                      "DEBIAN_FRONTEND=noninteractive", "PIP_DISABLE_PIP_VERSION_CHECK=1",
+                      "PIP_ROOT_USER_ACTION=ignore", "PIP_CERT=/tmp/build-ca.crt", "PIP_DEFAULT_TIMEOUT=180"]
+            log.info("installing Python and the pinned dependencies in the image (a few minutes)")
+            _run(chroot + ["apt-get", "install", "-y", "-q", "--no-install-recommends", "python3", "python3-venv",
+                           "iproute2"])
+            _run(chroot + ["python3", "-m", "venv", VENV])
+            _run(chroot + [f"{VENV}/bin/pip", "install", "-q", "-c", "/tmp/constraints.txt", "-r",
+                           "/tmp/requirements.txt"])
+            _run(chroot + ["useradd", "--uid", "1000", "--create-home", "mlopsbench"])
+            _run(chroot + ["apt-get", "clean"])
+        shutil.rmtree(rootfs / "var/lib/apt/lists", ignore_errors=True)
+        for scratch in ("tmp/constraints.txt", "tmp/requirements.txt", "tmp/build-ca.crt", "etc/resolv.conf"):
+            (rootfs / scratch).unlink(missing_ok=True)
+        shutil.rmtree(rootfs / "root/.cache", ignore_errors=True)
+    return build
+
+
+def _project_rootfs(repo: Path):
+    def build(rootfs: Path) -> None:
+        project = rootfs / PROJECT.lstrip("/")
+        shutil.copytree(repo / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        shutil.copytree(repo / "notebooks", project / "notebooks")
+        # The image's Python is 3.11 as here: byte-compile now, since user 1000 cannot write there.
+        _run(["python3", "-m", "compileall", "-q", "-d", f"{PROJECT}/src", str(project / "src")])
+        site = rootfs / VENV.lstrip("/") / "lib/python3.11/site-packages"
+        site.mkdir(parents=True)
+        (site / "mlopsbench.pth").write_text(f"{PROJECT}/src\n")
+        command = rootfs / VENV.lstrip("/") / "bin/mlopsbench"
+        command.parent.mkdir(parents=True, exist_ok=True)
+        command.write_text(f"#!{VENV}/bin/python\nimport sys\nfrom mlopsbench.cli import main\nsys.exit(main())\n")
+        command.chmod(0o755)
+    return build
+
+
+def job_layers(repo: Path) -> list[Layer]:
+    base = hashlib.sha256(f"{RECIPE}\n{SUITE}\n{_mirror()}\n".encode())
+    base.update((repo / "constraints.txt").read_bytes())
+    base.update("\n".join(_dependencies(repo)).encode())
+    project = hashlib.sha256(RECIPE.encode())
+    _hash_files(project, repo / "src", "*.py")
+    _hash_files(project, repo / "src", "*.yaml")
+    _hash_files(project, repo / "src", "go*")
+    _hash_files(project, repo / "notebooks")
+    return [_layer("job-base", base.hexdigest()[:12], _base_rootfs(repo)),
+            _layer("job-project", project.hexdigest()[:12], _project_rootfs(repo))]
+
+
+JOB_CONFIG = {"User": "1000", "WorkingDir": "/home/mlopsbench", "Entrypoint": ["python"],
+              "Env": [f"PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                      "MPLBACKEND=Agg", "PYTHONUNBUFFERED=1"]}
+PAUSE_CONFIG = {"Entrypoint": ["/pause"], "Env": ["PATH=/"]}
+
+
+# --- OCI archives and import ------------------------------------------------------------------
+
+def _documents(name: str, layers: list[Layer], config: dict) -> tuple[str, dict[str, bytes], bytes]:
+    """(manifest digest, small blobs by digest, index.json) of the image."""
+    def blob(data: bytes) -> tuple[str, int]:
+        return "sha256:" + hashlib.sha256(data).hexdigest(), len(data)
+
+    image_config = json.dumps({"architecture": "amd64", "os": "linux", "config": config,
+                               "rootfs": {"type": "layers", "diff_ids": [l.digest for l in layers]},
+                               "history": [{"created_by": "mlopsbench.cluster.images"} for _ in layers]},
+                              sort_keys=True).encode()
+    config_digest, config_size = blob(image_config)
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest,
+                   "size": config_size},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": l.digest, "size": l.size}
+                   for l in layers]}, sort_keys=True).encode()
+    manifest_digest, manifest_size = blob(manifest)
+    index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                       "digest": manifest_digest, "size": manifest_size,
+                                       "platform": {"architecture": "amd64", "os": "linux"},
+                                       "annotations": {"io.containerd.image.name": name,
+                                                       "org.opencontainers.image.ref.name": name.rpartition(":")[2]}}]}
+                       ).encode()
+    return manifest_digest, {config_digest: image_config, manifest_digest: manifest}, index
+
+
+def oci_archive(name: str, layers: list[Layer], config: dict, dest: Path, present: set[str] = frozenset()) -> str:
+    """Write the OCI image archive ``dest``; return its manifest digest. Layers whose blobs are
+    in ``present`` (containerd holds them already) are left out: the importer finds them there."""
+    manifest_digest, blobs, index = _documents(name, layers, config)
+    with atomic.atomic_path(dest) as tmp, tarfile.open(tmp, "w") as out:
+        def put(member: str, data: bytes) -> None:
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            out.addfile(info, io.BytesIO(data))
+
+        put("oci-layout", b'{"imageLayoutVersion": "1.0.0"}')
+        put("index.json", index)
+        for digest, data in blobs.items():
+            put(f"blobs/sha256/{digest[7:]}", data)
+        for layer in layers:
+            if layer.digest not in present:
+                out.add(str(layer.path), arcname=f"blobs/sha256/{layer.digest[7:]}")
+    return manifest_digest
+
+
+def imported_digest(ctr: list[str], name: str) -> str | None:
+    listing = subprocess.run(ctr + ["images", "ls"], capture_output=True, text=True).stdout.splitlines()
+    for line in listing[1:]:
+        fields = line.split()
+        if fields and fields[0] == name:
+            return fields[2]
+    return None
+
+
+def ensure_imported(ctr: list[str], name: str, layers: list[Layer], config: dict) -> str:
+    """Import the image into containerd unless it already holds exactly this one; return its digest."""
+    digest = _documents(name, layers, config)[0]
+    if imported_digest(ctr, name) == digest:
+        log.info("image %s is current (%s)", name, digest[:19])
+        return digest
+    started = time.monotonic()
+    present = set(subprocess.run(ctr + ["content", "ls", "-q"], capture_output=True, text=True).stdout.split())
+    with tempfile.TemporaryDirectory(prefix="mlb-oci-", dir=cache_dir()) as tmp:
+        archive = Path(tmp, "image.oci.tar")
+        oci_archive(name, layers, config, archive, present)
+        _run(ctr + ["images", "import", str(archive)])
+    log.info("imported %s (%s) in %.0f s", name, digest[:19], time.monotonic() - started)
+    return digest

@@ -1,0 +1,261 @@
+"""The single node's layout, addresses and configuration files.
+
+Every daemon gets private paths under the state directory (containerd's image store
+under the cache, so images survive ``down``), its own CNI configuration directory, and
+an explicit node address: the address of the interface the default route leaves by, as
+this machine's host name resolves to 127.0.0.1. The pod and service ranges are the
+first candidates that no address or route of this machine overlaps.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from ..errors import InputError
+from .paths import cache_dir, state_dir
+
+NODE_NAME = "mlopsbench-node"
+# The thesis's core label as config/cluster.yaml has it; one node cannot also carry iot=edge,
+# so the edge role has a label of its own.
+NODE_LABELS = {"iot": "core", "iot.mlopsbench.io/edge": "true"}
+BRIDGE = "mlbcni0"
+POD_RANGES = ("10.244.0.0/16", "10.245.0.0/16", "172.30.0.0/16")
+SERVICE_RANGES = ("10.96.0.0/16", "10.97.0.0/16", "172.31.0.0/16")
+API_PORT = 6443
+ETCD_PORTS = (2379, 2380, 2381)
+KSM_PORTS = (38080, 38081)
+PROMETHEUS_PORT = 39090
+
+
+class NodeError(InputError):
+    pass
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The paths of one cluster's state (``root``) and of containerd's image store (in the cache)."""
+
+    root: Path
+
+    @classmethod
+    def default(cls) -> "Layout":
+        return cls(state_dir())
+
+    @property
+    def pki(self) -> Path:
+        return self.root / "pki"
+
+    @property
+    def conf(self) -> Path:
+        return self.root / "conf"
+
+    @property
+    def cni(self) -> Path:
+        return self.root / "cni"
+
+    @property
+    def var(self) -> Path:
+        return self.root / "var"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def pids(self) -> Path:
+        return self.run / "pids"
+
+    @property
+    def containerd_root(self) -> Path:
+        return cache_dir() / "containerd"
+
+    @property
+    def socket(self) -> Path:
+        return self.run / "containerd" / "containerd.sock"
+
+    @property
+    def admin_kubeconfig(self) -> Path:
+        return self.conf / "admin.kubeconfig"
+
+    @property
+    def runner_kubeconfig(self) -> Path:
+        return self.conf / "runner.kubeconfig"
+
+    @property
+    def info(self) -> Path:
+        return self.root / "cluster.json"
+
+
+@dataclass(frozen=True)
+class Network:
+    node_ip: str
+    pod_cidr: str        # this node's pods
+    cluster_cidr: str    # all pods
+    service_cidr: str
+
+    @property
+    def api_service_ip(self) -> str:
+        return str(next(ipaddress.ip_network(self.service_cidr).hosts()))
+
+    @property
+    def pod_gateway(self) -> str:
+        return str(next(ipaddress.ip_network(self.pod_cidr).hosts()))
+
+    @property
+    def server(self) -> str:
+        return f"https://{self.node_ip}:{API_PORT}"
+
+
+def _machine_networks() -> list[ipaddress.IPv4Network]:
+    found = []
+    for command in (["ip", "-j", "-4", "addr"], ["ip", "-j", "-4", "route"]):
+        for item in json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout or "[]"):
+            for info in item.get("addr_info", []):
+                found.append(ipaddress.ip_network(f"{info['local']}/{info['prefixlen']}", strict=False))
+            if item.get("dst", "default") != "default":
+                found.append(ipaddress.ip_network(item["dst"] if "/" in item["dst"] else f"{item['dst']}/32",
+                                                  strict=False))
+    return found
+
+
+def _node_ip() -> str:
+    routes = json.loads(subprocess.run(["ip", "-j", "-4", "route", "get", "192.0.2.255"], capture_output=True,
+                                       text=True).stdout or "[]")
+    if not routes or "prefsrc" not in routes[0]:
+        raise NodeError("no default route: the node needs an address of a real interface "
+                        "(the host name resolves to 127.0.0.1 here)")
+    return routes[0]["prefsrc"]
+
+
+def choose_network() -> Network:
+    taken = [n for n in _machine_networks() if not n.is_loopback]
+
+    def free(candidates: tuple[str, ...], what: str) -> str:
+        for candidate in candidates:
+            network = ipaddress.ip_network(candidate)
+            if not any(network.overlaps(other) for other in taken):
+                return candidate
+        raise NodeError(f"every candidate {what} range ({', '.join(candidates)}) overlaps an address or route "
+                        f"of this machine")
+
+    cluster = free(POD_RANGES, "pod")
+    return Network(node_ip=_node_ip(), cluster_cidr=cluster,
+                   pod_cidr=str(next(ipaddress.ip_network(cluster).subnets(new_prefix=24))),
+                   service_cidr=free(SERVICE_RANGES, "service"))
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def containerd_config(layout: Layout, pause_image: str) -> Path:
+    # restrict_oom_score_adj: root here lacks CAP_SYS_RESOURCE, so a negative oom_score_adj
+    # (which kubelet asks for) would fail every sandbox.
+    text = f'''version = 2
+root = "{layout.containerd_root}"
+state = "{layout.run / 'containerd'}"
+oom_score = 0
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+                    "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
+
+[grpc]
+  address = "{layout.socket}"
+
+[ttrpc]
+  address = ""
+
+[debug]
+  address = ""
+  level = "info"
+
+[plugins]
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "{layout.var / 'containerd-opt'}"
+  [plugins."io.containerd.grpc.v1.cri"]
+    sandbox_image = "{pause_image}"
+    restrict_oom_score_adj = true
+    netns_mounts_under_state_dir = true
+    enable_selinux = false
+    disable_apparmor = true
+    disable_tcp_service = true
+    stream_server_address = "127.0.0.1"
+    stream_server_port = "0"
+    [plugins."io.containerd.grpc.v1.cri".containerd]
+      snapshotter = "overlayfs"
+      default_runtime_name = "runc"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+        runtime_type = "io.containerd.runc.v2"
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+          BinaryName = "/usr/sbin/runc"
+          Root = "{layout.run / 'runc'}"
+          SystemdCgroup = false
+    [plugins."io.containerd.grpc.v1.cri".cni]
+      bin_dir = "/usr/lib/cni"
+      conf_dir = "{layout.cni}"
+      max_conf_num = 1
+    [plugins."io.containerd.grpc.v1.cri".registry]
+      config_path = ""
+'''
+    return _write(layout.conf / "containerd.toml", text)
+
+
+def cni_config(layout: Layout, network: Network) -> Path:
+    # No masquerading: pods never reach past this machine; kube-proxy masquerades what needs it.
+    conflist = {"cniVersion": "1.0.0", "name": "mlopsbench-pods", "plugins": [
+        {"type": "bridge", "bridge": BRIDGE, "isGateway": True, "ipMasq": False, "hairpinMode": True,
+         "ipam": {"type": "host-local", "ranges": [[{"subnet": network.pod_cidr, "gateway": network.pod_gateway}]],
+                  "routes": [{"dst": "0.0.0.0/0"}], "dataDir": str(layout.var / "cni" / "networks")}},
+        {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True}]}
+    return _write(layout.cni / "10-mlopsbench.conflist", json.dumps(conflist, indent=2))
+
+
+def kubelet_config(layout: Layout) -> Path:
+    config = {
+        "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
+        "containerRuntimeEndpoint": f"unix://{layout.socket}", "cgroupDriver": "cgroupfs", "cgroupsPerQOS": True,
+        "cgroupRoot": "/", "failSwapOn": False,
+        "address": "0.0.0.0", "port": 10250, "readOnlyPort": 0, "healthzBindAddress": "127.0.0.1",
+        "healthzPort": 10248, "tlsCertFile": str(layout.pki / "kubelet-server.crt"),
+        "tlsPrivateKeyFile": str(layout.pki / "kubelet-server.key"), "rotateCertificates": False,
+        "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True},
+                           "x509": {"clientCAFile": str(layout.pki / "ca.crt")}},
+        "authorization": {"mode": "Webhook"},
+        "podLogsDir": str(layout.var / "log" / "pods"), "clusterDomain": "cluster.local", "clusterDNS": [],
+        "resolvConf": "", "registerNode": True, "volumePluginDir": str(layout.var / "kubelet-plugins"),
+        # This machine: no CAP_SYS_RESOURCE (no negative oom_score_adj), nofile hard limit 20000.
+        "oomScoreAdj": 0, "maxOpenFiles": 20000, "protectKernelDefaults": False,
+        "evictionHard": {"memory.available": "100Mi", "nodefs.available": "5%", "nodefs.inodesFree": "5%",
+                         "imagefs.available": "5%"},
+        "imageGCHighThresholdPercent": 95, "imageGCLowThresholdPercent": 90,
+    }
+    return _write(layout.conf / "kubelet-config.yaml", yaml.safe_dump(config, sort_keys=False))
+
+
+def kube_proxy_config(layout: Layout, network: Network) -> Path:
+    config = {"apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",
+              "clientConnection": {"kubeconfig": str(layout.conf / "kube-proxy.kubeconfig")},
+              "hostnameOverride": NODE_NAME, "mode": "iptables", "clusterCIDR": network.cluster_cidr,
+              "bindAddress": "0.0.0.0", "healthzBindAddress": "127.0.0.1:10256",
+              "metricsBindAddress": "127.0.0.1:10249",
+              "iptables": {"masqueradeAll": False, "syncPeriod": "30s", "minSyncPeriod": "1s"},
+              "conntrack": {"maxPerCore": 0}, "nodePortAddresses": ["primary"]}
+    return _write(layout.conf / "kube-proxy-config.yaml", yaml.safe_dump(config, sort_keys=False))
+
+
+def prometheus_config(layout: Layout, scrape_interval_s: float) -> Path:
+    config = {"global": {"scrape_interval": f"{scrape_interval_s:g}s", "evaluation_interval": "15s"},
+              "scrape_configs": [{"job_name": "kube-state-metrics",
+                                  "static_configs": [{"targets": [f"127.0.0.1:{KSM_PORTS[0]}"]}]}]}
+    return _write(layout.conf / "prometheus.yaml", yaml.safe_dump(config, sort_keys=False))

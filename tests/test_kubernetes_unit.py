@@ -1,0 +1,47 @@
+"""Unit tests of the Kubernetes backend that need no cluster: the generated Pod and PVC specs are
+valid against the Kubernetes OpenAPI schemas and carry the least-privilege settings, and clean-up
+selects everything of ours by default. Everything else runs against a real cluster
+(tests/test_kubernetes_cluster.py)."""
+
+import pytest
+
+from fake_kubernetes import FakeCluster
+from mlopsbench.kube import cleanup
+from mlopsbench.pipeline.backends.kubernetes import cluster_spec, pod_manifest, pvc_manifest, stage_manifest
+from mlopsbench.pipeline.compiler import compile_notebook
+
+kubernetes_validate = pytest.importorskip("kubernetes_validate")
+
+
+@pytest.fixture(scope="module")
+def plan(repo):
+    return compile_notebook(repo / "notebooks/intel54_pipeline.ipynb")
+
+
+def test_cleanup_command_defaults_to_everything_of_ours():
+    cluster = FakeCluster()
+    cleanup(cluster, "mlopsbench")
+    assert cluster.deleted == [("pods", "app.kubernetes.io/part-of=mlopsbench"),
+                               ("pvcs", "app.kubernetes.io/part-of=mlopsbench")]
+
+
+@pytest.mark.parametrize("version", ["1.30.0", "1.33.0", "1.37.0"])
+@pytest.mark.parametrize("rwx", [False, True])
+def test_generated_specs_are_valid_kubernetes(plan, version, rwx):
+    cluster = cluster_spec({"read_write_many": rwx, "node_selector": {"iot": "core"},
+                            "resources": {"requests": {"cpu": "1", "memory": "2Gi"}}})
+    labels = {"app.kubernetes.io/part-of": "mlopsbench", "mlopsbench.io/step": "dnnfit"}
+    pod = pod_manifest(cluster, "mlb-run-dnnfit", labels, plan.script("dnnfit", {}), "mlb-run", 3600,
+                       None if rwx else "node-a", 2)
+    kubernetes_validate.validate(pod, version, strict=True)
+    kubernetes_validate.validate(pvc_manifest(cluster, "mlb-run", labels), version, strict=True)
+    kubernetes_validate.validate(stage_manifest(cluster, "mlb-run-stage-in", labels, "mlb-run"), version, strict=True)
+    assert pod["spec"]["activeDeadlineSeconds"] == 3600 and pod["spec"]["restartPolicy"] == "Never"
+
+
+def test_step_pods_ask_for_their_cores_and_run_without_api_rights(plan):
+    pod = pod_manifest(cluster_spec({}), "p", {}, plan.script("dnnfit", {}), "v", None, None, 2)["spec"]
+    container = pod["containers"][0]
+    assert container["resources"]["requests"]["cpu"] == "2" and container["resources"]["limits"]["memory"]
+    assert {e["name"]: e["value"] for e in container["env"]}["OMP_NUM_THREADS"] == "2"
+    assert pod["serviceAccountName"] == "mlopsbench-step" and pod["automountServiceAccountToken"] is False
