@@ -31,6 +31,19 @@ include: "workflow/rules/upload.smk"
 include: "workflow/rules/report.smk"
 
 
+if USES_LOCAL_CLUSTER:
+    # The study brings the local cluster up if it is down, and leaves it as the user had it.
+
+    onstart:
+        shell(f"mlopsbench cluster up --repo {shlex.quote(workflow.basedir)} --hold {paths.CLUSTER_HOLD}")
+
+    onsuccess:
+        shell(f"mlopsbench cluster down --release {paths.CLUSTER_HOLD}")
+
+    onerror:
+        shell(f"mlopsbench cluster down --release {paths.CLUSTER_HOLD}")
+
+
 rule all:
     default_target: True
     input:

@@ -22,14 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlopsbench.datasets import build_dataset
-from mlopsbench.intel_lab import filter_mote
+from _common import NOTEBOOK, make_dataset, run_once
 from mlopsbench.pipeline.compiler import compile_notebook
-from mlopsbench.pipeline.local import RunSpec, run
-from mlopsbench.pipeline.tidy import read_run
-from mlopsbench.synthetic import write_published_file
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks/intel54_pipeline.ipynb"
 MARSHAL_IMPORTS = {"parquet": "import pandas, pyarrow.parquet", "keras": "import keras", "npy": "import numpy",
                    "json": "import json"}
 _MARSHAL_LINE = re.compile(r"^\[MLB\] marshal (?:load|save) \S+ (\S+) ", re.M)
@@ -57,25 +52,19 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        write_published_file(tmp / "data.txt.gz", 50_000, seed=3)
-        filter_mote(tmp / "data.txt.gz", 54, tmp / "node.csv", tmp / "counts.json", progress=False)
-        build_dataset(tmp / "node.csv", args.size_mb, tmp / "dataset.csv")
-        parameters = {"DATASET": str(tmp / "dataset.csv"), "EPOCHS": args.epochs, "WIDTH": 8, "SEED": 1}
+        dataset = make_dataset(tmp, args.size_mb)
         rows = {"local": [], "monolithic": []}
         walls = {"local": [], "monolithic": []}
         for i in range(args.runs):
             for backend in ("local", "monolithic"):  # alternated, so drift hits both
-                labels = {"configuration": "bench", "series": "dataset", "dataset_mb": args.size_mb,
-                          "width": 8, "hidden_layers": 3, "rep": i + 1}
-                run_dir = tmp / backend / "bench" / str(i + 1)
-                run(plan, RunSpec(backend, run_dir, parameters, labels, cores=args.cores, keep_marshal=False))
-                steps, summary = read_run(run_dir)
+                steps, summary = run_once(plan, backend, tmp, dataset, args.size_mb, 8, args.epochs, i + 1, args.cores)
                 rows[backend] += steps
                 walls[backend].append(summary["wall_seconds"])
                 print(f"run {i + 1}/{args.runs} {backend} done", flush=True)
         marshal_kinds = {}
+        first = Path(rows["local"][0]["raw_dir"])
         for name in plan.steps:
-            log = (tmp / "local/bench/1/logs" / f"{name}.log").read_text()
+            log = (first / "logs" / f"{name}.log").read_text()
             marshal_kinds[name] = sorted(set(_MARSHAL_LINE.findall(log)))
 
     print(f"\n{'step':<20}{'overhead s':>12}{'floor s':>10}{'ratio':>8}  floor imports")

@@ -103,10 +103,10 @@ def selected_entries(stage_name: str) -> dict[str, list[str]]:
     from mlopsbench.pipeline.backends import BACKENDS
     from mlopsbench.upload.setups import SETUPS
 
-    on_cluster = stage_name.startswith("cluster_")
-    if stage_name in ("pipeline_run", "cluster_run"):
+    on_cluster = "cluster" in stage_name
+    if stage_name.endswith("_run"):
         return {"mlopsbench.pipeline.backends": [n for n, b in BACKENDS.items() if b.on_cluster == on_cluster]}
-    if stage_name in ("upload_cell", "cluster_upload_cell"):
+    if stage_name.endswith("upload_cell"):
         return {"mlopsbench.upload.setups": [n for n, s in SETUPS.items() if s.on_cluster == on_cluster]}
     return {}
 

@@ -48,7 +48,7 @@ def dvc_stages(repo, config, tmp_path):
     write_params(repo / config, tmp_path / "params.yaml")
     with Repo(str(tmp_path)) as dvc:
         return [{"name": s.name, "cmd": normalize(s.cmd, repo), "outs": [str(o.def_path) for o in s.outs],
-                 "frozen": s.frozen} for s in dvc.index.stages]
+                 "deps": [str(d.def_path) for d in s.deps], "frozen": s.frozen} for s in dvc.index.stages]
 
 
 def test_params_yaml_is_derived_from_the_thesis_config(repo):
@@ -70,3 +70,17 @@ def test_every_dvc_stage_matches_a_snakemake_rule(repo, config, cli_env, tmp_pat
         for out in stage["outs"]:
             assert any(o == out or o.startswith(out.rstrip("/") + "/") for o in job["outputs"]), \
                 f"{stage['name']}: output {out} is not an output of Snakemake rule {job['rule']}"
+
+
+def test_the_local_cluster_study_is_not_frozen(repo, cli_env, tmp_path):
+    """On the local cluster, a data change re-runs the cluster's runs and cells too: their stages
+    match Snakemake's jobs, are not frozen, and depend on the datasets and models they read."""
+    jobs = {job["shell"]: job for job in snakemake_jobs(repo, "config/cluster-local.yaml", cli_env)}
+    stages = dvc_stages(repo, "config/cluster-local.yaml", tmp_path)
+    assert len(stages) == len(jobs)
+    local = [s for s in stages if s["name"].startswith(("local_cluster_run@", "local_cluster_upload_cell@"))]
+    assert len(local) == 7 * 2 + 2 * 4 and not any(s["frozen"] for s in local)
+    assert not [s for s in stages if s["name"].startswith(("cluster_run@", "cluster_upload_cell@"))]
+    for stage in stages:
+        assert jobs.get(stage["cmd"]) is not None, f"DVC stage {stage['name']} has no Snakemake twin: {stage['cmd']}"
+    assert all(any(d.startswith("data/datasets/") for d in s["deps"]) for s in local if "_run@" in s["name"])

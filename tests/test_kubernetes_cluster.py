@@ -131,13 +131,18 @@ def _text(path):
     return path.read_text() if path.exists() else ""
 
 
-def test_pod_setup_uploads_from_a_job_to_the_store_in_the_cluster(section, tmp_path):
+@pytest.mark.parametrize("latency_ms", [0, 400])
+def test_pod_setup_uploads_from_a_job_through_the_delay_proxy_to_the_store(section, tmp_path, latency_ms):
+    """The Job on the core node, the store on the edge role, the delay proxy pod in front of it."""
     model = tmp_path / "model_1MB.keras"
     model.write_bytes(b"\0" * (1 << 20))
-    cell = CellSpec("pod", 0, 1, tmp_path / "pod/0ms", part_size=5 << 20, options=options_from_config(section))
+    cell = CellSpec("pod", latency_ms, 1, tmp_path / f"pod/{latency_ms}ms", part_size=5 << 20,
+                    options=options_from_config(section))
     assert run_cell(cell, [UploadModel(model, 1, 1 << 20)])["status"] == "succeeded"
     (record,) = read_records(cell.out_dir)
-    assert record.setup == "pod" and record.status == "ok" and record.verified and record.seconds > 0
+    assert record.setup == "pod" and record.status == "ok" and record.verified and record.emulation == "proxy"
+    # A fresh connection's handshake and one PUT: at least two added round trips.
+    assert record.seconds > 2 * latency_ms / 1000
 
 
 def test_netem_daemonset_is_refused_cleanly_without_netem(section, tmp_path):

@@ -78,13 +78,6 @@ def test_failed_job_names_the_service_and_still_removes_the_delay(repo, models, 
     assert read_records(spec.out_dir)[0].status == "failed"
 
 
-def test_pod_setup_with_latency_needs_netem(repo, models, tmp_path):
-    spec = CellSpec("pod", 50, 1, tmp_path / "pod/50ms", options=cluster(repo, FakeJobPods(), None, FakeApps(),
-                                                                          netem=False))
-    with pytest.raises(InputError, match="set kubernetes.upload.netem: true"):
-        run_cell(spec, models)
-
-
 @pytest.mark.integration
 def test_vm_setup_uploads_to_the_configured_endpoint(repo, models, tmp_path):
     with SeaweedFS(tmp_path / "edge") as endpoint:

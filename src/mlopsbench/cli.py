@@ -153,6 +153,17 @@ def _upload_worker(args) -> None:
         raise SystemExit(code)
 
 
+def _delay_proxy(args) -> None:
+    import threading
+
+    from .latency import DelayProxy
+
+    host, _, port = args.upstream.rpartition(":")
+    with DelayProxy((host, int(port)), "0.0.0.0", args.rtt_ms, args.window_bytes, listen_port=args.port) as address:
+        log.info("delay proxy on port %d -> %s, %g ms added per round trip", address[1], args.upstream, args.rtt_ms)
+        threading.Event().wait()  # until SIGTERM (the pod's end) or Ctrl-C
+
+
 def _upload_tidy(args) -> None:
     from .upload.tidy import tidy_uploads
 
@@ -191,19 +202,34 @@ def _dvc_params(args) -> None:
 
     params = write_params(args.config, args.output)
     derived = params["derived"]
+    on_cluster = len(derived["cluster_runs"]) + len(derived["local_cluster_runs"])
     log.info("%s: %d pipeline runs (%d on a cluster), %d upload cells", args.output,
-             len(derived["pipeline_runs"]) + len(derived["cluster_runs"]), len(derived["cluster_runs"]),
-             len(derived["upload_cells"]) + len(derived["cluster_upload_cells"]))
+             len(derived["pipeline_runs"]) + on_cluster, on_cluster,
+             len(derived["upload_cells"]) + len(derived["cluster_upload_cells"]) +
+             len(derived["local_cluster_upload_cells"]))
 
 
 def _cluster(args) -> None:
+    import json
+
+    from . import atomic
     from .cluster import build, images, lifecycle
 
     if args.action == "up":
+        was_up = lifecycle.status() is not None
         cluster = lifecycle.up(Path(args.repo), scrape_interval_s=args.scrape_interval)
+        if args.hold:  # whoever releases it stops the cluster only if this call started it
+            atomic.write_json(args.hold, {"started_here": not was_up, "server": cluster.server})
         print(f"cluster up: API {cluster.server}; admin kubeconfig {cluster.admin_kubeconfig}; "
               f"runner kubeconfig {cluster.runner_kubeconfig}; Prometheus {cluster.prometheus_url}")
     elif args.action == "down":
+        if args.release:
+            hold = Path(args.release)
+            started_here = hold.exists() and json.loads(hold.read_text())["started_here"]
+            hold.unlink(missing_ok=True)
+            if not started_here:
+                log.info("the cluster was up before the study; it stays up")
+                return
         lifecycle.down()
         left = lifecycle.leftovers()
         if left:
@@ -386,6 +412,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint", required=True)
     p.add_argument("--secure", action="store_true")
 
+    p = command("delay-proxy", _delay_proxy, "(internal) relay TCP to --upstream, adding a round-trip time")
+    p.add_argument("--upstream", required=True, help="host:port")
+    p.add_argument("--port", type=at_least_one, required=True, help="port to listen on, all addresses")
+    p.add_argument("--rtt-ms", type=non_negative, required=True)
+    p.add_argument("--window-bytes", type=at_least_one, required=True)
+
     p = command("upload-tidy", _upload_tidy, "build the tidy upload tables from raw cells")
     p.add_argument("--cells", nargs="+", required=True)
     p.add_argument("--output", required=True, type=output_file, help="parquet, one row per upload")
@@ -425,6 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "status: exit 0 when up; kubeconfig: print the admin kubeconfig's path; "
                         "build: only build the binaries and images")
     p.add_argument("--runner", action="store_true", help="kubeconfig: the runner's namespaced credentials instead")
+    p.add_argument("--hold", type=output_file, help="up: record in this file whether this call started the cluster")
+    p.add_argument("--release", help="down: stop the cluster only if the --hold file says up started it")
     p.add_argument("--repo", default=".", type=_existing_dir, help="the project checkout the job image is built from")
     config_option(p, "--scrape-interval", "kubernetes.scrape_interval_s", type=positive,
                   help="Prometheus's scrape interval for kube-state-metrics, seconds")

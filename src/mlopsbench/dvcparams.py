@@ -41,6 +41,7 @@ def derive(config: dict[str, Any], config_path: str) -> dict[str, Any]:
         model = paths.upload_model(size)
         upload_models[_key(f"{paths.format_size(size)}MB")] = {"size": paths.format_size(size), "path": model,
                                                                "info": paths.sidecar(model)}
+    local = config.get("kubernetes", {}).get("local", False)
     runs, cluster_runs, run_dirs = {}, {}, []
     for backend, c, rep in pipeline_runs(config):
         run_dir = str(Path(paths.pipeline_run(backend, c.width, layers, c.dataset_mb, rep)).parent)
@@ -63,9 +64,11 @@ def derive(config: dict[str, Any], config_path: str) -> dict[str, Any]:
         "node_csv": paths.node_csv(mote), "node_counts": paths.node_counts(mote),
         "datasets": datasets, "regression_models": regression, "upload_models": upload_models,
         "upload_model_paths": " ".join(m["path"] for m in upload_models.values()),
-        "pipeline_runs": runs, "cluster_runs": cluster_runs,
+        "pipeline_runs": runs, "cluster_runs": {} if local else cluster_runs,
+        "local_cluster_runs": cluster_runs if local else {},
         "pipeline_run_dirs": " ".join(run_dirs),
-        "upload_cells": cells, "cluster_upload_cells": cluster_cells, "upload_cell_dirs": " ".join(cell_dirs),
+        "upload_cells": cells, "cluster_upload_cells": {} if local else cluster_cells,
+        "local_cluster_upload_cells": cluster_cells if local else {}, "upload_cell_dirs": " ".join(cell_dirs),
         "store_args": store_args(config), "cpu_request_args": cpu_request_args(config),
     }}
 

@@ -50,9 +50,9 @@ class DelayProxy:
     """``with DelayProxy((host, port), rtt_ms=50) as (h, p):`` connect to h:p instead."""
 
     def __init__(self, upstream: tuple[str, int], listen_host: str = "127.0.0.1", rtt_ms: float = 0.0,
-                 window_bytes: int = 4 << 20):
+                 window_bytes: int = 4 << 20, listen_port: int = 0):
         self.upstream = upstream
-        self.listen_host = listen_host
+        self.listen_host, self.listen_port = listen_host, listen_port
         self.one_way = rtt_ms / 2000.0
         self.window = window_bytes
         self.connections = 0
@@ -62,7 +62,7 @@ class DelayProxy:
         self._lines: list[queue.Queue] = []
 
     def __enter__(self) -> tuple[str, int]:
-        self._listener = socket.create_server((self.listen_host, 0))
+        self._listener = socket.create_server((self.listen_host, self.listen_port))
         self._listener.settimeout(0.2)
         self._spawn(self._accept)
         return self._listener.getsockname()[:2]

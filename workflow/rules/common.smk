@@ -1,5 +1,7 @@
 # Targets derived from the validated config; paths come from mlopsbench.paths only.
 import os
+import shlex
+import sys
 
 MOTE = config["data"]["mote"]
 HIDDEN_LAYERS = config["model"]["hidden_layers"]
@@ -17,6 +19,10 @@ PIPELINE_RUNS = [
 ]
 UPLOAD_CELLS = [paths.upload_cell(setup, latency) for setup, latency in upload_cells(config)]
 STORE_ARGS = store_args(config)
+USES_LOCAL_CLUSTER = config.get("kubernetes", {}).get("local", False) and (
+    any(BACKENDS[b].on_cluster for b in config["pipeline"]["backends"])
+    or any(SETUPS[s].on_cluster for s in config["upload"]["setups"])
+)
 
 
 def width_of(wildcards):
@@ -24,11 +30,11 @@ def width_of(wildcards):
 
 
 def cluster_args(wildcards):
-    return f"--cluster-config {CONFIG_FILE}" if BACKENDS[wildcards.backend].on_cluster else ""
+    return f"--cluster-config {shlex.quote(CONFIG_FILE)}" if BACKENDS[wildcards.backend].on_cluster else ""
 
 
 def cluster_upload_args(wildcards):
-    return f"--cluster-config {CONFIG_FILE}" if SETUPS[wildcards.setup].on_cluster else ""
+    return f"--cluster-config {shlex.quote(CONFIG_FILE)}" if SETUPS[wildcards.setup].on_cluster else ""
 
 
 def series_of_run(wildcards):
@@ -42,3 +48,9 @@ wildcard_constraints:
     setup="|".join(SETUPS),
     latency=r"\d+(\.\d+)?",
     rep=r"\d+",
+
+
+if os.path.realpath(os.getcwd()) != os.path.realpath(workflow.basedir):
+    # Never plan a study into some directory by surprise: say where its files go.
+    print(f"mlopsbench: this study's data/, results/ and logs/ go to {os.getcwd()} (the working "
+          f"directory); the workflow is {workflow.basedir}", file=sys.stderr)

@@ -10,7 +10,7 @@ rule download_intel_lab:
         "../../environment.yml"
     retries: 0
     shell:
-        "mlopsbench download --url {params.url} --sha256={params.sha256} --output {output} 2> {log}"
+        "mlopsbench download --url {params.url} --sha256={params.sha256} --output {output:q} 2> {log:q}"
 
 
 rule filter_node:
@@ -26,8 +26,8 @@ rule filter_node:
     conda:
         "../../environment.yml"
     shell:
-        "mlopsbench filter --input {input} --mote {params.mote}"
-        " --output {output.csv} --counts {output.counts} 2> {log}"
+        "mlopsbench filter --input {input:q} --mote {params.mote}"
+        " --output {output.csv:q} --counts {output.counts:q} 2> {log:q}"
 
 
 rule dataset:
@@ -40,7 +40,7 @@ rule dataset:
     conda:
         "../../environment.yml"
     shell:
-        "mlopsbench dataset --input {input} --size-mb {wildcards.size} --output {output} 2> {log}"
+        "mlopsbench dataset --input {input:q} --size-mb {wildcards.size} --output {output:q} 2> {log:q}"
 
 
 rule datasets:

@@ -15,9 +15,9 @@ rule regression_model:
     conda:
         "../../environment.yml"
     shell:
-        "mlopsbench regression-model --data {input} --width {params.width}"
+        "mlopsbench regression-model --data {input:q} --width {params.width}"
         " --hidden-layers {params.hidden_layers} --learning-rate {params.learning_rate}"
-        " --loss {params.loss} --seed {params.seed} --output {output.model} 2> {log}"
+        " --loss {params.loss} --seed {params.seed} --output {output.model:q} 2> {log:q}"
 
 
 rule upload_model:
@@ -34,7 +34,7 @@ rule upload_model:
         "../../environment.yml"
     shell:
         "mlopsbench upload-model --size {wildcards.size} --unit {params.unit}"
-        " --hidden-layers {params.hidden_layers} --seed {params.seed} --output {output.model} 2> {log}"
+        " --hidden-layers {params.hidden_layers} --seed {params.seed} --output {output.model:q} 2> {log:q}"
 
 
 rule models:

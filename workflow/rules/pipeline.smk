@@ -32,11 +32,11 @@ rule pipeline_run:
     conda:
         "../../environment.yml"
     shell:
-        "mlopsbench pipeline-run --backend {wildcards.backend} --notebook {input.notebook}"
-        " --dataset {input.dataset} --dataset-mb {wildcards.size} --width {params.width}"
+        "mlopsbench pipeline-run --backend {wildcards.backend} --notebook {input.notebook:q}"
+        " --dataset {input.dataset:q} --dataset-mb {wildcards.size} --width {params.width}"
         " --hidden-layers {params.hidden_layers} {params.training} --series {params.series}"
-        " --study {params.study} --rep {wildcards.rep} --run-dir {params.run_dir}"
-        " --cores {threads} --step-timeout {params.timeout} {params.cpu_request} {params.cluster} 2> {log}"
+        " --study {params.study} --rep {wildcards.rep} --run-dir {params.run_dir:q}"
+        " --cores {threads} --step-timeout {params.timeout} {params.cpu_request} {params.cluster} 2> {log:q}"
 
 
 rule pipeline_tidy:
@@ -46,14 +46,14 @@ rule pipeline_tidy:
         steps=paths.PIPELINE_STEPS,
         runs=paths.PIPELINE_RUNS,
     params:
-        run_dirs=lambda wildcards, input: " ".join(os.path.dirname(p) for p in input),
+        run_dirs=lambda wildcards, input: [os.path.dirname(p) for p in input],
     log:
         "logs/pipeline/tidy.log",
     conda:
         "../../environment.yml"
     shell:
-        "mlopsbench pipeline-tidy --runs {params.run_dirs}"
-        " --steps-output {output.steps} --runs-output {output.runs} 2> {log}"
+        "mlopsbench pipeline-tidy --runs {params.run_dirs:q}"
+        " --steps-output {output.steps:q} --runs-output {output.runs:q} 2> {log:q}"
 
 
 rule pipeline:

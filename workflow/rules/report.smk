@@ -17,9 +17,9 @@ rule stats:
     conda:
         "../../environment.yml"
     shell:
-        "mlopsbench stats --steps {input.steps} --runs {input.runs} --uploads {input.uploads}"
-        " --upload-cells {input.cells} --equivalence-margin {params.margin}"
-        " --little-change-points {params.little} --out-dir {output} 2> {log}"
+        "mlopsbench stats --steps {input.steps:q} --runs {input.runs:q} --uploads {input.uploads:q}"
+        " --upload-cells {input.cells:q} --equivalence-margin {params.margin}"
+        " --little-change-points {params.little} --out-dir {output:q} 2> {log:q}"
 
 
 rule figures:
@@ -43,7 +43,7 @@ rule figures:
     conda:
         "../../environment.yml"
     shell:
-        "mlopsbench figures --stats-dir {input} --out-dir {params.out_dir} 2> {log}"
+        "mlopsbench figures --stats-dir {input:q} --out-dir {params.out_dir:q} 2> {log:q}"
 
 
 rule report:
@@ -63,6 +63,6 @@ rule report:
     conda:
         "../../environment.yml"
     shell:
-        "mlopsbench report --stats-dir {input.stats} --figures-dir {params.figures_dir}"
-        " --config {input.config} --template {input.template} --data {input.data}"
-        " --counts {input.counts} --output {output} 2> {log}"
+        "mlopsbench report --stats-dir {input.stats:q} --figures-dir {params.figures_dir:q}"
+        " --config {input.config:q} --template {input.template:q} --data {input.data:q}"
+        " --counts {input.counts:q} --output {output:q} 2> {log:q}"

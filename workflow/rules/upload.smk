@@ -25,9 +25,9 @@ rule upload_cell:
         "../../environment.yml"
     shell:
         "mlopsbench upload-run --setup {wildcards.setup} --latency-ms {wildcards.latency}"
-        " --models {input} --reps {params.reps} --out-dir {params.out_dir} --study {params.study}"
+        " --models {input:q} --reps {params.reps} --out-dir {params.out_dir:q} --study {params.study}"
         " --part-size-mib {params.part_size} --window-kib {params.window}"
-        " --bucket {params.bucket} --unit {params.unit} {params.cluster} {params.store} 2> {log}"
+        " --bucket {params.bucket} --unit {params.unit} {params.cluster} {params.store} 2> {log:q}"
 
 
 rule upload_tidy:
@@ -37,14 +37,14 @@ rule upload_tidy:
         uploads=paths.UPLOADS,
         cells=paths.UPLOAD_CELLS,
     params:
-        cell_dirs=lambda wildcards, input: " ".join(os.path.dirname(p) for p in input),
+        cell_dirs=lambda wildcards, input: [os.path.dirname(p) for p in input],
     log:
         "logs/upload/tidy.log",
     conda:
         "../../environment.yml"
     shell:
-        "mlopsbench upload-tidy --cells {params.cell_dirs}"
-        " --output {output.uploads} --cells-output {output.cells} 2> {log}"
+        "mlopsbench upload-tidy --cells {params.cell_dirs:q}"
+        " --output {output.uploads:q} --cells-output {output.cells:q} 2> {log:q}"
 
 
 rule upload:

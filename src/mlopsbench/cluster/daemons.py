@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..processes import start_time, wait_gone
+
 log = logging.getLogger(__name__)
 
 
@@ -32,21 +34,13 @@ class Daemon:
     env: dict = field(default_factory=dict)
 
 
-def _start_time(pid: int) -> str | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return None if fields[0] == "Z" else fields[19]
-
-
 def running(pid_file: Path) -> int | None:
     """The daemon's pid if the process of the pid file still runs."""
     try:
         pid, started = pid_file.read_text().split()
     except (OSError, ValueError):
         return None
-    return int(pid) if _start_time(int(pid)) == started else None
+    return int(pid) if start_time(int(pid)) == started else None
 
 
 def start(daemon: Daemon, logs: Path, pids: Path) -> int:
@@ -55,7 +49,7 @@ def start(daemon: Daemon, logs: Path, pids: Path) -> int:
     with (logs / f"{daemon.name}.log").open("ab") as out:
         process = subprocess.Popen(daemon.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                    env=os.environ | daemon.env, start_new_session=True)
-    (pids / daemon.name).write_text(f"{process.pid} {_start_time(process.pid)}\n")
+    (pids / daemon.name).write_text(f"{process.pid} {start_time(process.pid)}\n")
     return process.pid
 
 
@@ -85,10 +79,7 @@ def stop(name: str, pids: Path, grace: float = 10.0) -> bool:
     if pid is None:
         return False
     os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while _start_time(pid) is not None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if _start_time(pid) is not None:
+    if not wait_gone(pid, grace):
         log.warning("%s did not stop in %g s: killed", name, grace)
         os.kill(pid, signal.SIGKILL)
     return True

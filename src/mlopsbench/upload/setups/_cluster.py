@@ -23,7 +23,7 @@ import yaml
 
 from ...config import with_defaults
 from ...errors import InputError
-from ...kube import KubeClients, connect, pod_log
+from ...kube import KubeClients, connect, labels, pod_log
 from ...objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint, StoreError, endpoint_from_environment
 from ..plan import CellSpec
 
@@ -81,18 +81,59 @@ def options_of(spec: CellSpec) -> ClusterUpload:
 
 
 @contextlib.contextmanager
-def cluster_latency(spec: CellSpec, proxy_possible: bool):
-    """The netem DaemonSet on the edge node when enabled ("netem-daemonset"); else "proxy" where
-    the caller can put the delay proxy in the path, and a refusal where it cannot."""
+def cluster_latency(spec: CellSpec):
+    """The netem DaemonSet on the edge node where enabled ("netem-daemonset"); else "proxy": the
+    caller puts the user-space delay proxy in the uploader's path to the store."""
     options = options_of(spec)
     if options.netem and spec.latency_ms > 0:
         with netem_delay(options, spec.latency_ms) as emulation:
             yield emulation
-    elif not proxy_possible and spec.latency_ms > 0:
-        raise InputError(f"setup {spec.setup} at {spec.latency_ms:g} ms: set kubernetes.upload.netem: true "
-                         "(no proxy can sit between a pod and the Service)")
     else:
-        yield "proxy" if proxy_possible else "none"
+        yield "proxy"
+
+
+PROXY_PORT = 8334
+
+
+@contextlib.contextmanager
+def delay_proxy_service(options: ClusterUpload, upstream: str, rtt_ms: float, window_bytes: int):
+    """A delay proxy pod on the edge node in front of ``upstream``, behind a Service of its own,
+    for the block; yield the Service's address. Both are always deleted."""
+    name = f"mlb-delay-{rtt_ms:g}ms-{int(time.time())}".replace(".", "-")
+    tag = labels("delay-proxy", name)
+    command = ["mlopsbench", "delay-proxy", "--upstream", upstream, "--port", str(PROXY_PORT), "--rtt-ms", f"{rtt_ms:g}",
+               "--window-bytes", str(window_bytes)]
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": options.namespace, "labels": tag},
+           "spec": {"nodeSelector": options.netem_node_selector, "serviceAccountName": options.service_account,
+                    "automountServiceAccountToken": False, "enableServiceLinks": False, "dnsPolicy": "Default",
+                    "terminationGracePeriodSeconds": 1,
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": 1000,
+                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [{"name": "proxy", "image": options.image, "imagePullPolicy": options.image_pull_policy,
+                                    "command": command, "ports": [{"containerPort": PROXY_PORT}],
+                                    "readinessProbe": {"tcpSocket": {"port": PROXY_PORT}, "periodSeconds": 1},
+                                    "resources": {"requests": {"memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+                                    "securityContext": {"allowPrivilegeEscalation": False,
+                                                        "capabilities": {"drop": ["ALL"]}}}]}}
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": options.namespace,
+                                                                   "labels": tag},
+               "spec": {"selector": {"app.kubernetes.io/instance": name},
+                        "ports": [{"port": PROXY_PORT, "targetPort": PROXY_PORT}]}}
+    core = options.clients.core
+    core.create_namespaced_pod(options.namespace, pod)
+    try:
+        created = core.create_namespaced_service(options.namespace, service)
+        _wait_for(lambda: core.read_namespaced_pod(name, options.namespace).status,
+                  lambda st: any(c.type == "Ready" and c.status == "True" for c in st.conditions or []), 120, 0.5,
+                  InputError(f"delay proxy {options.namespace}/{name}: not ready after 120 s"))
+        log.info("delay proxy %s: %g ms in front of %s", name, rtt_ms, upstream)
+        yield f"{created.spec.cluster_ip}:{PROXY_PORT}"
+    finally:
+        core.delete_namespaced_pod(name, options.namespace, grace_period_seconds=0)
+        try:
+            core.delete_namespaced_service(name, options.namespace)
+        except Exception:  # never created: the pod's own creation failed first
+            pass
 
 
 def _wait_for(read, done, timeout: float, poll: float, error):

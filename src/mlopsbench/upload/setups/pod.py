@@ -1,8 +1,11 @@
 """pod: a Job on the core node builds the models and uploads them to the store's Service from
-inside the cluster (the thesis's Kubernetes pod); its records are read from the Job's log."""
+inside the cluster (the thesis's Kubernetes pod); its records are read from the Job's log.
+The latency is the edge node's netem where enabled, else a delay proxy pod on the edge node in
+front of the store."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import asdict
 
@@ -13,7 +16,7 @@ from ..plan import CellSpec, UploadModel
 from ..transfer import Sink
 from ..worker import job
 from . import Setup, always_available
-from ._cluster import cluster_latency, options_from_config, job_manifest, options_of, run_job
+from ._cluster import cluster_latency, delay_proxy_service, job_manifest, options_from_config, options_of, run_job
 from .vm import store_kind
 
 
@@ -28,11 +31,15 @@ def run(spec: CellSpec, items: list[dict], sink: Sink) -> None:
     options = options_of(spec)
     name = f"mlb-upload-{spec.latency_ms:g}ms-{int(time.time())}".replace(".", "-")
     sizes = sorted({(item["model_mb"], spec.unit) for item in items})
-    with cluster_latency(spec, proxy_possible=False) as emulation:
+    with cluster_latency(spec) as emulation, contextlib.ExitStack() as path:
+        target = options.service_endpoint
+        if emulation == "proxy":  # as on this machine: the proxy relays at 0 ms, so every latency pays it
+            target = path.enter_context(delay_proxy_service(options, options.service_endpoint, spec.latency_ms,
+                                                            spec.window_bytes))
         context = {"study": spec.study, "setup": spec.setup, "endpoint": f"http://{options.service_endpoint}",
                    "emulation": emulation, "parameters": asdict(spec.parameters(store_kind(spec)))}
-        manifest = job_manifest(options, name, labels("uploader", name), sizes, job(context, items),
-                                options.service_endpoint, options.service_account, int(options.job_timeout_s))
+        manifest = job_manifest(options, name, labels("uploader", name), sizes, job(context, items), target,
+                                options.service_account, int(options.job_timeout_s))
         lines, job_failed = run_job(options.clients.core, options.clients.batch, options.namespace, manifest,
                                     options.service_endpoint, options.job_timeout_s + 60)
     records = [UploadRecord.from_json(line) for line in lines]

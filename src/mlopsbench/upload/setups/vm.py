@@ -15,7 +15,7 @@ def store_kind(spec: CellSpec) -> str:
 
 def run(spec: CellSpec, plan: list[dict], sink: Sink) -> None:
     endpoint = options_of(spec).vm_endpoint
-    with cluster_latency(spec, proxy_possible=True) as emulation:
+    with cluster_latency(spec) as emulation:
         upload_from_here(spec, plan, endpoint, store_kind(spec), emulation, sink)
 
 

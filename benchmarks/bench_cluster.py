@@ -1,0 +1,130 @@
+"""Benchmark: the Kubernetes backend on the local cluster, against baselines measured in the same run.
+
+(a) A trivial step: our backend's time from the pod's creation to the pod observed Succeeded
+    (its own events: created -> finished, the watch's clock) against a minimal loop with the
+    official client that creates the same pod and watches it to completion. Pairs alternate.
+    Required: the raw loop's median over ours >= 0.9.
+(b) The quick pipeline's per-step overhead (duration - the cell's own time) on Kubernetes and on
+    local processes, median and 95 % interval, beside the thesis's 18-25 s (Table 3).
+(c) Bring-up with cached binaries and images: ``cluster down`` then ``cluster up``.
+
+Needs root (the cluster). A cluster that was up stays up; one that was down is stopped again.
+
+    python benchmarks/bench_cluster.py [--pairs 5] [--runs 3] [--size-mb 0.1] [--epochs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from _common import NOTEBOOK, REPO, make_dataset, run_once
+from mlopsbench.analysis import TRIVIAL_STEPS
+from mlopsbench.cluster import lifecycle
+from mlopsbench.kube import dns_name, labels
+from mlopsbench.pipeline.backends.kubernetes import cluster_from_config, pod_manifest, pvc_manifest
+from mlopsbench.pipeline.compiler import compile_notebook
+from mlopsbench.pipeline.run import read_events
+from mlopsbench.stats import reference, summarize
+
+TRIVIAL = {"cells": [{"cell_type": "code", "metadata": {"tags": ["block:trivial"]}, "outputs": [], "execution_count": None,
+                      "source": ["import time\n", "start = time.time()\n", "end = time.time()\n",
+                                 "print('[JT] trivial time(s) {}'.format(end - start))\n", "print('[JT] end cell')\n"]}],
+           "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def ours(plan, root: Path, dataset: Path, cluster, index: int) -> float:
+    """Created -> observed Succeeded of the one step, from our event log."""
+    _, summary = run_once(plan, "kubernetes", root, dataset, 0.01, 8, 1, index, 1, cluster=cluster)
+    events = [e for e in read_events(Path(summary["raw_dir"]) / "events.jsonl") if getattr(e, "step", None) == "trivial"]
+    return next(e.t for e in events if e.event == "finished") - next(e.t for e in events if e.event == "created")
+
+
+def raw_loop(core, watch_factory, options, script: str, index: int) -> float:
+    """The same pod, created and watched to completion with the client and nothing else."""
+    name = dns_name(f"mlb-raw-{index}-{int(time.time())}")
+    tag = labels("bench", name, run=name)
+    core.create_namespaced_persistent_volume_claim(options.namespace, pvc_manifest(options, name, tag))
+    manifest = pod_manifest(options, name, tag, script, name, None, None, 1)
+    try:
+        watch = watch_factory()
+        sent = time.time()
+        core.create_namespaced_pod(options.namespace, manifest)
+        for item in watch.stream(core.list_namespaced_pod, options.namespace, label_selector=f"mlopsbench.io/run={name}",
+                                 timeout_seconds=120):
+            if item["object"].status.phase in ("Succeeded", "Failed"):
+                done = time.time()
+                watch.stop()
+                return done - sent
+        raise RuntimeError(f"pod {name} did not finish")
+    finally:
+        core.delete_collection_namespaced_pod(options.namespace, label_selector=f"mlopsbench.io/run={name}")
+        core.delete_collection_namespaced_persistent_volume_claim(options.namespace,
+                                                                  label_selector=f"mlopsbench.io/run={name}")
+
+
+def interval(values: list[float]) -> str:
+    s = summarize(values)
+    return f"median {s['median']:.2f} s [{s['median_low']:.2f}, {s['median_high']:.2f}] (n={s['n']})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--size-mb", type=float, default=0.1)
+    parser.add_argument("--epochs", type=int, default=2)
+    args = parser.parse_args()
+    was_up = lifecycle.status() is not None
+    lifecycle.up(REPO)
+    section = yaml.safe_load((REPO / "config/cluster-local.yaml").read_text())["kubernetes"]
+    cluster = cluster_from_config(section)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "trivial.ipynb").write_text(json.dumps(TRIVIAL))
+        trivial = compile_notebook(tmp / "trivial.ipynb")
+        dataset = make_dataset(tmp, args.size_mb)
+        script = trivial.script("trivial", {})
+        times = {"ours": [], "raw": []}
+        for i in range(args.pairs):
+            times["ours"].append(ours(trivial, tmp / "trivial", dataset, cluster, i + 1))
+            times["raw"].append(raw_loop(cluster.clients.core, cluster.clients.watch, cluster.options, script, i + 1))
+            print(f"pair {i + 1}: ours {times['ours'][-1]:.2f} s, raw loop {times['raw'][-1]:.2f} s", flush=True)
+        median = {k: statistics.median(v) for k, v in times.items()}
+        ratio = median["raw"] / median["ours"]
+        ok = ratio >= 0.9
+        print(f"(a) trivial step, created -> Succeeded: ours {median['ours']:.2f} s, raw loop {median['raw']:.2f} s; "
+              f"raw / ours = {ratio:.2f} (required >= 0.9) {'ok' if ok else 'FAIL'}")
+
+        plan = compile_notebook(NOTEBOOK)
+        overhead = {"kubernetes": [], "local": []}
+        for rep in range(1, args.runs + 1):
+            for backend in overhead:  # alternated, so drift hits both
+                rows, _ = run_once(plan, backend, tmp / "quick", dataset, args.size_mb, 8, args.epochs, rep, 2,
+                                   cluster=cluster if backend == "kubernetes" else None)
+                overhead[backend] += [r["overhead_seconds"] for r in rows
+                                      if r["timestamp_source"] in ("watch", "local-runner") and r["status"] == "succeeded"]
+        thesis = [reference()["job_duration_range_s"]["jobs"][step] for step in TRIVIAL_STEPS]
+        print(f"(b) per-step overhead of the quick pipeline ({args.size_mb:g} MB, {args.epochs} epochs, "
+              f"{args.runs} runs): kubernetes {interval(overhead['kubernetes'])}; local {interval(overhead['local'])}; "
+              f"thesis {min(r[0] for r in thesis):g}-{max(r[1] for r in thesis):g} s (Table 3: the durations of "
+              f"{', '.join(TRIVIAL_STEPS)}, whose own time is under a second)")
+
+    lifecycle.down()
+    started = time.monotonic()
+    lifecycle.up(REPO)
+    print(f"(c) cluster bring-up with cached binaries and images: {time.monotonic() - started:.1f} s")
+    if not was_up:
+        lifecycle.down()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

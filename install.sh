@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install everything the study and its tests need on Debian 12, as root:
+#   bash install.sh
+# 1. Debian packages: awk and zcat (the thesis's filter), iproute2 (network namespaces),
+#    poppler-utils (the tests read the PDF back), git, Prometheus (the third clock), and
+#    for the local Kubernetes cluster: containerd, runc, the CNI plugins, iptables,
+#    conntrack, debootstrap (the job image) and gcc (the pause image). Go must be there
+#    already (`go version`): it builds the cluster's binaries from the Go module proxy.
+# 2. The project and its pinned dependencies (constraints.txt).
+# 3. The cluster's binaries and images, cached outside the work tree (~/.cache/mlopsbench),
+#    once per machine and version: about 10 minutes the first time, seconds afterwards.
+set -euo pipefail
+cd "$(dirname "$0")"
+export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
+
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends mawk gzip iproute2 poppler-utils git prometheus \
+    containerd runc containernetworking-plugins iptables conntrack debootstrap gcc libc6-dev >/dev/null
+
+python -m pip install -q -c constraints.txt -e '.[test]'
+# The console scripts (mlopsbench, snakemake, dvc, weed) live beside the interpreter.
+PATH="$(python -c 'import os, sys; print(os.path.dirname(sys.executable))'):$PATH"
+
+mlopsbench cluster build --repo .
