@@ -240,8 +240,8 @@ def test_paths_with_spaces_work_in_every_rule(repo, tmp_path, cli_env):
 
     write_published_file(work / "data/raw/intel_lab/data.txt.gz", 3000, seed=2)
     base = [sys.executable, "-m", "snakemake", "-s", str(copy / "Snakefile"), "--directory", str(work), "--cores", "2",
-            "--configfile", str(copy / "config/quick.yaml")]
-    dry = subprocess.run(base + ["-n", "-p", "--forceall"], capture_output=True, text=True, env=cli_env)
+            "--configfile", str(copy / "config/quick.yaml"), "--"]
+    dry = subprocess.run(base[:-1] + ["-n", "-p", "--forceall"], capture_output=True, text=True, env=cli_env)
     assert dry.returncode == 0, dry.stderr
     commands = [line.removeprefix("Shell command: ") for line in dry.stdout.splitlines() if "mlopsbench " in line]
     assert commands and all(str(copy) not in c or f"'{copy}" in c for c in commands)

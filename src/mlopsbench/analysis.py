@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import atomic
 from .pipeline.backends import BACKENDS, primary_clocks
-from .stats import NAN, describe, equivalence, in_series, run_overhead, summarize, trend, verdict
+from .stats import NAN, describe, difference, equivalence, in_series, run_overhead, summarize, trend, verdict
 from .upload.setups import SETUPS, comparisons
 
 TRIVIAL_STEPS = ("createdict", "dnnpredictsummary", "modelerrorssummary")
@@ -71,6 +71,7 @@ def _pipeline(result: dict, steps: pd.DataFrame, runs: pd.DataFrame | None) -> N
     # One clock per backend for the statistics (the watcher's for Kubernetes); the others
     # (the API's and kube-state-metrics' whole seconds) stay in the tidy table.
     tables["pipeline_timestamp_sources"] = steps.groupby(["backend", "timestamp_source"], as_index=False).size()
+    all_clocks = steps[steps["status"] == "succeeded"]
     steps = steps[steps["timestamp_source"].isin(primary_clocks())]
     ok = steps[steps["status"] == "succeeded"].copy()
     keys = ["backend", "series", "dataset_mb", "model", "trainable_params", "step"]
@@ -81,14 +82,15 @@ def _pipeline(result: dict, steps: pd.DataFrame, runs: pd.DataFrame | None) -> N
     tables["pipeline_run_overhead"] = overall
     tables["pipeline_overall_summary"] = describe(overall, keys[:-1], "overhead_pct")
     ok["pending_seconds"] = ok["scheduled"] - ok["created"]
-    ok["startup_seconds"] = ok["started"] - ok["scheduled"]
+    ok["start_seconds"] = ok["started"] - ok["scheduled"]  # claim C6: scheduling to running
     tables["pipeline_startup_summary"] = pd.concat(
-        [describe(ok, ["backend"], metric) for metric in ("pending_seconds", "startup_seconds")], ignore_index=True)
+        [describe(ok, ["backend"], metric) for metric in ("pending_seconds", "start_seconds")], ignore_index=True)
     if runs is not None and not runs.empty:
         tables["pipeline_runs_summary"] = describe(runs[runs["status"] == "succeeded"], keys[:-1], "wall_seconds")
         result["summary"]["pipeline_runs_not_succeeded"] = int((~runs["status"].isin(["succeeded", "superseded"])).sum())
         result["summary"]["pipeline_runs_superseded"] = int((runs["status"] == "superseded").sum())
     names = sorted(steps["backend"].unique())
+    tables |= _overhead_parts(ok, names) | _cluster_cost(ok, names) | _clocks(all_clocks, names)
     for backend in split_backends(names):
         split = overall[overall["backend"] == backend]
         result["trends"] += [t | {"backend": backend, "series": "dataset"}
@@ -104,6 +106,61 @@ def _pipeline(result: dict, steps: pd.DataFrame, runs: pd.DataFrame | None) -> N
                           "backends": names,
                           "mean_overall_overhead_pct": float(overall.loc[overall["backend"] == backend,
                                                                          "overhead_pct"].mean())}
+
+
+PARTS = ("wait_seconds", "startup_seconds", "marshal_seconds", "rest_seconds")
+
+
+def _overhead_parts(ok: pd.DataFrame, names: list[str]) -> dict:
+    """What each step's overhead is made of, per backend that splits the notebook; and each
+    step's peak resident memory where the backend measures it."""
+    split = ok[ok["backend"].isin(split_backends(names))]
+    parts = split.groupby(["backend", "step"], as_index=False)[["overhead_seconds", *PARTS]].mean()
+    memory = ok[ok["peak_rss_mib"].notna()] if "peak_rss_mib" in ok else ok.iloc[0:0]
+    peaks = memory.groupby(["backend", "series", "dataset_mb", "model", "step"], as_index=False)["peak_rss_mib"].agg(
+        ["median", "max"])
+    return {"pipeline_overhead_parts": parts, "pipeline_memory": peaks}
+
+
+def _cluster_cost(ok: pd.DataFrame, names: list[str]) -> dict:
+    """Per step, what a process costs (a local backend's overhead) and what a cluster adds on top
+    (the cluster backend's overhead minus it, Welch 95 % interval), over every configuration."""
+    split = split_backends(names)
+    rows = []
+    for cluster in [b for b in split if BACKENDS[b].on_cluster]:
+        for local in [b for b in split if not BACKENDS[b].on_cluster]:
+            for step, group in ok.groupby("step", sort=False):
+                on_cluster = group.loc[group["backend"] == cluster, "overhead_seconds"]
+                process = group.loc[group["backend"] == local, "overhead_seconds"]
+                rows.append({"step": step, "cluster": cluster, "local": local,
+                             "process_mean": float(process.mean()) if len(process) else NAN,
+                             "cluster_mean": float(on_cluster.mean()) if len(on_cluster) else NAN}
+                            | difference(on_cluster, process))
+    return {"pipeline_cluster_cost": pd.DataFrame(rows, columns=[
+        "step", "cluster", "local", "process_mean", "cluster_mean", "n_a", "n_b", "diff", "diff_low", "diff_high"])}
+
+
+def _clocks(steps: pd.DataFrame, names: list[str]) -> dict:
+    """Per backend with more than one clock, per step: the overhead by each clock, and how far each
+    clock moves it from the one the statistics read (paired by run and step, 95 % t-interval)."""
+    rows = []
+    for backend in names:
+        mine = steps[steps["backend"] == backend]
+        primary = BACKENDS[backend].clock if backend in BACKENDS else None
+        reference = mine[mine["timestamp_source"] == primary].set_index(["run_id", "step"])["overhead_seconds"]
+        for clock in sorted(set(mine["timestamp_source"]) - {primary}):
+            other = mine[mine["timestamp_source"] == clock].set_index(["run_id", "step"])["overhead_seconds"]
+            shift = (other - reference).dropna()
+            for step, values in shift.groupby(level="step", sort=False):
+                found = summarize(values.tolist())
+                rows.append({"backend": backend, "step": step, "clock": clock, "reference": primary,
+                             "reference_mean": float(reference.xs(step, level="step").mean()),
+                             "clock_mean": float(other.xs(step, level="step").dropna().mean()),
+                             "missing": int(other.xs(step, level="step").isna().sum()), "n": found["n"],
+                             "shift_mean": found["mean"], "shift_low": found["t_low"], "shift_high": found["t_high"]})
+    return {"pipeline_clocks": pd.DataFrame(rows, columns=[
+        "backend", "step", "clock", "reference", "reference_mean", "clock_mean", "missing", "n", "shift_mean",
+        "shift_low", "shift_high"])}
 
 
 def _upload(result: dict, uploads: pd.DataFrame, cells: pd.DataFrame | None) -> None:
@@ -238,11 +295,11 @@ def _trivial(result):
 def _startup(result):
     table = result["tables"]["pipeline_startup_summary"]
     table = table[table["backend"] == result["split_backend"]].set_index("metric")
-    highs = [table.loc[m, "t_high"] for m in ("pending_seconds", "startup_seconds") if m in table.index]
+    highs = [table.loc[m, "t_high"] for m in ("pending_seconds", "start_seconds") if m in table.index]
     if not highs or any(math.isnan(h) for h in highs):
         return "too few steps", "cannot tell"
     evidence = ", ".join(f"{m.split('_')[0]} {table.loc[m, 'mean']:.3f} s (95 % CI up to {table.loc[m, 't_high']:.3f} s)"
-                         for m in ("pending_seconds", "startup_seconds"))
+                         for m in ("pending_seconds", "start_seconds"))
     return evidence, "agrees" if max(highs) < 1 else ("disagrees" if min(table["t_low"]) > 1 else "cannot tell")
 
 

@@ -26,8 +26,13 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, dest)
+    except OSError as exc:
+        if exc.filename is None:  # a full disk says so without naming the file: name it
+            raise OSError(exc.errno, exc.strerror, str(dest)) from None
+        raise
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        # Never let the clean-up hide what went wrong (a read-only or full file system).
+        with contextlib.suppress(OSError):
             tmp.unlink()
 
 

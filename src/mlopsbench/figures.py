@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import atomic
-from .analysis import read_stats, split_backends
+from .analysis import PARTS, read_stats, split_backends
 from .models import trainable_params
 from .stats import in_series, reference
 from .upload.setups import SETUPS, THESIS_ROLES
@@ -41,6 +41,8 @@ CAPTIONS = {
                                   "(Figure 17). Open markers: the end points quoted in Section 6.1.",
     "fig18_job_overhead_model": "Overhead share of selected jobs against model size, one panel per backend "
                                 "(Figure 18). Bands: the ranges quoted in Section 6.1.",
+    "fig_overhead_parts": "What each step's overhead is made of (mean seconds), one panel per backend that runs a job "
+                          "per cell: waiting for cores or Pending, start-up, marshalling, and the rest.",
     "fig19_uploads": "Model upload time against model size, one panel per added latency, every setup (Figure 19). "
                      "Open markers: the times quoted in Section 6.2 for the thesis's VM and pod setups.",
 }
@@ -141,6 +143,17 @@ def pipeline_figures(stats: dict[str, pd.DataFrame], out_dir: Path) -> list[dict
             ax.set(title=backend, xscale="log", xlabel=xlabel, ylabel="job overhead [%]", ylim=(0, 105))
             ax.legend(fontsize=8)
         made.append(_save(fig, out_dir, name, _run_sources(in_series(runs, series))))
+
+    # What the overhead is made of, per step, a panel per backend.
+    parts = stats["pipeline_overhead_parts"]
+    fig, axes = _panels(plt, len(backends), 6.5, 4.2)
+    for ax, backend in zip(axes, backends):
+        frame = parts[parts["backend"] == backend].set_index("step").reindex([s for s in STACK if s in set(parts["step"])])
+        frame[list(PARTS)].rename(columns=lambda c: c.removesuffix("_seconds")).plot.bar(
+            stacked=True, ax=ax, width=0.7, rot=45, color=["C3", "C0", "C2", "C7"])
+        ax.set(title=backend, xlabel="", ylabel="mean overhead [s]")
+        ax.legend(fontsize=8)
+    made.append(_save(fig, out_dir, "fig_overhead_parts", _run_sources(runs)))
     return made
 
 

@@ -144,10 +144,11 @@ class SeaweedFS:
             for section in ("jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read")))
         # Every gRPC port is given too: weed's default (port + 10000) can pass 65535.
         ports = self.ports = dict(zip(["master", "volume", "filer", "s3"], zip(*[iter(free_ports(8))] * 2)))
-        command = [self.weed, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-filer", "-s3",
+        # weed runs in the work directory (for its security.toml): every path it gets is absolute.
+        command = [self.weed, "server", f"-dir={data.resolve()}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-filer", "-s3",
                    *(f"-{name}.port={http}" for name, (http, _) in ports.items()),
                    *(f"-{name}.port.grpc={grpc}" for name, (_, grpc) in ports.items()),
-                   f"-s3.config={config}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+                   f"-s3.config={config.resolve()}", "-s3.port.iceberg=0", "-s3.port.lance=0",
                    # Volumes are sparse; enough of them that each bucket (a collection) can grow.
                    "-master.volumeSizeLimitMB=256", "-volume.max=64", "-volume.preStopSeconds=0"]
         s3 = ports["s3"][0]
@@ -195,7 +196,8 @@ class SeaweedFS:
         stop it, and say so."""
         try:
             pid = int((self.workdir / PID_FILE).read_text())
-            orphan = f"-dir={self.workdir / 'store'}" in Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+            orphan = f"-dir={(self.workdir / 'store').resolve()}" in \
+                Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
         except (OSError, ValueError):
             return
         if orphan:

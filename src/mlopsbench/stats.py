@@ -106,6 +106,20 @@ def equivalence(a, b, margin: float) -> dict:
                   "p": float(p), "equivalent": bool(p < 0.05)}
 
 
+def difference(a, b) -> dict:
+    """mean(a) - mean(b) with its Welch 95 % interval (NaN where a side has fewer than 2 values)."""
+    from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    out = {"n_a": len(a), "n_b": len(b), "diff": NAN, "diff_low": NAN, "diff_high": NAN}
+    if len(a) and len(b):
+        out["diff"] = float(a.mean() - b.mean())
+    if len(a) >= 2 and len(b) >= 2 and (np.ptp(a) > 0 or np.ptp(b) > 0):
+        low, high = CompareMeans(DescrStatsW(a), DescrStatsW(b)).tconfint_diff(alpha=1 - LEVEL, usevar="unequal")
+        out |= {"diff_low": float(low), "diff_high": float(high)}
+    return out
+
+
 def run_overhead(steps: pd.DataFrame) -> pd.DataFrame:
     """Overall overhead of each succeeded run as the thesis defines it (Figures 15-16):
     100 x sum of step overheads / sum of step durations."""

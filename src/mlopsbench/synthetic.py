@@ -79,8 +79,13 @@ def tidy_tables(config: dict, scale: int = 1, seed: int = 0):
                 for step in STEPS:
                     cell = rng.gamma(2.0, 0.5) * (c.dataset_mb if step in ("dnnfit", "plot") else 0.05)
                     overhead = rng.normal(3.0, 0.3) if split else 0.01
-                    steps.append(base | {"step": step, "created": t, "scheduled": t + 0.001, "started": t + 0.02,
-                                         "finished": t + cell + overhead,
+                    wait = rng.exponential(0.5) if split else 0.0
+                    startup = min(overhead - wait, rng.normal(2.0, 0.2)) if split else 0.0
+                    steps.append(base | {"step": step, "created": t, "scheduled": t + wait, "started": t + wait + 0.02,
+                                         "finished": t + cell + overhead, "wait_seconds": wait,
+                                         "startup_seconds": startup, "marshal_seconds": 0.1 if split else 0.0,
+                                         "rest_seconds": overhead - wait - startup - (0.1 if split else 0.0),
+                                         "peak_rss_mib": rng.normal(300, 20),
                                          "timestamp_source": BACKENDS[backend].clock,
                                          "cell_seconds": cell, "duration_seconds": cell + overhead,
                                          "overhead_seconds": overhead,

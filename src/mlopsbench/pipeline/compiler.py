@@ -167,6 +167,7 @@ class Plan:
             f'print("{MARKER} started {{:.6f}}".format(_mlb_time.time()), flush=True)',
             "from mlopsbench.pipeline.marshal import Marshal as _Marshal",
             *step.imports,
+            f'print("{MARKER} imported {{:.6f}}".format(_mlb_time.time()), flush=True)',
             *(f"{p} = {self._value(p, parameters)!r}" for p in step.parameters),
             f"_marshal = _Marshal({marshal_dir!r})",
             *(f"{v} = _marshal.load({producer!r}, {v!r})" for v, producer in step.inputs),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import queue
-import re
 import signal
 import subprocess
 import threading
@@ -17,10 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .compiler import MARKER
 from .run import RunSpec
 
-_STARTED = re.compile(rf"^{re.escape(MARKER)} started (\d+\.\d+)$", re.M)
 
 
 @dataclass(frozen=True)
@@ -40,13 +37,6 @@ def environment(spec: RunSpec, cpu: int) -> dict:
         "TF_NUM_INTRAOP_THREADS": threads,
         "TF_NUM_INTEROP_THREADS": "1",
     } | spec.extra_env
-
-
-def started_at(log_path: Path) -> float | None:
-    """When the step's first statement ran, from its log."""
-    with log_path.open(errors="replace") as fh:
-        match = _STARTED.search(fh.read(4096))
-    return float(match.group(1)) if match else None
 
 
 class StepProcess:

@@ -28,7 +28,8 @@ from .timing import TidyError, with_overhead
 
 STEP_COLUMNS = ["backend", "series", "dataset_mb", "model", "trainable_params", "rep", "run_id", "step",
                 "created", "scheduled", "started", "finished", "timestamp_source", "cell_seconds",
-                "duration_seconds", "overhead_seconds", "overhead_pct", "status", "raw_dir"]
+                "duration_seconds", "overhead_seconds", "overhead_pct", "status", "raw_dir", "wait_seconds",
+                "startup_seconds", "marshal_seconds", "rest_seconds", "peak_rss_mib"]
 RUN_COLUMNS = ["backend", "series", "dataset_mb", "model", "trainable_params", "rep", "run_id", "created",
                "finished", "wall_seconds", "cell_seconds", "overhead_seconds", "overhead_pct",
                "imports_seconds", "steps", "steps_failed", "status", "raw_dir"]

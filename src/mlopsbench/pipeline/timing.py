@@ -4,6 +4,15 @@
 ``overhead = duration - cell_seconds`` and ``overhead_pct = overhead / duration``
 (Section 4.1). The backends read their own exports with these helpers; a succeeded
 step without its ``[JT]`` line is an error that names the run and the step.
+
+The overhead is also split into its parts, which the headline number keeps together:
+
+* ``wait_seconds``: created to dispatched (a process) or scheduled (a pod): waiting for
+  cores, or Pending;
+* ``startup_seconds``: from there to the step's imports done (the ``[MLB] imported`` line):
+  a container's start, the interpreter and the step's imports;
+* ``marshal_seconds``: the timed loads and saves of the values passed between steps;
+* ``rest_seconds``: what is left: the process's end and the runner seeing it.
 """
 
 from __future__ import annotations
@@ -13,8 +22,12 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..records import RunStarted, StepEvent
+from .compiler import MARKER
 
 _JT = re.compile(r"^\[JT\][ _]+(\S+?)[ _]+time\(s\)[ _]+([-+0-9.eE]+)\s*$", re.M)
+_STARTED = re.compile(rf"^{re.escape(MARKER)} started (\d+\.\d+)$", re.M)
+_IMPORTED = re.compile(rf"^{re.escape(MARKER)} imported (\d+\.\d+)$", re.M)
+_MARSHAL = re.compile(rf"^{re.escape(MARKER)} marshal (?:load|save) .* ([0-9.]+) s$", re.M)
 
 # Which step-event sets which column: a local process is "dispatched", a pod "scheduled".
 _COLUMNS = {"created": "created", "dispatched": "scheduled", "scheduled": "scheduled", "started": "started",
@@ -25,9 +38,26 @@ class TidyError(InputError):
     pass
 
 
+def _text(log_path: Path) -> str:
+    return log_path.read_text(errors="replace") if log_path.exists() else ""
+
+
 def jt_times(log_path: Path) -> dict[str, float]:
-    text = log_path.read_text(errors="replace") if log_path.exists() else ""
-    return {name: float(seconds) for name, seconds in _JT.findall(text)}
+    return {name: float(seconds) for name, seconds in _JT.findall(_text(log_path))}
+
+
+def started_at(log_path: Path) -> float | None:
+    """When the step's first statement ran, from its log."""
+    match = _STARTED.search(_text(log_path))
+    return float(match.group(1)) if match else None
+
+
+def log_marks(log_path: Path) -> dict:
+    """What a step's log says of its own start: its imports done, and the time its marshalling took."""
+    text = _text(log_path)
+    imported = _IMPORTED.search(text)
+    return {"imported": float(imported.group(1)) if imported else None,
+            "marshal_seconds": sum(float(s) for s in _MARSHAL.findall(text))}
 
 
 def with_overhead(row: dict) -> dict:
@@ -39,6 +69,17 @@ def with_overhead(row: dict) -> dict:
         row["overhead_pct"] = 100 * row["overhead_seconds"] / duration if duration > 0 else None
     else:
         row["overhead_seconds"] = row["overhead_pct"] = None
+    return _parts(row)
+
+
+def _parts(row: dict) -> dict:
+    """The overhead's parts, where the clocks to split it are there."""
+    created, scheduled, imported = row.get("created"), row.get("scheduled"), row.pop("imported", None)
+    row["wait_seconds"] = scheduled - created if scheduled is not None and created is not None else None
+    row["startup_seconds"] = imported - scheduled if imported is not None and scheduled is not None else None
+    row.setdefault("marshal_seconds", None)
+    known = (row["overhead_seconds"], row["wait_seconds"], row["startup_seconds"], row["marshal_seconds"])
+    row["rest_seconds"] = known[0] - sum(known[1:]) if None not in known else None
     return row
 
 
@@ -59,6 +100,8 @@ def event_rows(run_dir: Path, run_id: str, events: list, base: dict, source: str
             step[_COLUMNS[event.event]] = t
         if event.event == "finished":
             step["status"] = event.status
+            if "peak_rss_kib" in event.detail:
+                step["peak_rss_mib"] = event.detail["peak_rss_kib"] / 1024
         elif event.event == "skipped":
             step["status"] = "skipped"
     rows = []
@@ -67,5 +110,6 @@ def event_rows(run_dir: Path, run_id: str, events: list, base: dict, source: str
         times = jt_times(log_path)
         if step["status"] == "succeeded" and name not in times:
             raise missing_jt(run_id, name, log_path)
-        rows.append(with_overhead(base | step | {"timestamp_source": source, "cell_seconds": times.get(name)}))
+        rows.append(with_overhead(base | step | log_marks(log_path) | {"timestamp_source": source,
+                                                                       "cell_seconds": times.get(name)}))
     return rows

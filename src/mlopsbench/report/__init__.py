@@ -10,9 +10,11 @@ the limitations.
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from ..analysis import read_stats
@@ -57,7 +59,9 @@ class Context:
                                                    "Table 4 analogue: the jobs' own execution times [s]"),
                      "other_durations": tables.other_durations(self.stats, self.ref["job_duration_range_s"]),
                      "overall": tables.overall(self.stats, self.ref["overall_overhead_pct"]),
-                     "end_to_end": tables.end_to_end(self.stats)}
+                     "end_to_end": tables.end_to_end(self.stats), "overhead_parts": tables.overhead_parts(self.stats),
+                     "cluster_cost": tables.cluster_cost(self.stats), "clocks": tables.clocks(self.stats),
+                     "memory": tables.memory(self.stats)}
         if "upload" not in self.missing:
             made |= {"uploads": tables.uploads(self.stats, self.ref["upload_s"]),
                      "equivalence": tables.equivalence(self.stats), "upload_cells": tables.upload_cells(self.stats)}
@@ -81,13 +85,36 @@ class Context:
         if self.backends and not any(BACKENDS[b].on_cluster for b in self.backends if b in BACKENDS):
             items.append("Jobs ran as local processes, not Kubernetes pods: the scheduling, image and volume costs "
                          "of a cluster are absent, so overheads are a lower bound of the thesis's.")
+        elif self.backends:
+            items.append(f"The Kubernetes cluster differs from the thesis's: {self._cluster_shape()}; no Kubeflow "
+                         "Pipelines or Kale controller: our runner creates each step's pod and watches it, and a "
+                         "stage-in pod copies the dataset into the run's volume before the first step (not counted "
+                         "as a step, where Kale's marshal-volume job is one).")
         items += [f"The {name} experiment is missing from this report." for name in self.missing]
         items.append("The thesis's Figure 13 (the pipeline's DAG) is an image not described in its text; our DAG "
                      "follows the data each cell reads.")
         return items
 
+    def _cluster_shape(self) -> str:
+        if self.config.get("kubernetes", {}).get("local"):
+            return (f"one node on this machine ({os.cpu_count()} cores) plays both the core and the edge role, "
+                    "built and started by this package, with images imported rather than pulled")
+        return "the cluster named by the configuration's kubeconfig"
+
+    def waiting(self) -> list[str]:
+        """Steps whose overhead is mostly waiting for cores, which the thesis's definition counts."""
+        frame = self.stats.get("pipeline_overhead_parts", pd.DataFrame())
+        found = frame[frame["wait_seconds"] > 0.5 * frame["overhead_seconds"]] if not frame.empty else frame
+        return [f"{r['step']} on {r['backend']}: {r['wait_seconds']:.1f} of its {r['overhead_seconds']:.1f} s of "
+                f"overhead was spent waiting for cores" for _, r in found.iterrows()]
+
     def methods(self) -> dict:
         timestamps = " ".join(BACKENDS[b].timestamps for b in self.backends if b in BACKENDS)
+        request = self.config["pipeline"].get("cpu_request")
+        cores = ("each step asked for the cores of its notebook tag (limit:cpu; dnnfit 4, capped at the machine's), "
+                 "so a step waited until they were free, and that wait counts as overhead, as a pod's Pending time "
+                 "does in the thesis" if request is None else
+                 f"every step asked for {request} core(s) (pipeline.cpu_request), not its notebook tag")
         latency = "Not measured (the upload experiment is missing)."
         if "upload" not in self.missing:
             emulations = self.summary.get("emulations", [])
@@ -95,7 +122,7 @@ class Context:
             latency = (f"Setups: {paths} Emulation in force: {', '.join(emulations)}. The configured latency is "
                        f"added to every round trip, half in each direction, as the thesis's netem delay on the edge "
                        f"interface.")
-        return {"timestamps": timestamps or "No pipeline runs.", "latency": latency}
+        return {"timestamps": timestamps or "No pipeline runs.", "latency": latency, "cores": cores}
 
     def render(self, template: Path) -> str:
         import jinja2
@@ -109,6 +136,7 @@ class Context:
             study=self.config["study"], generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             git=provenance.git(self.repo), summary=self.summary, missing=self.missing, verdicts=verdicts,
             backends=self.backends, margin=self.summary["equivalence_margin"], methods=self.methods(),
+            waiting=self.waiting(), on_cluster=any(BACKENDS[b].on_cluster for b in self.backends if b in BACKENDS),
             limitations=self.limitations(), pct=pct)
 
 

@@ -201,3 +201,56 @@ def setup(machine: str, backends: list[str], setups: list[str], versions: str, c
     if counts:
         rows.append(["node filter", ", ".join(f"{k} {v}" for k, v in counts.items() if k != "source")])
     return Table("Setup", ["", ""], rows)
+
+
+PART_NAMES = {"wait_seconds": "waiting", "startup_seconds": "start-up", "marshal_seconds": "marshalling",
+              "rest_seconds": "the rest"}
+
+
+def overhead_parts(stats) -> Table:
+    frame = stats.get("pipeline_overhead_parts", pd.DataFrame())
+    rows = [[r["backend"], r["step"], num(r["overhead_seconds"]), *(num(r[p]) for p in PART_NAMES)]
+            for _, r in frame.iterrows()]
+    return Table("What each step's overhead is made of (mean seconds over every run)",
+                 ["backend", "step", "overhead", *PART_NAMES.values()], rows,
+                 "Waiting: created to dispatched (a process) or scheduled (a pod), waiting for cores or Pending. "
+                 "Start-up: from there to the step's imports done (a container's start, the interpreter, the "
+                 "imports). Marshalling: the timed loads and saves of values between steps. The rest: the process's "
+                 "end and the runner seeing it. Tables 2-4 and Figures 15-18 use the thesis's definition, which "
+                 "counts all four.")
+
+
+def cluster_cost(stats) -> Table:
+    frame = stats.get("pipeline_cluster_cost", pd.DataFrame())
+    rows = [[r["step"], f"{r['cluster']} - {r['local']}", num(r["process_mean"]), num(r["cluster_mean"]),
+             f"{num(r['diff'])} [{num(r['diff_low'])}, {num(r['diff_high'])}]"] for _, r in frame.iterrows()]
+    return Table("What a process costs, and what Kubernetes adds on top (overhead seconds per step)",
+                 ["step", "backends", "process (local)", "pod", "pod minus process [95 % CI]"], rows,
+                 "Means over every configuration and repetition; the interval is Welch's. The thesis measured only "
+                 "the pods' overhead, which holds both parts.")
+
+
+def clocks(stats) -> Table:
+    frame = stats.get("pipeline_clocks", pd.DataFrame())
+    rows = [[r["backend"], r["step"], r["clock"], num(r["reference_mean"]), num(r["clock_mean"]),
+             f"{num(r['shift_mean'])} [{num(r['shift_low'])}, {num(r['shift_high'])}]", str(int(r["missing"]))]
+            for _, r in frame.iterrows()]
+    return Table("The same overhead on three clocks (seconds per step)",
+                 ["backend", "step", "clock", "watch", "this clock", "shift [95 % CI]", "not seen"], rows,
+                 "watch: the pod watch's receive times (sub-second), which the statistics read; api: the API "
+                 "server's whole seconds; prometheus: kube-state-metrics' whole seconds as Prometheus scraped them "
+                 "(max_over_time over the run). 'not seen': steps whose pod no scrape caught.")
+
+
+def memory(stats) -> Table:
+    frame = stats.get("pipeline_memory", pd.DataFrame())
+    if not frame.empty:  # the largest configuration: the biggest dataset, then the biggest model
+        frame = frame.assign(_params=frame["model"].map(lambda m: int(m.split("x")[0])))
+        largest = frame.sort_values(["dataset_mb", "_params"]).iloc[-1]
+        frame = frame[(frame["dataset_mb"] == largest["dataset_mb"]) & (frame["model"] == largest["model"])]
+    rows = [[r["backend"], f"{r['dataset_mb']:g} MB, {r['model']}", r["step"], num(r["median"], 0), num(r["max"], 0)]
+            for _, r in frame.iterrows()]
+    return Table("Peak resident memory per step, largest configuration (MiB)",
+                 ["backend", "configuration", "step", "median", "max"], rows,
+                 "From the kernel's accounting of each step's process (wait4's ru_maxrss); the Kubernetes backend "
+                 "does not collect it.")

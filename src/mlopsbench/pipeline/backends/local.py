@@ -18,9 +18,9 @@ import queue
 from tqdm import tqdm
 
 from ..compiler import Plan
-from ..process import StepProcess, next_timeout, started_at
+from ..process import StepProcess, next_timeout
 from ..run import RunLog, RunSpec, release_steps, run_pipeline
-from ..timing import event_rows
+from ..timing import event_rows, started_at
 from . import Backend
 
 SOURCE = "local-runner"

@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 
 from ..compiler import MARKER, Plan
-from ..process import StepProcess, next_timeout, started_at
+from ..process import StepProcess, next_timeout
 from ..run import RunLog, RunSpec, run_pipeline
-from ..timing import jt_times, missing_jt, with_overhead
+from ..timing import jt_times, missing_jt, started_at, with_overhead
 from . import Backend
 
 SOURCE = "in-process"
