@@ -9,6 +9,15 @@
    baseline (the notebook in one process). Required: at most 1.05.
 
     python benchmarks/bench_pipeline.py [--runs 3] [--size-mb 0.5] [--epochs 3]
+
+With ``--thesis-scale``: the thesis's largest dataset (40 MB, model 8x8x8) and its largest
+model (64x64x64 on 20 MB), each run ``--runs`` times (at least 3) on both backends,
+alternated. For every cell: the cell time split / monolithic, paired by repetition, its
+median and 95 % t-interval, and whether the cell ran alone in the split run (no other step's
+process overlapped it). Required: the median ratio at most 1.05 for dnnfit and for every cell
+that ran alone.
+
+    python benchmarks/bench_pipeline.py --thesis-scale [--runs 3] [--epochs 5]
 """
 
 from __future__ import annotations
@@ -41,14 +50,62 @@ def floor_seconds(imports: list[str], repeats: int) -> float:
     return statistics.median(times)
 
 
+def ran_alone(rows: list[dict]) -> set[str]:
+    """Steps of one split run whose [created, finished] no other step's overlapped."""
+    spans = {r["step"]: (r["scheduled"], r["finished"]) for r in rows}
+    return {step for step, (start, end) in spans.items()
+            if not any(s < end and start < e for other, (s, e) in spans.items() if other != step)}
+
+
+def thesis_scale(args, plan) -> int:
+    from mlopsbench.stats import summarize
+
+    failed = False
+    for size_mb, width in ((40, 8), (20, 64)):
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            dataset = make_dataset(tmp, size_mb)
+            cells = {"local": [], "monolithic": []}
+            alone = None
+            for rep in range(1, args.runs + 1):
+                for backend in ("local", "monolithic"):  # alternated, so drift hits both
+                    rows, summary = run_once(plan, backend, tmp, dataset, size_mb, width, args.epochs, rep, args.cores)
+                    cells[backend].append({r["step"]: r["cell_seconds"] for r in rows})
+                    if backend == "local":
+                        alone = ran_alone(rows) if alone is None else alone & ran_alone(rows)
+                    print(f"{size_mb} MB {width}x{width}x{width} rep {rep} {backend}: {summary['wall_seconds']:.0f} s",
+                          flush=True)
+        print(f"\n{size_mb} MB, model {width}x{width}x{width}, {args.epochs} epochs, {args.runs} runs each:")
+        print(f"{'cell':<20}{'split s':>10}{'notebook s':>12}{'ratio':>8}  {'95 % CI':<16}alone")
+        for step in plan.steps:
+            ratios = [split[step] / whole[step] for split, whole in zip(cells["local"], cells["monolithic"])
+                      if whole[step] and whole[step] > 0.05]  # a cell too short to compare gives no ratio
+            if not ratios:
+                continue
+            found = summarize(ratios)
+            ratio = statistics.median(ratios)
+            checked = step == "dnnfit" or step in alone
+            bad = checked and ratio > 1.05
+            failed |= bad
+            print(f"{step:<20}{statistics.median(c[step] for c in cells['local']):>10.2f}"
+                  f"{statistics.median(c[step] for c in cells['monolithic']):>12.2f}{ratio:>8.3f}  "
+                  f"[{found['t_low']:.3f}, {found['t_high']:.3f}]  {'yes' if step in alone else 'no'}"
+                  f"{'  FAIL (> 1.05)' if bad else ''}")
+    print(f"\nrequired: median ratio <= 1.05 for dnnfit and every cell that ran alone: {'FAIL' if failed else 'ok'}")
+    return 1 if failed else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--size-mb", type=float, default=0.5)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--thesis-scale", action="store_true", help="40 MB and 64x64x64 on 20 MB (see above)")
     args = parser.parse_args()
     plan = compile_notebook(NOTEBOOK)
+    if args.thesis_scale:
+        return thesis_scale(args, plan)
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -60,6 +60,9 @@ class FakeJobPods:
     def read_namespaced_pod_log(self, name, namespace, _preload_content=True):
         return RawResponse(self.logs[name])
 
+    def read_namespaced_service(self, name, namespace):
+        return client.V1Service(spec=client.V1ServiceSpec(cluster_ip="10.96.0.9"))
+
 
 class FakeApps:
     """AppsV1Api's DaemonSet calls; the DaemonSet is ready at once on one edge node."""

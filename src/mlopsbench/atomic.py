@@ -27,7 +27,7 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         os.replace(tmp, dest)
     except OSError as exc:
-        if exc.filename is None:  # a full disk says so without naming the file: name it
+        if exc.errno is not None and exc.filename is None:  # a full disk does not name the file: name it
             raise OSError(exc.errno, exc.strerror, str(dest)) from None
         raise
     finally:

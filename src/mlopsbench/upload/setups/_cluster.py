@@ -95,6 +95,17 @@ def cluster_latency(spec: CellSpec):
 PROXY_PORT = 8334
 
 
+def service_address(core, namespace: str, endpoint: str) -> str:
+    """``name.namespace.svc[.cluster.local]:port`` as the Service's address (the pods run without
+    cluster DNS); any other endpoint as it is."""
+    host, _, port = endpoint.rpartition(":")
+    parts = host.split(".")
+    if len(parts) >= 3 and parts[2] == "svc":
+        service = core.read_namespaced_service(parts[0], parts[1] or namespace)
+        return f"{service.spec.cluster_ip}:{port}"
+    return endpoint
+
+
 @contextlib.contextmanager
 def delay_proxy_service(options: ClusterUpload, upstream: str, rtt_ms: float, window_bytes: int):
     """A delay proxy pod on the edge node in front of ``upstream``, behind a Service of its own,

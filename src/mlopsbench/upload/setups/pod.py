@@ -16,7 +16,8 @@ from ..plan import CellSpec, UploadModel
 from ..transfer import Sink
 from ..worker import job
 from . import Setup, always_available
-from ._cluster import cluster_latency, delay_proxy_service, job_manifest, options_from_config, options_of, run_job
+from ._cluster import (cluster_latency, delay_proxy_service, job_manifest, options_from_config, options_of, run_job,
+                       service_address)
 from .vm import store_kind
 
 
@@ -31,11 +32,11 @@ def run(spec: CellSpec, items: list[dict], sink: Sink) -> None:
     options = options_of(spec)
     name = f"mlb-upload-{spec.latency_ms:g}ms-{int(time.time())}".replace(".", "-")
     sizes = sorted({(item["model_mb"], spec.unit) for item in items})
+    store = service_address(options.clients.core, options.namespace, options.service_endpoint)
     with cluster_latency(spec) as emulation, contextlib.ExitStack() as path:
-        target = options.service_endpoint
+        target = store
         if emulation == "proxy":  # as on this machine: the proxy relays at 0 ms, so every latency pays it
-            target = path.enter_context(delay_proxy_service(options, options.service_endpoint, spec.latency_ms,
-                                                            spec.window_bytes))
+            target = path.enter_context(delay_proxy_service(options, store, spec.latency_ms, spec.window_bytes))
         context = {"study": spec.study, "setup": spec.setup, "endpoint": f"http://{options.service_endpoint}",
                    "emulation": emulation, "parameters": asdict(spec.parameters(store_kind(spec)))}
         manifest = job_manifest(options, name, labels("uploader", name), sizes, job(context, items), target,
