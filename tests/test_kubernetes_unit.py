@@ -42,6 +42,7 @@ def test_generated_specs_are_valid_kubernetes(plan, version, rwx):
 def test_step_pods_ask_for_their_cores_and_run_without_api_rights(plan):
     pod = pod_manifest(cluster_spec({}), "p", {}, plan.script("dnnfit", {}), "v", None, None, 2)["spec"]
     container = pod["containers"][0]
-    assert container["resources"]["requests"]["cpu"] == "2" and container["resources"]["limits"]["memory"]
+    assert container["resources"]["requests"]["cpu"] == container["resources"]["limits"]["cpu"] == "2"
+    assert container["resources"]["requests"]["memory"] and container["resources"]["limits"]["memory"]
     assert {e["name"]: e["value"] for e in container["env"]}["OMP_NUM_THREADS"] == "2"
     assert pod["serviceAccountName"] == "mlopsbench-step" and pod["automountServiceAccountToken"] is False

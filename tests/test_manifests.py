@@ -69,4 +69,5 @@ def test_every_pod_has_requests_and_limits():
     for name, spec in pod_specs():
         for container in spec["containers"]:
             resources = container.get("resources", {})
-            assert resources.get("requests", {}).get("memory") and resources.get("limits", {}).get("memory"), name
+            for kind in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(resources.get(kind, {})), (name, kind)

@@ -176,6 +176,24 @@ def test_a_store_orphaned_by_sigkill_is_found_and_stopped_on_the_next_run(models
     assert weed_processes(out / "store") == [] and len(read_records(out)) == 6
 
 
+def test_steps_orphaned_by_sigkill_are_stopped_by_the_next_run(repo, dataset, tmp_path, cli_env):
+    run_dir = tmp_path / "runs/local/8x8x8_0.02MB/1"
+    process = start(*pipeline_args(repo, dataset, run_dir, backend="local", epochs=500), env=cli_env)
+    wait_for(lambda: '"event": "dispatched"' in _text(run_dir / "events.jsonl") and
+             '"step": "dnnfit"' in _text(run_dir / "events.jsonl").split('"event": "dispatched"')[-1])
+    process.kill()
+    process.wait()
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    fit = next(e["detail"]["pid"] for e in events if e["event"] == "dispatched" and e["step"] == "dnnfit")
+    assert _alive(fit), "the killed runner's step should still run"
+    result = mlopsbench(*pipeline_args(repo, dataset, run_dir, backend="local"), env=cli_env)
+    assert result.returncode == 0, result.stderr
+    assert "step dnnfit" in result.stderr and "was still running; stopped it" in result.stderr
+    assert "took over a stale lock" in result.stderr
+    time.sleep(0.5)
+    assert not _alive(fit)
+
+
 # 4 ------------------------------------------------------------------------------------------------
 
 def test_one_writer_per_run_directory(repo, dataset, tmp_path, cli_env):

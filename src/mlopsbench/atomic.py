@@ -41,6 +41,14 @@ def write_bytes(dest: str | os.PathLike, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def write_private(dest: str | os.PathLike, text: str) -> None:
+    """Write a secret (credentials, keys): only its owner can read it, from the first byte."""
+    with atomic_path(dest) as tmp:
+        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(text)
+
+
 def write_json(dest: str | os.PathLike, obj: object) -> None:
     write_bytes(dest, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 

@@ -322,6 +322,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
+    _data_commands(command)
+    _pipeline_commands(command, choices)
+    _upload_commands(command, choices)
+    _analysis_commands(command)
+    _cluster_commands(command)
+    return parser
+
+
+def _data_commands(command) -> None:
+    """The data, the models, the study's configuration."""
     p = command("check-config", _check_config, "validate a study configuration and the files it names")
     p.add_argument("config")
 
@@ -358,6 +368,18 @@ def build_parser() -> argparse.ArgumentParser:
     config_option(p, "--seed", "upload.seed", type=int)
     p.add_argument("--output", required=True, type=output_file)
 
+    p = command("sample-data", _sample_data, "write a synthetic file in the published format (offline trials)")
+    p.add_argument("--output", required=True, type=output_file)
+    p.add_argument("--lines", type=at_least_one, default=100_000)
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic values")
+
+    p = command("dvc-params", _dvc_params, "derive DVC's params.yaml from a study configuration")
+    p.add_argument("--config", required=True, type=input_file)
+    p.add_argument("--output", default="params.yaml", type=output_file)
+
+
+def _pipeline_commands(command, choices) -> None:
+    """The pipeline-overhead experiment."""
     p = command("pipeline-run", _pipeline_run, "run the notebook pipeline once: one job per cell, or monolithic")
     p.add_argument("--backend", choices=choices("pipeline.backends"), required=True)
     p.add_argument("--cluster-config", help="configuration with a kubernetes section (backends on a cluster)")
@@ -392,6 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps-output", required=True, type=output_file, help="parquet, one row per run and step")
     p.add_argument("--runs-output", required=True, type=output_file, help="parquet, one row per run")
 
+
+def _upload_commands(command, choices) -> None:
+    """The model-upload experiment."""
     p = command("upload-run", _upload_run, "upload every model reps times at one latency in one setup")
     p.add_argument("--setup", choices=choices("upload.setups"), required=True)
     p.add_argument("--latency-ms", type=non_negative, required=True, help="added round-trip time (the thesis's netem delay)")
@@ -423,6 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, type=output_file, help="parquet, one row per upload")
     p.add_argument("--cells-output", required=True, type=output_file, help="parquet, one row per setup and latency")
 
+
+def _analysis_commands(command) -> None:
+    """Statistics, figures and the report."""
     p = command("stats", _stats, "statistics and the thesis's claims judged, from the tidy tables")
     p.add_argument("--steps", help="pipeline_steps.parquet (a missing file is reported as missing)")
     p.add_argument("--runs", help="pipeline_runs.parquet")
@@ -447,10 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--counts", help="the node filter's counts JSON")
     p.add_argument("--output", required=True, type=output_file)
 
-    p = command("dvc-params", _dvc_params, "derive DVC's params.yaml from a study configuration")
-    p.add_argument("--config", required=True, type=input_file)
-    p.add_argument("--output", default="params.yaml", type=output_file)
 
+def _cluster_commands(command) -> None:
+    """The local Kubernetes cluster."""
     p = command("cluster", _cluster, "the local single-node Kubernetes cluster (needs root)")
     p.add_argument("action", choices=["up", "down", "status", "kubeconfig", "build"],
                    help="up: start it (building what the cache lacks); down: remove it and every trace; "
@@ -462,13 +489,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repo", default=".", type=_existing_dir, help="the project checkout the job image is built from")
     config_option(p, "--scrape-interval", "kubernetes.scrape_interval_s", type=positive,
                   help="Prometheus's scrape interval for kube-state-metrics, seconds")
-
-    p = command("sample-data", _sample_data, "write a synthetic file in the published format (offline trials)")
-    p.add_argument("--output", required=True, type=output_file)
-    p.add_argument("--lines", type=at_least_one, default=100_000)
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic values")
-    return parser
-
 
 def _interrupt(signum, frame):
     # SIGTERM ends a command the way Ctrl-C does: every clean-up path runs.

@@ -33,12 +33,14 @@ CAPTIONS = {
     "fig14_durations": "Mean job durations of one run, model 8x8x8, against dataset size (analogue of Figure 14); "
                        "one panel per backend that runs a job per cell, and the thesis's Table 2 with the "
                        "midpoints of Table 3's ranges.",
-    "fig15_overhead_dataset": "Overall overhead of a run against dataset size, model 8x8x8, per backend (Figure 15). "
-                              "Open markers: the percentages quoted in Section 6.1.",
+    "fig15_overhead_dataset": "Overall overhead of a run against dataset size, model 8x8x8, per backend (Figure 15); "
+                              "the thesis's definition, waiting for cores included. Open markers: the percentages "
+                              "quoted in Section 6.1.",
     "fig16_overhead_model": "Overall overhead of a run against the model's trainable parameters on the model "
                             "series' dataset, per backend (Figure 16). Open markers: Section 6.1.",
     "fig17_job_overhead_dataset": "Overhead share of selected jobs against dataset size, one panel per backend "
-                                  "(Figure 17). Open markers: the end points quoted in Section 6.1.",
+                                  "(Figure 17); the overhead counts waiting for cores, start-up, marshalling and the "
+                                  "rest. Open markers: the end points quoted in Section 6.1.",
     "fig18_job_overhead_model": "Overhead share of selected jobs against model size, one panel per backend "
                                 "(Figure 18). Bands: the ranges quoted in Section 6.1.",
     "fig_overhead_parts": "What each step's overhead is made of (mean seconds), one panel per backend that runs a job "
@@ -84,19 +86,21 @@ def _panels(plt, count: int, width: float, height: float):
 
 
 def pipeline_figures(stats: dict[str, pd.DataFrame], out_dir: Path) -> list[dict]:
-    import matplotlib.pyplot as plt
-
-    ref = reference()
-    steps = stats["pipeline_steps_summary"]
     overall = stats["pipeline_overall_summary"]
     names = sorted(overall["backend"].unique())
     backends = split_backends(names) or names[:1]  # the monolithic baseline alone stands for itself
     runs = stats["pipeline_run_overhead"]
     runs = runs[runs["backend"].isin(backends)]
-    colors = {backend: f"C{i}" for i, backend in enumerate(backends)}
-    made = []
+    return [_durations_figure(stats, backends, runs, out_dir), *_overall_figures(stats, backends, runs, out_dir),
+            *_job_figures(stats, backends, runs, out_dir), _parts_figure(stats, backends, runs, out_dir)]
 
-    # Figure 14: stacked mean durations per dataset size, a panel per backend and the thesis's.
+
+def _durations_figure(stats, backends: list[str], runs: pd.DataFrame, out_dir: Path) -> dict:
+    """Figure 14: stacked mean durations per dataset size, a panel per backend and the thesis's."""
+    import matplotlib.pyplot as plt
+
+    ref = reference()
+    steps = stats["pipeline_steps_summary"]
     durations = in_series(steps[steps["metric"] == "duration_seconds"], "dataset")
     thesis = pd.DataFrame(ref["job_duration_s"]["jobs"], index=ref["job_duration_s"]["dataset_mb"])
     for job, (low, high) in ref["job_duration_range_s"]["jobs"].items():
@@ -113,10 +117,17 @@ def pipeline_figures(stats: dict[str, pd.DataFrame], out_dir: Path) -> list[dict
     handles, labels = axes[-1].get_legend_handles_labels()
     fig.legend(handles[::-1], labels[::-1], loc="center right", fontsize=8)
     fig.subplots_adjust(right=0.8)
-    made.append(_save(fig, out_dir, "fig14_durations", _run_sources(in_series(runs, "dataset"))))
+    return _save(fig, out_dir, "fig14_durations", _run_sources(in_series(runs, "dataset")))
 
-    # Figures 15 and 16: overall overhead, a series per backend.
-    points = pd.DataFrame(ref["overall_overhead_pct"])
+
+def _overall_figures(stats, backends: list[str], runs: pd.DataFrame, out_dir: Path) -> list[dict]:
+    """Figures 15 and 16: overall overhead, a series per backend."""
+    import matplotlib.pyplot as plt
+
+    overall = stats["pipeline_overall_summary"]
+    colors = {backend: f"C{i}" for i, backend in enumerate(backends)}
+    points = pd.DataFrame(reference()["overall_overhead_pct"])
+    made = []
     for name, series, x, xlabel in (("fig15_overhead_dataset", "dataset", "dataset_mb", "dataset [MB]"),
                                     ("fig16_overhead_model", "model", "trainable_params", "trainable parameters")):
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -129,9 +140,16 @@ def pipeline_figures(stats: dict[str, pd.DataFrame], out_dir: Path) -> list[dict
         ax.set(xscale="log", xlabel=xlabel, ylabel="overall overhead [%]", ylim=(0, 100))
         ax.legend()
         made.append(_save(fig, out_dir, name, _run_sources(in_series(runs, series))))
+    return made
 
-    # Figures 17 and 18: overhead of selected jobs, a panel per backend.
+
+def _job_figures(stats, backends: list[str], runs: pd.DataFrame, out_dir: Path) -> list[dict]:
+    """Figures 17 and 18: overhead of selected jobs, a panel per backend."""
+    import matplotlib.pyplot as plt
+
+    steps = stats["pipeline_steps_summary"]
     shares = steps[(steps["metric"] == "overhead_pct") & steps["step"].isin(JOBS)]
+    made = []
     for name, series, x, xlabel in (("fig17_job_overhead_dataset", "dataset", "dataset_mb", "dataset [MB]"),
                                     ("fig18_job_overhead_model", "model", "trainable_params", "trainable parameters")):
         fig, axes = _panels(plt, len(backends), 6.5, 4.2)
@@ -139,12 +157,17 @@ def pipeline_figures(stats: dict[str, pd.DataFrame], out_dir: Path) -> list[dict
             data = in_series(shares[shares["backend"] == backend], series)
             for job in JOBS:
                 _errorbar(ax, data[data["step"] == job], x, job, JOB_COLORS[job])
-            _job_references(ax, ref, series)
+            _job_references(ax, reference(), series)
             ax.set(title=backend, xscale="log", xlabel=xlabel, ylabel="job overhead [%]", ylim=(0, 105))
             ax.legend(fontsize=8)
         made.append(_save(fig, out_dir, name, _run_sources(in_series(runs, series))))
+    return made
 
-    # What the overhead is made of, per step, a panel per backend.
+
+def _parts_figure(stats, backends: list[str], runs: pd.DataFrame, out_dir: Path) -> dict:
+    """What the overhead is made of, per step, a panel per backend."""
+    import matplotlib.pyplot as plt
+
     parts = stats["pipeline_overhead_parts"]
     fig, axes = _panels(plt, len(backends), 6.5, 4.2)
     for ax, backend in zip(axes, backends):
@@ -157,8 +180,7 @@ def pipeline_figures(stats: dict[str, pd.DataFrame], out_dir: Path) -> list[dict
                 stacked=True, ax=ax, width=0.7, rot=45, color=["C3", "C0", "C2", "C7"])
             ax.legend(fontsize=8)
         ax.set(title=backend, xlabel="", ylabel="mean overhead [s]")
-    made.append(_save(fig, out_dir, "fig_overhead_parts", _run_sources(runs)))
-    return made
+    return _save(fig, out_dir, "fig_overhead_parts", _run_sources(runs))
 
 
 def _job_references(ax, ref: dict, series: str) -> None:

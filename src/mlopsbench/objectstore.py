@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import atomic
 from .errors import InputError
 from .processes import wait_gone
 
@@ -104,13 +105,6 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
             s.close()
 
 
-def _private(path: Path, text: str) -> None:
-    """Write a file only its owner can read, from the first byte."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as out:
-        out.write(text)
-
-
 class SeaweedFS:
     """``with SeaweedFS(workdir) as endpoint:`` runs a private store for the block."""
 
@@ -134,12 +128,12 @@ class SeaweedFS:
         data.mkdir(parents=True, exist_ok=True)
         access, secret = f"MLB{secrets.token_hex(8).upper()}", secrets.token_urlsafe(24)
         config = self.workdir / "s3-identities.json"
-        _private(config, json.dumps({"identities": [{"name": "mlopsbench", "credentials": [
+        atomic.write_private(config, json.dumps({"identities": [{"name": "mlopsbench", "credentials": [
             {"accessKey": access, "secretKey": secret}], "actions": ["Admin", "Read", "Write", "List"]}]}))
         # Only the S3 port serves data without a key: the volume servers and the filer want a
         # JWT signed with keys that live as long as the store (weed reads security.toml from its
         # working directory).
-        _private(self.workdir / "security.toml", "".join(
+        atomic.write_private(self.workdir / "security.toml", "".join(
             f'[{section}]\nkey = "{secrets.token_hex(32)}"\nexpires_after_seconds = 60\n'
             for section in ("jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read")))
         # Every gRPC port is given too: weed's default (port + 10000) can pass 65535.

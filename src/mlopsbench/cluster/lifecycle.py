@@ -32,9 +32,10 @@ import urllib3
 import yaml
 
 from .. import atomic
+from ..config import default
 from ..errors import InputError
 from . import build, images, pki, teardown
-from .daemons import Daemon, NotReady, running, start, stop, wait_until
+from .daemons import Daemon, running, start, stop, wait_until
 from .node import (API_PORT, ETCD_PORTS, KSM_PORTS, NODE_LABELS, NODE_NAME, PROMETHEUS_PORT, Layout, Network,
                    choose_network, cni_config, containerd_config, kube_proxy_config, kubelet_config,
                    prometheus_config)
@@ -70,6 +71,7 @@ class Cluster:
     namespace: str
     node: str
     prometheus_url: str
+    scrape_interval_s: float
     store_service: str
     store_address: str           # host:port of the store's Service, as this machine and pods reach it
     job_image: str
@@ -112,17 +114,26 @@ def _certificates(layout: Layout, network: Network) -> None:
                        layout.pki / f"{cert}.crt", layout.pki / f"{cert}.key")
 
 
+def _answers(url: str) -> bool:
+    """A health endpoint on loopback answers (its certificate is self-signed)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+        return requests.get(url, timeout=2, verify=False).ok
+
+
+def _kubeconfig_flags(layout: Layout, name: str) -> list[str]:
+    path = layout.conf / f"{name}.kubeconfig"
+    return [f"--kubeconfig={path}", f"--authentication-kubeconfig={path}", f"--authorization-kubeconfig={path}"]
+
+
 def _daemons(layout: Layout, network: Network, binaries: dict[str, Path], scrape_interval_s: float) -> dict:
+    return (_store_daemons(layout, binaries) | _control_plane(layout, network, binaries) |
+            _node_daemons(layout, network, binaries, scrape_interval_s))
+
+
+def _store_daemons(layout: Layout, binaries: dict[str, Path]) -> dict:
+    """containerd and etcd: what the API server and the node stand on."""
     p, c = layout.pki, layout.conf
-
-    def answers(url: str) -> bool:  # health endpoints on loopback; their certificates are self-signed
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
-            return requests.get(url, timeout=2, verify=False).ok
-
-    kubeconfig = lambda name: [f"--kubeconfig={c / f'{name}.kubeconfig'}",  # noqa: E731
-                               f"--authentication-kubeconfig={c / f'{name}.kubeconfig'}",
-                               f"--authorization-kubeconfig={c / f'{name}.kubeconfig'}"]
     etcd_client, etcd_peer, etcd_metrics = ETCD_PORTS
     return {
         "containerd": Daemon("containerd", ["/usr/bin/containerd", "--config", str(c / "containerd.toml")],
@@ -138,6 +149,14 @@ def _daemons(layout: Layout, network: Network, binaries: dict[str, Path], scrape
             f"--cert-file={p / 'etcd-server.crt'}", f"--key-file={p / 'etcd-server.key'}", "--client-cert-auth",
             f"--trusted-ca-file={p / 'etcd-ca.crt'}", "--quota-backend-bytes=2147483648", "--log-level=warn"],
             lambda: '"health":"true"' in requests.get(f"http://127.0.0.1:{etcd_metrics}/health", timeout=2).text),
+    }
+
+
+def _control_plane(layout: Layout, network: Network, binaries: dict[str, Path]) -> dict:
+    """The API server, the controller-manager and the scheduler."""
+    p = layout.pki
+    etcd_client = ETCD_PORTS[0]
+    return {
         "kube-apiserver": Daemon("kube-apiserver", [
             str(binaries["kube-apiserver"]), f"--advertise-address={network.node_ip}", "--bind-address=0.0.0.0",
             f"--secure-port={API_PORT}", f"--etcd-servers=https://127.0.0.1:{etcd_client}",
@@ -159,26 +178,34 @@ def _daemons(layout: Layout, network: Network, binaries: dict[str, Path], scrape
             f"--proxy-client-key-file={p / 'front-proxy-client.key'}", "--profiling=false", "--v=1"],
             lambda: _ready(layout, network.server)),
         "kube-controller-manager": Daemon("kube-controller-manager", [
-            str(binaries["kube-controller-manager"]), *kubeconfig("kube-controller-manager"),
+            str(binaries["kube-controller-manager"]), *_kubeconfig_flags(layout, "kube-controller-manager"),
             "--bind-address=127.0.0.1", "--secure-port=10257", f"--client-ca-file={p / 'ca.crt'}",
             f"--root-ca-file={p / 'ca.crt'}", f"--service-account-private-key-file={p / 'service-account.key'}",
             "--use-service-account-credentials=true", f"--cluster-signing-cert-file={p / 'ca.crt'}",
             f"--cluster-signing-key-file={p / 'ca.key'}", f"--service-cluster-ip-range={network.service_cidr}",
             f"--cluster-cidr={network.cluster_cidr}", "--allocate-node-cidrs=false", "--leader-elect=false",
             f"--flex-volume-plugin-dir={layout.var / 'flexvolume'}", "--profiling=false", "--v=1"],
-            lambda: answers("https://127.0.0.1:10257/healthz")),
+            lambda: _answers("https://127.0.0.1:10257/healthz")),
         "kube-scheduler": Daemon("kube-scheduler", [
-            str(binaries["kube-scheduler"]), *kubeconfig("kube-scheduler"), "--bind-address=127.0.0.1",
+            str(binaries["kube-scheduler"]), *_kubeconfig_flags(layout, "kube-scheduler"), "--bind-address=127.0.0.1",
             "--secure-port=10259", "--leader-elect=false", "--profiling=false", "--v=1"],
-            lambda: answers("https://127.0.0.1:10259/healthz")),
+            lambda: _answers("https://127.0.0.1:10259/healthz")),
+    }
+
+
+def _node_daemons(layout: Layout, network: Network, binaries: dict[str, Path], scrape_interval_s: float) -> dict:
+    """The node's kubelet and kube-proxy, the volume provisioner, and the third clock (kube-state-metrics
+    and Prometheus)."""
+    c = layout.conf
+    return {
         "kubelet": Daemon("kubelet", [
             str(binaries["kubelet"]), f"--config={c / 'kubelet-config.yaml'}", f"--kubeconfig={c / 'kubelet.kubeconfig'}",
             f"--root-dir={layout.var / 'kubelet'}", f"--cert-dir={layout.var / 'kubelet' / 'pki'}",
             f"--hostname-override={NODE_NAME}", f"--node-ip={network.node_ip}", "--v=1"],
-            lambda: answers("http://127.0.0.1:10248/healthz")),
+            lambda: _answers("http://127.0.0.1:10248/healthz")),
         "kube-proxy": Daemon("kube-proxy", [str(binaries["kube-proxy"]), f"--config={c / 'kube-proxy-config.yaml'}",
                                             "--v=1"],
-                             lambda: answers("http://127.0.0.1:10256/healthz")),
+                             lambda: _answers("http://127.0.0.1:10256/healthz")),
         "provisioner": Daemon("provisioner", [
             sys.executable, "-m", "mlopsbench.cluster.provisioner", f"--kubeconfig={layout.admin_kubeconfig}",
             f"--node={NODE_NAME}", f"--root={layout.var / 'volumes'}"], lambda: True),
@@ -186,12 +213,12 @@ def _daemons(layout: Layout, network: Network, binaries: dict[str, Path], scrape
             str(binaries["kube-state-metrics"]), f"--kubeconfig={c / 'kube-state-metrics.kubeconfig'}",
             "--host=127.0.0.1", f"--port={KSM_PORTS[0]}", "--telemetry-host=127.0.0.1",
             f"--telemetry-port={KSM_PORTS[1]}", "--resources=pods"],
-            lambda: answers(f"http://127.0.0.1:{KSM_PORTS[0]}/healthz")),
+            lambda: _answers(f"http://127.0.0.1:{KSM_PORTS[0]}/healthz")),
         "prometheus": Daemon("prometheus", [
             shutil.which("prometheus") or "/usr/bin/prometheus", f"--config.file={prometheus_config(layout, scrape_interval_s)}",
             f"--storage.tsdb.path={layout.var / 'prometheus'}", f"--web.listen-address=127.0.0.1:{PROMETHEUS_PORT}",
             "--storage.tsdb.retention.time=2d", "--log.level=warn"],
-            lambda: answers(f"http://127.0.0.1:{PROMETHEUS_PORT}/-/ready")),
+            lambda: _answers(f"http://127.0.0.1:{PROMETHEUS_PORT}/-/ready")),
     }
 
 
@@ -224,9 +251,9 @@ def _record_sysctls(layout: Layout) -> None:
 
 
 def _api(layout: Layout):
-    from kubernetes import client, config
+    from kubernetes import config
 
-    return client.ApiClient(config.new_client_from_config(config_file=str(layout.admin_kubeconfig)).configuration)
+    return config.new_client_from_config(config_file=str(layout.admin_kubeconfig))
 
 
 def _apply(api, documents: list[dict]) -> None:
@@ -307,15 +334,17 @@ def _wait_store(api, timeout: float = 180.0) -> str:
     return f"{client.CoreV1Api(api).read_namespaced_service(STORE, NAMESPACE).spec.cluster_ip}:{STORE_PORT}"
 
 
-def up(repo: Path, scrape_interval_s: float = 5.0, layout: Layout | None = None) -> Cluster:
-    """Start the cluster, or check the running one and bring its images up to date."""
+def up(repo: Path, scrape_interval_s: float | None = None, layout: Layout | None = None) -> Cluster:
+    """Start the cluster, or check the running one and bring its images up to date.
+    ``scrape_interval_s``: Prometheus's, for kube-state-metrics (default: the configuration's)."""
     layout = layout or Layout.default()
+    scrape_interval_s = scrape_interval_s or default("kubernetes.scrape_interval_s")
     if os.geteuid() != 0:
         raise ClusterError("the local cluster needs root (containerd, network namespaces, mounts, iptables)")
     current = status(layout)
     if current is not None:
         log.info("cluster already up (API %s); bringing its images and manifests up to date", current.server)
-        _images(layout, repo)
+        images.ensure_imported(_ctr(layout), images.JOB_IMAGE, images.job_layers(repo), images.JOB_CONFIG)
         _apply(_api(layout), _repo_manifests(repo, "namespace.yaml", "rbac.yaml", "seaweedfs.yaml"))
         return current
     if any(running(layout.pids / name) for name in DAEMONS) or layout.run.exists():
@@ -328,6 +357,7 @@ def up(repo: Path, scrape_interval_s: float = 5.0, layout: Layout | None = None)
     for folder in (layout.pki, layout.conf, layout.var, layout.run, layout.logs):
         folder.mkdir(parents=True, exist_ok=True)
     atomic.write_json(layout.root / "network.json", network.__dict__)
+    atomic.write_json(layout.root / "binaries.json", {name: str(path) for name, path in binaries.items()})
     (layout.var / "etcd").mkdir(mode=0o700, exist_ok=True)
     _certificates(layout, network)
     containerd_config(layout, images.PAUSE_IMAGE)
@@ -361,19 +391,14 @@ def up(repo: Path, scrape_interval_s: float = 5.0, layout: Layout | None = None)
         raise
     cluster = Cluster(server=network.server, admin_kubeconfig=str(layout.admin_kubeconfig),
                       runner_kubeconfig=str(layout.runner_kubeconfig), namespace=NAMESPACE, node=NODE_NAME,
-                      prometheus_url=f"http://127.0.0.1:{PROMETHEUS_PORT}", store_service=STORE,
+                      prometheus_url=f"http://127.0.0.1:{PROMETHEUS_PORT}", scrape_interval_s=scrape_interval_s,
+                      store_service=STORE,
                       store_address=store_address, job_image=images.JOB_IMAGE, started=time.time())
-    atomic.write_json(layout.info, cluster.__dict__)
-    credentials = layout.conf / "store-credentials.json"
-    credentials.write_text(json.dumps({"access_key": access, "secret_key": secret}))
-    credentials.chmod(0o600)
+    atomic.write_private(layout.conf / "store-credentials.json", json.dumps({"access_key": access, "secret_key": secret}))
+    atomic.write_json(layout.info, cluster.__dict__)  # last: the cluster counts as up from here
     log.info("cluster up in %.1f s: API %s, admin kubeconfig %s", time.monotonic() - started, network.server,
              layout.admin_kubeconfig)
     return cluster
-
-
-def _images(layout: Layout, repo: Path) -> None:
-    images.ensure_imported(_ctr(layout), images.JOB_IMAGE, images.job_layers(repo), images.JOB_CONFIG)
 
 
 def status(layout: Layout | None = None) -> Cluster | None:
@@ -411,5 +436,3 @@ def leftovers(layout: Layout | None = None) -> list[str]:
     """What of a cluster is still on this machine (empty once it is down)."""
     return teardown.leftovers(layout or Layout.default(), DAEMONS)
 
-
-__all__ = ["Cluster", "ClusterError", "NotReady", "down", "leftovers", "status", "up"]

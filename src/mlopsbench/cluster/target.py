@@ -24,8 +24,8 @@ def resolve(section: dict) -> dict:
     cluster = lifecycle.status()
     if cluster is None:
         raise InputError("kubernetes.local: the local cluster is not up; run `mlopsbench cluster up` (as root)")
-    resolved = section | {"kubeconfig": cluster.runner_kubeconfig, "context": None,
-                          "prometheus_url": cluster.prometheus_url, "namespace": cluster.namespace}
+    resolved = section | {"kubeconfig": cluster.runner_kubeconfig, "context": None, "namespace": cluster.namespace,
+                          "prometheus_url": cluster.prometheus_url, "scrape_interval_s": cluster.scrape_interval_s}
     if "upload" in section:
         resolved["upload"] = section["upload"] | {"vm_endpoint": cluster.store_address,
                                                   "service_endpoint": cluster.store_address,

@@ -35,16 +35,19 @@ def _quiet(command: list[str], timeout: float = 60) -> subprocess.CompletedProce
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
 
 
-def _binary(name: str) -> Path:
-    module = next(m for m in MODULES if name in m.binaries)
-    return binary_dir(module) / name
+def _binary(layout: Layout, name: str) -> Path:
+    """The binary the cluster was started with (recorded at up), else the cache's."""
+    recorded = layout.root / "binaries.json"
+    if recorded.exists():
+        return Path(json.loads(recorded.read_text())[name])
+    return binary_dir(next(m for m in MODULES if name in m.binaries)) / name
 
 
 def remove_pods(layout: Layout) -> None:
     """Every pod sandbox through CRI: containers, CNI DEL (veth, IPAM, portmap chains), netns."""
     if not layout.socket.exists():
         return
-    crictl = [str(_binary("crictl")), "--runtime-endpoint", f"unix://{layout.socket}", "--timeout", "20s"]
+    crictl = [str(_binary(layout, "crictl")), "--runtime-endpoint", f"unix://{layout.socket}", "--timeout", "20s"]
     pods = _quiet(crictl + ["pods", "-q"]).stdout.split()
     if pods:
         _quiet(crictl + ["stopp", *pods])
@@ -55,7 +58,7 @@ def remove_pods(layout: Layout) -> None:
 def kube_proxy_cleanup(layout: Layout) -> None:
     config = layout.conf / "kube-proxy-config.yaml"
     if config.exists():
-        _quiet([str(_binary("kube-proxy")), "--cleanup", f"--config={config}"])
+        _quiet([str(_binary(layout, "kube-proxy")), "--cleanup", f"--config={config}"])
 
 
 def _kill_shims(layout: Layout) -> None:

@@ -100,7 +100,8 @@ def pod_manifest(cluster: ClusterSpec, name: str, labels: dict, script: str, vol
     if node:  # a ReadWriteOnce volume: every pod of the run on the node of the first
         selector["kubernetes.io/hostname"] = node
     resources = {kind: dict(values) for kind, values in cluster.resources.items()}
-    resources.setdefault("requests", {})["cpu"] = str(cpu)
+    for kind in ("requests", "limits"):  # Kale's limit:cpu tag: the step's cores, asked for and capped
+        resources.setdefault(kind, {})["cpu"] = str(cpu)
     threads = [{"name": n, "value": str(cpu)} for n in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")]
     spec = {
         "restartPolicy": "Never",
@@ -134,7 +135,7 @@ def stage_manifest(cluster: ClusterSpec, name: str, labels: dict, volume: str) -
     spec = pod_manifest(cluster, name, labels | {f"{KEY}/step": "stage-in"}, "", volume, None, None, 1)
     container = spec["spec"]["containers"][0]
     container["command"] = ["sleep", "3600"]
-    container["resources"] = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}}
+    container["resources"] = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}
     return spec
 
 

@@ -123,7 +123,8 @@ def delay_proxy_service(options: ClusterUpload, upstream: str, rtt_ms: float, wi
                     "containers": [{"name": "proxy", "image": options.image, "imagePullPolicy": options.image_pull_policy,
                                     "command": command, "ports": [{"containerPort": PROXY_PORT}],
                                     "readinessProbe": {"tcpSocket": {"port": PROXY_PORT}, "periodSeconds": 1},
-                                    "resources": {"requests": {"memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+                                    "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
+                                                  "limits": {"cpu": "1", "memory": "512Mi"}},
                                     "securityContext": {"allowPrivilegeEscalation": False,
                                                         "capabilities": {"drop": ["ALL"]}}}]}}
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": options.namespace,
