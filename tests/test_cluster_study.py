@@ -58,6 +58,7 @@ def test_reduced_cluster_study_end_to_end(repo, local_cluster, admin, tmp_path, 
                             text=True, check=True).stdout
     text = " ".join(report.split())
     assert "what Kubernetes adds on top" in text and "The same overhead on three clocks" in text
+    assert "Where the clocks part" in text
     assert "kubernetes backend:" in text and "C9-vm-pod" in text
     assert "Jobs ran as local processes" not in text
     assert lifecycle.status() is not None  # it was up before the study, so it stays up

@@ -109,3 +109,36 @@ def test_every_backend_and_setup_in_the_data_is_reported(repo, tmp_path, quick):
     assert "kubernetes backend:" in text  # the pipeline's claims are judged on the cluster's runs
     assert "Jobs ran as local processes" not in text
     assert "Kubernetes pods" in text
+
+
+def test_clock_lags_separate_resolution_from_what_a_clock_marks(repo, tmp_path, quick):
+    """A whole-second clock whose 'finished' marks 1.6 s earlier than the watch: the lag table finds
+    the 1.6 s (plus about half a second of truncation) on 'finished' and only the truncation on
+    'created', and the overhead moves by their difference."""
+    import math
+
+    import numpy as np
+    import pandas as pd
+
+    from mlopsbench.pipeline.timing import with_overhead
+
+    quick["pipeline"]["backends"] = ["kubernetes"]
+    quick["kubernetes"] = yaml.safe_load((repo / "config/cluster.yaml").read_text())["kubernetes"]
+    steps, runs, uploads, cells = tidy_tables(quick, seed=5)
+    rng = np.random.default_rng(5)
+    watch = steps.assign(created=steps["created"] + rng.uniform(0, 1, len(steps)))
+    watch = pd.DataFrame([with_overhead(row) for row in watch.to_dict("records")])
+    seconds = watch.assign(timestamp_source="api", finished=watch["finished"] - 1.6)
+    for stamp in ("created", "scheduled", "started", "finished"):
+        seconds[stamp] = seconds[stamp].map(math.floor).astype(float)
+    seconds = pd.DataFrame([with_overhead(row) for row in seconds.to_dict("records")])
+    config = tmp_path / "clocks.yaml"
+    config.write_text(yaml.safe_dump(quick))
+    text = " ".join(pdf_text(build(repo, tmp_path, (pd.concat([watch, seconds]), runs, uploads, cells), config)).split())
+
+    lags = pd.read_csv(tmp_path / "stats/pipeline_clock_lags.csv").set_index("event")
+    assert lags.loc["created", "lag_low"] < 0.5 < lags.loc["created", "lag_high"]
+    assert abs(lags.loc["finished", "lag_mean"] - 2.1) < 0.15
+    shift = pd.read_csv(tmp_path / "stats/pipeline_clocks.csv")["shift_mean"]
+    assert (abs(shift + (lags.loc["finished", "lag_mean"] - lags.loc["created", "lag_mean"])) < 0.3).all()
+    assert "Where the clocks part" in text

@@ -140,27 +140,44 @@ def _cluster_cost(ok: pd.DataFrame, names: list[str]) -> dict:
         "step", "cluster", "local", "process_mean", "cluster_mean", "n_a", "n_b", "diff", "diff_low", "diff_high"])}
 
 
-def _clocks(steps: pd.DataFrame, names: list[str]) -> dict:
-    """Per backend with more than one clock, per step: the overhead by each clock, and how far each
-    clock moves it from the one the statistics read (paired by run and step, 95 % t-interval)."""
-    rows = []
+def _clock_pairs(steps: pd.DataFrame, names: list[str]):
+    """(backend, the statistics' clock, another clock, its rows, the other's rows), indexed by run and step."""
     for backend in names:
         mine = steps[steps["backend"] == backend]
         primary = BACKENDS[backend].clock if backend in BACKENDS else None
-        reference = mine[mine["timestamp_source"] == primary].set_index(["run_id", "step"])["overhead_seconds"]
+        reference = mine[mine["timestamp_source"] == primary].set_index(["run_id", "step"])
         for clock in sorted(set(mine["timestamp_source"]) - {primary}):
-            other = mine[mine["timestamp_source"] == clock].set_index(["run_id", "step"])["overhead_seconds"]
-            shift = (other - reference).dropna()
-            for step, values in shift.groupby(level="step", sort=False):
-                found = summarize(values.tolist())
-                rows.append({"backend": backend, "step": step, "clock": clock, "reference": primary,
-                             "reference_mean": float(reference.xs(step, level="step").mean()),
-                             "clock_mean": float(other.xs(step, level="step").dropna().mean()),
-                             "missing": int(other.xs(step, level="step").isna().sum()), "n": found["n"],
-                             "shift_mean": found["mean"], "shift_low": found["t_low"], "shift_high": found["t_high"]})
-    return {"pipeline_clocks": pd.DataFrame(rows, columns=[
+            yield backend, primary, clock, reference, mine[mine["timestamp_source"] == clock].set_index(
+                ["run_id", "step"])
+
+
+STAMPS = ("created", "scheduled", "started", "finished")
+
+
+def _clocks(steps: pd.DataFrame, names: list[str]) -> dict:
+    """Per backend with more than one clock, per step: the overhead by each clock, and how far each
+    clock moves it from the one the statistics read (paired by run and step, 95 % t-interval); and
+    per event, how far each clock's stamp lies before the statistics' clock: whether a shift comes
+    from the stamps' resolution or from what they mark."""
+    shifts, lags = [], []
+    for backend, primary, clock, reference, other in _clock_pairs(steps, names):
+        ours, theirs = reference["overhead_seconds"], other["overhead_seconds"]
+        for step, values in (theirs - ours).dropna().groupby(level="step", sort=False):
+            found = summarize(values.tolist())
+            shifts.append({"backend": backend, "step": step, "clock": clock, "reference": primary,
+                           "reference_mean": float(ours.xs(step, level="step").mean()),
+                           "clock_mean": float(theirs.xs(step, level="step").dropna().mean()),
+                           "missing": int(theirs.xs(step, level="step").isna().sum()), "n": found["n"],
+                           "shift_mean": found["mean"], "shift_low": found["t_low"], "shift_high": found["t_high"]})
+        for stamp in STAMPS:
+            found = summarize((reference[stamp] - other[stamp]).dropna().tolist())
+            lags.append({"backend": backend, "clock": clock, "reference": primary, "event": stamp, "n": found["n"],
+                         "lag_mean": found["mean"], "lag_low": found["t_low"], "lag_high": found["t_high"]})
+    return {"pipeline_clocks": pd.DataFrame(shifts, columns=[
         "backend", "step", "clock", "reference", "reference_mean", "clock_mean", "missing", "n", "shift_mean",
-        "shift_low", "shift_high"])}
+        "shift_low", "shift_high"]),
+        "pipeline_clock_lags": pd.DataFrame(lags, columns=[
+            "backend", "clock", "reference", "event", "n", "lag_mean", "lag_low", "lag_high"])}
 
 
 def _upload(result: dict, uploads: pd.DataFrame, cells: pd.DataFrame | None) -> None:

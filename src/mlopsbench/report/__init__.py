@@ -61,6 +61,7 @@ class Context:
                      "overall": tables.overall(self.stats, self.ref["overall_overhead_pct"]),
                      "end_to_end": tables.end_to_end(self.stats), "overhead_parts": tables.overhead_parts(self.stats),
                      "cluster_cost": tables.cluster_cost(self.stats), "clocks": tables.clocks(self.stats),
+                     "clock_lags": tables.clock_lags(self.stats),
                      "memory": tables.memory(self.stats)}
         if "upload" not in self.missing:
             made |= {"uploads": tables.uploads(self.stats, self.ref["upload_s"]),

@@ -14,8 +14,8 @@ def build_pdf(markup: str, tables: dict[str, Table], figures: dict, blocks: dict
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
     from reportlab.lib.units import cm
-    from reportlab.platypus import (Image, KeepTogether, PageBreak, Paragraph, Preformatted, SimpleDocTemplate,
-                                    Spacer, TableStyle)
+    from reportlab.platypus import (CondPageBreak, Image, KeepTogether, PageBreak, Paragraph, Preformatted,
+                                    SimpleDocTemplate, Spacer, TableStyle)
     from reportlab.platypus import Table as Grid
 
     styles = getSampleStyleSheet()
@@ -47,7 +47,10 @@ def build_pdf(markup: str, tables: dict[str, Table], figures: dict, blocks: dict
         parts = [Paragraph(f"<b>{spec.title}</b>", caption), grid]
         if spec.note:
             parts.append(Paragraph(spec.note, caption))
-        return KeepTogether(parts + [Spacer(1, 8)])
+        if len(spec.rows) <= 15:
+            return [KeepTogether(parts + [Spacer(1, 8)])]
+        # A long table starts where it is and splits across pages, its title with its first rows.
+        return [CondPageBreak(3 * cm), *parts, Spacer(1, 8)]
 
     def figure(spec):
         from PIL import Image as Pillow
@@ -76,7 +79,7 @@ def build_pdf(markup: str, tables: dict[str, Table], figures: dict, blocks: dict
             flush()
             kind, _, name = stripped[2:].partition(" ")
             if kind == "table":
-                story.append(table(tables[name]))
+                story.extend(table(tables[name]))
             elif kind == "figure":
                 story.append(figure(figures[name]) if name in figures else
                              Paragraph(f"Figure {name} was not drawn.", caption))
@@ -88,6 +91,7 @@ def build_pdf(markup: str, tables: dict[str, Table], figures: dict, blocks: dict
         elif stripped.startswith("#"):
             flush()
             level = len(stripped) - len(stripped.lstrip("#"))
+            story.append(CondPageBreak(4 * cm))  # a heading never sits alone at the foot of a page
             story.append(Paragraph(stripped[level:].strip(), styles[{1: "Title", 2: "Heading1"}.get(level, "Heading2")]))
         elif stripped.startswith("- "):
             flush()
