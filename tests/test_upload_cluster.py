@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from fake_kubernetes import FakeApps, FakeBatch, FakeJobPods
-from mlopsbench.errors import InputError
 from mlopsbench.kube import KubeClients
 from mlopsbench.objectstore import SeaweedFS, StoreError
 from mlopsbench.upload.cell import run_cell
