@@ -43,6 +43,7 @@ def test_reduced_cluster_study_end_to_end(repo, local_cluster, admin, tmp_path, 
     pods = steps[steps["backend"] == "kubernetes"]
     assert set(pods["timestamp_source"]) == {"watch", "api", "prometheus"}
     assert (pods.loc[pods["timestamp_source"] == "watch", "status"] == "succeeded").all()
+    assert (pods.loc[pods["timestamp_source"] == "watch", "peak_rss_mib"] > 0).all()  # the pods' own count
     uploads = pd.read_parquet(work / "results/tidy/uploads.parquet")
     assert set(uploads["setup"]) == {"host", "vm", "pod"} and uploads["verified"].all()
     assert set(uploads.loc[uploads["setup"] == "pod", "emulation"]) == {"proxy"}

@@ -71,6 +71,18 @@ def test_tidy_rows_follow_the_overhead_definition(local_run, tmp_path):
     assert runs.loc[0, "status"] == "succeeded" and runs.loc[0, "wall_seconds"] > steps["cell_seconds"].sum()
 
 
+def test_peak_memory_the_runner_counts_agrees_with_the_steps_own(local_run, tmp_path):
+    """wait4()'s count on this machine; the step's own getrusage where no runner can wait for it
+    (a pod). Both read the same ru_maxrss of the same process, so they must agree."""
+    from mlopsbench.pipeline.timing import log_marks
+
+    steps, _ = tidy_pipeline([local_run], tmp_path / "steps.parquet", tmp_path / "runs.parquet")
+    for _, row in steps.iterrows():
+        own = log_marks(local_run / "logs" / f"{row['step']}.log")["peak_rss_mib"]
+        assert own is not None and 0 < own <= row["peak_rss_mib"] <= own * 1.05 + 1, row["step"]
+    assert steps.set_index("step").loc["dnnfit", "peak_rss_mib"] > 200  # TensorFlow is loaded
+
+
 def test_monolithic_baseline_times_each_cell_in_one_process(repo, dataset, tmp_path):
     run_dir = tmp_path / "monolithic/8x8x8_0.02MB/1"
     run(compile_notebook(repo / "notebooks/intel54_pipeline.ipynb"), spec("monolithic", run_dir, dataset))

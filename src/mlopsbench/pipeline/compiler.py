@@ -175,6 +175,9 @@ class Plan:
             step.source.rstrip(),
             "",
             *(f"_marshal.save({name!r}, {v!r}, {v})" for v in step.outputs),
+            # The process's own peak memory: where no parent can wait4() for it (a pod).
+            f'import resource as _mlb_resource; print("{MARKER} peak-rss {{}}".format('
+            '_mlb_resource.getrusage(_mlb_resource.RUSAGE_SELF).ru_maxrss), flush=True)',
             f'print("{MARKER} finished {{:.6f}}".format(_mlb_time.time()), flush=True)',
             _EXIT,
         ]

@@ -28,6 +28,7 @@ _JT = re.compile(r"^\[JT\][ _]+(\S+?)[ _]+time\(s\)[ _]+([-+0-9.eE]+)\s*$", re.M
 _STARTED = re.compile(rf"^{re.escape(MARKER)} started (\d+\.\d+)$", re.M)
 _IMPORTED = re.compile(rf"^{re.escape(MARKER)} imported (\d+\.\d+)$", re.M)
 _MARSHAL = re.compile(rf"^{re.escape(MARKER)} marshal (?:load|save) .* ([0-9.]+) s$", re.M)
+_PEAK_RSS = re.compile(rf"^{re.escape(MARKER)} peak-rss (\d+)$", re.M)
 
 # Which step-event sets which column: a local process is "dispatched", a pod "scheduled".
 _COLUMNS = {"created": "created", "dispatched": "scheduled", "scheduled": "scheduled", "started": "started",
@@ -53,11 +54,13 @@ def started_at(log_path: Path) -> float | None:
 
 
 def log_marks(log_path: Path) -> dict:
-    """What a step's log says of its own start: its imports done, and the time its marshalling took."""
+    """What a step's log says of itself: its imports done, the time its marshalling took, and its
+    peak resident memory (read where the runner cannot wait4() for the process, as in a pod)."""
     text = _text(log_path)
-    imported = _IMPORTED.search(text)
+    imported, peak = _IMPORTED.search(text), _PEAK_RSS.search(text)
     return {"imported": float(imported.group(1)) if imported else None,
-            "marshal_seconds": sum(float(s) for s in _MARSHAL.findall(text))}
+            "marshal_seconds": sum(float(s) for s in _MARSHAL.findall(text)),
+            "peak_rss_mib": int(peak.group(1)) / 1024 if peak else None}
 
 
 def with_overhead(row: dict) -> dict:
@@ -110,6 +113,7 @@ def event_rows(run_dir: Path, run_id: str, events: list, base: dict, source: str
         times = jt_times(log_path)
         if step["status"] == "succeeded" and name not in times:
             raise missing_jt(run_id, name, log_path)
-        rows.append(with_overhead(base | step | log_marks(log_path) | {"timestamp_source": source,
+        # The runner's wait4() count, where it has one, over the step's own.
+        rows.append(with_overhead(base | log_marks(log_path) | step | {"timestamp_source": source,
                                                                        "cell_seconds": times.get(name)}))
     return rows

@@ -268,5 +268,6 @@ def memory(stats) -> Table:
             for _, r in frame.iterrows()]
     return Table("Peak resident memory per step, largest configuration (MiB)",
                  ["backend", "configuration", "step", "median", "max"], rows,
-                 "From the kernel's accounting of each step's process (wait4's ru_maxrss); the Kubernetes backend "
-                 "does not collect it.")
+                 "From the kernel's accounting of each step's process (ru_maxrss): read by the runner's wait4() "
+                 "for a process on this machine, by the step itself at its end in a pod. A pod's limit must "
+                 "hold it plus the container's own overhead.")
