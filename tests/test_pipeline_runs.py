@@ -65,7 +65,9 @@ def test_tidy_rows_follow_the_overhead_definition(local_run, tmp_path):
     assert (steps["duration_seconds"] == steps["finished"] - steps["created"]).all()
     assert (steps["overhead_seconds"] == steps["duration_seconds"] - steps["cell_seconds"]).all()
     assert (steps["overhead_pct"] - 100 * steps["overhead_seconds"] / steps["duration_seconds"]).abs().max() < 1e-9
-    assert (steps["overhead_seconds"] > 0).all() and (steps["cell_seconds"] > 0).all()
+    # createdict's cell (`test_results = {}`) can take 0.0 s on the notebook's own clock.
+    assert (steps["overhead_seconds"] > 0).all() and (steps["cell_seconds"] >= 0).all()
+    assert steps.set_index("step").loc["dnnfit", "cell_seconds"] > 0
     assert steps["trainable_params"].unique().tolist() == [185] and steps["model"].unique().tolist() == ["8x8x8"]
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "steps.parquet"), steps)
     assert runs.loc[0, "status"] == "succeeded" and runs.loc[0, "wall_seconds"] > steps["cell_seconds"].sum()

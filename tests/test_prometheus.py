@@ -69,7 +69,8 @@ def test_collects_all_four_times_and_saves_raw_json(prometheus, tmp_path):
     times = collect(prometheus, NS, list(PODS), T0, RUN_END, tmp_path)
     assert times["run1-preprocessing"] == {"created": T0 + 1, "scheduled": T0 + 1, "started": T0 + 3,
                                            "finished": T0 + 9}
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{m}.json" for m in SERIES.values())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{m}.json" for m in SERIES.values()] +
+                                                                 ["pods_seen.json"])
     assert read_saved(tmp_path) == times
 
 
@@ -82,6 +83,12 @@ def test_series_missing_entirely_is_none(prometheus, tmp_path):
     times = collect(prometheus, NS, list(PODS) + ["run1-ghost"], T0, RUN_END, tmp_path)
     assert times["run1-dnnfit"]["finished"] is None and times["run1-dnnfit"]["started"] == T0 + 17
     assert times["run1-ghost"] == dict.fromkeys(SERIES)
+
+
+def test_a_window_without_any_scrape_is_an_error_not_missing_pods(prometheus, tmp_path):
+    with pytest.raises(PrometheusError, match="no kube-state-metrics series .* scrapes failing"):
+        collect(prometheus, NS, list(PODS), T0 - 600, T0 - 540, tmp_path)
+    assert (tmp_path / "pods_seen.json").exists()  # the raw answer is kept all the same
 
 
 def test_errors_name_the_server(prometheus, tmp_path):

@@ -36,8 +36,8 @@ from ..config import default
 from ..errors import InputError
 from . import build, images, pki, teardown
 from .daemons import Daemon, running, start, stop, wait_until
-from .node import (API_PORT, ETCD_PORTS, KSM_PORTS, NODE_LABELS, NODE_NAME, PROMETHEUS_PORT, Layout, Network,
-                   choose_network, cni_config, containerd_config, kube_proxy_config, kubelet_config,
+from .node import (API_PORT, ETCD_PORTS, KSM_JOB, KSM_PORTS, NODE_LABELS, NODE_NAME, PROMETHEUS_PORT, Layout, Network,
+                   check_ports_free, choose_network, cni_config, containerd_config, kube_proxy_config, kubelet_config,
                    prometheus_config)
 from .provisioner import storage_class
 
@@ -119,6 +119,13 @@ def _answers(url: str) -> bool:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
         return requests.get(url, timeout=2, verify=False).ok
+
+
+def _scraped_kube_state_metrics() -> bool:
+    """Prometheus's latest scrape of kube-state-metrics succeeded: the third clock runs."""
+    body = requests.get(f"http://127.0.0.1:{PROMETHEUS_PORT}/api/v1/query", params={"query": f'up{{job="{KSM_JOB}"}}'},
+                        timeout=2).json()
+    return any(sample["value"][1] == "1" for sample in body["data"]["result"])
 
 
 def _kubeconfig_flags(layout: Layout, name: str) -> list[str]:
@@ -218,7 +225,8 @@ def _node_daemons(layout: Layout, network: Network, binaries: dict[str, Path], s
             shutil.which("prometheus") or "/usr/bin/prometheus", f"--config.file={prometheus_config(layout, scrape_interval_s)}",
             f"--storage.tsdb.path={layout.var / 'prometheus'}", f"--web.listen-address=127.0.0.1:{PROMETHEUS_PORT}",
             "--storage.tsdb.retention.time=2d", "--log.level=warn"],
-            lambda: _answers(f"http://127.0.0.1:{PROMETHEUS_PORT}/-/ready")),
+            # Ready once it has scraped kube-state-metrics: before that, the third clock misses pods.
+            _scraped_kube_state_metrics),
     }
 
 
@@ -350,6 +358,7 @@ def up(repo: Path, scrape_interval_s: float | None = None, layout: Layout | None
     if any(running(layout.pids / name) for name in DAEMONS) or layout.run.exists():
         log.warning("a cluster that did not stop cleanly is left over: removing it first")
         down(layout)
+    check_ports_free()
     started = time.monotonic()
     binaries = build.ensure_binaries()
     pause, job = images.pause_layers(), images.job_layers(repo)

@@ -30,7 +30,10 @@ SERVICE_RANGES = ("10.96.0.0/16", "10.97.0.0/16", "172.31.0.0/16")
 API_PORT = 6443
 ETCD_PORTS = (2379, 2380, 2381)
 KSM_PORTS = (38080, 38081)
+KSM_JOB = "kube-state-metrics"  # its scrape job in our Prometheus
 PROMETHEUS_PORT = 39090
+# Every fixed TCP port a daemon listens on (kubelet, kube-proxy, controller-manager, scheduler included).
+PORTS = (API_PORT, *ETCD_PORTS, *KSM_PORTS, PROMETHEUS_PORT, 10248, 10249, 10250, 10256, 10257, 10259)
 
 
 class NodeError(InputError):
@@ -135,6 +138,20 @@ def _node_ip() -> str:
         raise NodeError("no default route: the node needs an address of a real interface "
                         "(the host name resolves to 127.0.0.1 here)")
     return routes[0]["prefsrc"]
+
+
+def check_ports_free(ports: tuple[int, ...] = PORTS) -> None:
+    """Refuse to start when a port is taken: a stray daemon's answer would pass for the new one's
+    readiness while the new one exits with "address already in use"."""
+    listening = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout
+    holders = {}
+    for line in listening.splitlines():
+        fields = line.split()
+        holders.setdefault(int(fields[3].rsplit(":", 1)[1]), " ".join(fields[5:]) or "unknown process")
+    busy = [f"{port} ({holders[port]})" for port in ports if port in holders]
+    if busy:
+        raise NodeError(f"TCP ports the cluster needs are in use: {', '.join(busy)}; stop what holds them "
+                        f"(a cluster left from an earlier run? `mlopsbench cluster down`)")
 
 
 def choose_network() -> Network:
@@ -256,6 +273,6 @@ def kube_proxy_config(layout: Layout, network: Network) -> Path:
 
 def prometheus_config(layout: Layout, scrape_interval_s: float) -> Path:
     config = {"global": {"scrape_interval": f"{scrape_interval_s:g}s", "evaluation_interval": "15s"},
-              "scrape_configs": [{"job_name": "kube-state-metrics",
+              "scrape_configs": [{"job_name": KSM_JOB,
                                   "static_configs": [{"targets": [f"127.0.0.1:{KSM_PORTS[0]}"]}]}]}
     return _write(layout.conf / "prometheus.yaml", yaml.safe_dump(config, sort_keys=False))

@@ -50,7 +50,8 @@ def collect(url: str, namespace: str, pods: list[str], start: float, end: float,
 
     The window runs from ``start`` to ``end`` plus two scrape intervals, so the last
     scrape after a pod ends still counts; the query waits until that time has come. Raw
-    responses go to ``out_dir/<series>.json``.
+    responses go to ``out_dir/<series>.json``. A window without any kube-state-metrics series
+    (no scrape worked) is an error, not a run of pods that were all missed.
     """
     window = math.ceil(end - start + 2 * scrape_interval)
     at = end + 2 * scrape_interval
@@ -66,6 +67,14 @@ def collect(url: str, namespace: str, pods: list[str], start: float, end: float,
             pod = sample["metric"].get("pod")
             if pod in times:
                 times[pod][field] = float(sample["value"][1])
+    # A pod missing from every series was short-lived, or no scrape of kube-state-metrics worked: tell
+    # them apart by any pod of the cluster (there are always some), whatever the scrape job's name.
+    promql = f"count(max_over_time({SERIES['created']}[{window}s]))"
+    body = _query(url, promql, at, timeout)
+    atomic.write_json(Path(out_dir) / "pods_seen.json", {"query": promql, "time": at, "response": body})
+    if not body["data"]["result"]:
+        raise PrometheusError(f"{url}: no kube-state-metrics series between {start:.0f} and {at:.0f}: "
+                              f"were its scrapes failing?")
     return times
 
 
