@@ -3,15 +3,19 @@
 import json
 import os
 import threading
+from dataclasses import asdict
 
 import pytest
 
+from mlopsbench.latency import DelayProxy
 from mlopsbench.netns import namespaces_supported
-from mlopsbench.objectstore import Endpoint, SeaweedFS, StoreError, free_ports
+from mlopsbench.objectstore import (ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint, SeaweedFS, StoreError, ensure_bucket,
+                                   free_ports)
+from mlopsbench.records import UploadRecord
 from mlopsbench.upload.cell import run_cell
-from mlopsbench.upload.plan import MANIFEST, CellSpec, model_from_sidecar, read_records
+from mlopsbench.upload.plan import MANIFEST, CellSpec, local_plan, model_from_sidecar, read_records
 from mlopsbench.upload.tidy import UPLOAD_COLUMNS, tidy_uploads
-from mlopsbench.upload.worker import expected_etag, request_count
+from mlopsbench.upload.worker import expected_etag, job, request_count, upload_worker
 
 pytestmark = pytest.mark.integration
 MIB = 1 << 20
@@ -53,6 +57,33 @@ def test_host_cell_uploads_verifies_and_resumes(models, tmp_path):
     run_cell(cell, models)
     again = read_records(cell.out_dir)
     assert len(again) == 4 and again[:3] == records[:3]
+
+
+def test_one_unmeasured_upload_goes_before_the_measured_ones(models, tmp_path, monkeypatch, capsys):
+    """Each upload has a client of its own, so the proxy counts one connection per upload."""
+    cell = spec(tmp_path, reps=1)
+    items = local_plan(cell, models, set())
+    connections = []
+    with SeaweedFS(tmp_path / "store") as endpoint:
+        monkeypatch.setenv(ACCESS_KEY_VARS[0], endpoint.access_key)
+        monkeypatch.setenv(SECRET_KEY_VARS[0], endpoint.secret_key)
+        ensure_bucket(endpoint, cell.bucket)
+        context = {"study": "test", "setup": "host", "endpoint": endpoint.url, "emulation": "none"}
+        for warmups in (0, 1, 2):
+            parameters = asdict(cell.parameters("seaweedfs")) | {"warmup_uploads": warmups}
+            proxy = DelayProxy((endpoint.host, endpoint.port))
+            with proxy as (host, port):
+                assert upload_worker(f"{host}:{port}", False, job(context | {"parameters": parameters}, items)) == 0
+            connections.append(proxy.connections)
+            records = [UploadRecord.from_json(json.loads(line)) for line in capsys.readouterr().out.splitlines()]
+            assert len(records) == len(items) and all(r.status == "ok" for r in records)
+            assert {r.parameters.warmup_uploads for r in records} == {warmups}
+        assert connections[1] - connections[0] == 1 and connections[2] - connections[1] == 1
+
+        monkeypatch.setenv(SECRET_KEY_VARS[0], "not-the-key")
+        with pytest.raises(SystemExit, match=f"store {endpoint.url}: warm-up upload failed: S3Error"):
+            upload_worker(f"{endpoint.host}:{endpoint.port}", False, job(context | {"parameters": parameters}, items))
+        assert capsys.readouterr().out == ""  # nothing measured after a failed warm-up
 
 
 def test_expected_etag_and_request_count(models):

@@ -173,6 +173,7 @@ class UploadParameters:
     unit: str
     store: str                 # seaweedfs, external or minio
     bucket: str
+    warmup_uploads: int = 0    # unmeasured uploads before the first measured one (0: records made before them)
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,8 @@ def tidy_tables(config: dict, scale: int = 1, seed: int = 0):
                                     "latency_ms": latency, "emulation": "synthetic", "rep": rep, "seconds": seconds,
                                     "throughput_mb_s": size * 2**20 / 1e6 / seconds, "verified": True,
                                     "part_size": 16 * 2**20, "verify_method": "etag", "requests": 1,
-                                    "window_bytes": 4 * 2**20, "started": 1.8e9, "status": "ok", "error": None,
+                                    "window_bytes": 4 * 2**20, "warmup_uploads": 1,
+                                    "started": 1.8e9, "status": "ok", "error": None,
                                     "cell": cell, "study": config["study"], "endpoint": "synthetic",
                                     "unit": upload["size_unit"], "bucket": upload["store"]["bucket"]})
                     cell_rows[-1]["uploads"] += 1

@@ -15,7 +15,7 @@ from .plan import MANIFEST, read_records
 
 UPLOAD_COLUMNS = ["setup", "store", "model_mb", "bytes", "latency_ms", "emulation", "rep", "seconds",
                   "throughput_mb_s", "verified", "part_size", "verify_method", "requests", "window_bytes",
-                  "started", "status", "error", "cell", "study", "endpoint", "unit", "bucket"]
+                  "warmup_uploads", "started", "status", "error", "cell", "study", "endpoint", "unit", "bucket"]
 CELL_COLUMNS = ["cell", "setup", "latency_ms", "status", "reason", "uploads", "failed"]
 
 
@@ -27,7 +27,8 @@ def _row(record: UploadRecord, cell_dir: Path) -> dict:
             "latency_ms": parameters.latency_ms, "emulation": record.emulation, "rep": record.rep,
             "seconds": seconds, "throughput_mb_s": record.bytes / 1e6 / seconds if seconds else None,
             "verified": record.verified, "part_size": parameters.part_size, "verify_method": record.verify_method,
-            "requests": record.requests, "window_bytes": parameters.window_bytes, "started": record.started,
+            "requests": record.requests, "window_bytes": parameters.window_bytes,
+            "warmup_uploads": parameters.warmup_uploads, "started": record.started,
             "status": record.status, "error": record.error, "cell": str(cell_dir), "study": record.study,
             "endpoint": record.endpoint, "unit": parameters.unit, "bucket": parameters.bucket}
 

@@ -5,7 +5,8 @@ item with the minio SDK, times only the upload call, verifies size and checksum,
 the object and prints one :class:`~mlopsbench.records.UploadRecord` a line. A failed
 upload is printed with ``status: failed`` and no time, and ends the worker.
 Each upload opens its own connection, as each ``mc cp`` of the thesis's script did, so
-every repetition pays the same TCP handshake.
+every repetition pays the same TCP handshake. ``warmup_uploads`` unmeasured uploads of the
+first item go first, so a fresh store's first-write cost is in no measured time.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def upload_worker(address: str, secure: bool, work: dict) -> int:
     parameters = UploadParameters(**context["parameters"])
     part_size, bucket = parameters.part_size, parameters.bucket
     etags: dict[str, str] = {}
+    for item in work["items"][:1] * parameters.warmup_uploads:
+        _warm_up(endpoint, context["endpoint"], bucket, item, part_size)
     for item in work["items"]:
         minio = client(endpoint, retries=0)
         path = Path(item["path"])
@@ -77,6 +80,16 @@ def upload_worker(address: str, secure: bool, work: dict) -> int:
         if record.status == "failed":
             return 3
     return 0
+
+
+def _warm_up(endpoint: Endpoint, name: str, bucket: str, item: dict, part_size: int) -> None:
+    """One unmeasured upload and delete of ``item`` under another object name."""
+    minio, warm = client(endpoint, retries=0), f"{item['object']}.warm-up"
+    try:
+        minio.fput_object(bucket, warm, item["path"], part_size=part_size)
+        minio.remove_object(bucket, warm)
+    except Exception as exc:  # the same failure would end the first measured upload: say it plainly
+        raise SystemExit(f"store {name}: warm-up upload failed: {type(exc).__name__}: {exc}") from None
 
 
 def _verify(minio, bucket: str, name: str, path: Path, etag: str) -> dict:
