@@ -98,6 +98,7 @@ def test_every_backend_and_setup_in_the_data_is_reported(repo, tmp_path, quick):
     for setup in SETUPS:
         assert f"C7-{setup}" in claims and f"C8-{setup}" in claims and claims[f"C7-{setup}"] != "cannot tell"
         assert SETUPS[setup].path in text  # the methods text names each setup's path
+    assert "Unmeasured uploads before each cell's first measured one: 1 " in text  # from the records
     assert {"C9-host-netns", "C9-vm-pod"} <= set(claims)
     assert "vm vs pod" in text and "host vs netns" in text  # the equivalence table
     figure = pdf_text(tmp_path / "figures/fig19_uploads.pdf")

@@ -200,7 +200,8 @@ def _upload(result: dict, uploads: pd.DataFrame, cells: pd.DataFrame | None) -> 
     if cells is not None:
         tables["upload_cells"] = cells
     result["summary"] |= {"uploads": int(len(uploads)), "uploads_not_ok": int((uploads["status"] != "ok").sum()),
-                          "emulations": sorted(uploads["emulation"].dropna().unique().tolist())}
+                          "emulations": sorted(uploads["emulation"].dropna().unique().tolist()),
+                          "warmup_uploads": sorted(int(n) for n in uploads["warmup_uploads"].dropna().unique())}
 
 
 def _trend(result: dict, **match) -> dict | None:

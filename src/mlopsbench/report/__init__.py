@@ -120,9 +120,11 @@ class Context:
         if "upload" not in self.missing:
             emulations = self.summary.get("emulations", [])
             paths = " ".join(SETUPS[s].path for s in self.setups if s in SETUPS)
+            warmups = " or ".join(map(str, self.summary.get("warmup_uploads", [])))
             latency = (f"Setups: {paths} Emulation in force: {', '.join(emulations)}. The configured latency is "
                        f"added to every round trip, half in each direction, as the thesis's netem delay on the edge "
-                       f"interface.")
+                       f"interface. Unmeasured uploads before each cell's first measured one: {warmups or 'none'} "
+                       f"(a fresh store allocates its volumes on its first write).")
         return {"timestamps": timestamps or "No pipeline runs.", "latency": latency, "cores": cores}
 
     def render(self, template: Path) -> str:
