@@ -140,9 +140,7 @@ def test_sigterm_stops_the_store_and_leaves_no_credentials_or_namespace(models, 
 def test_sigterm_ends_the_running_step_and_records_the_run_as_interrupted(repo, dataset, tmp_path, cli_env):
     run_dir = tmp_path / "runs/local/8x8x8_0.02MB/1"
     process = start(*pipeline_args(repo, dataset, run_dir, backend="local", epochs=200), env=cli_env)
-    wait_for(lambda: '"step": "dnnfit"' in _text(run_dir / "events.jsonl") and
-             '"event": "dispatched", "exit_code": null, "reason": null, "source": "local-runner", "status": null, '
-             '"step": "dnnfit"' in _text(run_dir / "events.jsonl"))
+    wait_for(lambda: dispatched(run_dir, "dnnfit"))
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 130
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
@@ -154,6 +152,18 @@ def test_sigterm_ends_the_running_step_and_records_the_run_as_interrupted(repo, 
 
 def _text(path):
     return path.read_text() if path.exists() else ""
+
+
+def dispatched(run_dir, step) -> bool:
+    """Whether the run's event log has dispatched ``step`` (a line still being written is skipped)."""
+    for line in _text(run_dir / "events.jsonl").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("event") == "dispatched" and event.get("step") == step:
+            return True
+    return False
 
 
 def _alive(pid):
@@ -179,8 +189,7 @@ def test_a_store_orphaned_by_sigkill_is_found_and_stopped_on_the_next_run(models
 def test_steps_orphaned_by_sigkill_are_stopped_by_the_next_run(repo, dataset, tmp_path, cli_env):
     run_dir = tmp_path / "runs/local/8x8x8_0.02MB/1"
     process = start(*pipeline_args(repo, dataset, run_dir, backend="local", epochs=500), env=cli_env)
-    wait_for(lambda: '"event": "dispatched"' in _text(run_dir / "events.jsonl") and
-             '"step": "dnnfit"' in _text(run_dir / "events.jsonl").split('"event": "dispatched"')[-1])
+    wait_for(lambda: dispatched(run_dir, "dnnfit"))
     process.kill()
     process.wait()
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
