@@ -36,7 +36,8 @@ from ..config import default
 from ..errors import InputError
 from . import build, images, pki, teardown
 from .daemons import Daemon, running, start, stop, wait_until
-from .node import (API_PORT, ETCD_PORTS, KSM_JOB, KSM_PORTS, NODE_LABELS, NODE_NAME, PROMETHEUS_PORT, Layout, Network,
+from .node import (API_PORT, CONTROLLER_MANAGER_PORT, ETCD_PORTS, KSM_JOB, KSM_PORTS, KUBE_PROXY_PORTS, KUBELET_PORTS,
+                   NODE_LABELS, NODE_NAME, PROMETHEUS_PORT, SCHEDULER_PORT, Layout, Network,
                    check_ports_free, choose_network, cni_config, containerd_config, kube_proxy_config, kubelet_config,
                    prometheus_config)
 from .provisioner import storage_class
@@ -186,17 +187,17 @@ def _control_plane(layout: Layout, network: Network, binaries: dict[str, Path]) 
             lambda: _ready(layout, network.server)),
         "kube-controller-manager": Daemon("kube-controller-manager", [
             str(binaries["kube-controller-manager"]), *_kubeconfig_flags(layout, "kube-controller-manager"),
-            "--bind-address=127.0.0.1", "--secure-port=10257", f"--client-ca-file={p / 'ca.crt'}",
+            "--bind-address=127.0.0.1", f"--secure-port={CONTROLLER_MANAGER_PORT}", f"--client-ca-file={p / 'ca.crt'}",
             f"--root-ca-file={p / 'ca.crt'}", f"--service-account-private-key-file={p / 'service-account.key'}",
             "--use-service-account-credentials=true", f"--cluster-signing-cert-file={p / 'ca.crt'}",
             f"--cluster-signing-key-file={p / 'ca.key'}", f"--service-cluster-ip-range={network.service_cidr}",
             f"--cluster-cidr={network.cluster_cidr}", "--allocate-node-cidrs=false", "--leader-elect=false",
             f"--flex-volume-plugin-dir={layout.var / 'flexvolume'}", "--profiling=false", "--v=1"],
-            lambda: _answers("https://127.0.0.1:10257/healthz")),
+            lambda: _answers(f"https://127.0.0.1:{CONTROLLER_MANAGER_PORT}/healthz")),
         "kube-scheduler": Daemon("kube-scheduler", [
             str(binaries["kube-scheduler"]), *_kubeconfig_flags(layout, "kube-scheduler"), "--bind-address=127.0.0.1",
-            "--secure-port=10259", "--leader-elect=false", "--profiling=false", "--v=1"],
-            lambda: _answers("https://127.0.0.1:10259/healthz")),
+            f"--secure-port={SCHEDULER_PORT}", "--leader-elect=false", "--profiling=false", "--v=1"],
+            lambda: _answers(f"https://127.0.0.1:{SCHEDULER_PORT}/healthz")),
     }
 
 
@@ -209,10 +210,10 @@ def _node_daemons(layout: Layout, network: Network, binaries: dict[str, Path], s
             str(binaries["kubelet"]), f"--config={c / 'kubelet-config.yaml'}", f"--kubeconfig={c / 'kubelet.kubeconfig'}",
             f"--root-dir={layout.var / 'kubelet'}", f"--cert-dir={layout.var / 'kubelet' / 'pki'}",
             f"--hostname-override={NODE_NAME}", f"--node-ip={network.node_ip}", "--v=1"],
-            lambda: _answers("http://127.0.0.1:10248/healthz")),
+            lambda: _answers(f"http://127.0.0.1:{KUBELET_PORTS[1]}/healthz")),
         "kube-proxy": Daemon("kube-proxy", [str(binaries["kube-proxy"]), f"--config={c / 'kube-proxy-config.yaml'}",
                                             "--v=1"],
-                             lambda: _answers("http://127.0.0.1:10256/healthz")),
+                             lambda: _answers(f"http://127.0.0.1:{KUBE_PROXY_PORTS[0]}/healthz")),
         "provisioner": Daemon("provisioner", [
             sys.executable, "-m", "mlopsbench.cluster.provisioner", f"--kubeconfig={layout.admin_kubeconfig}",
             f"--node={NODE_NAME}", f"--root={layout.var / 'volumes'}"], lambda: True),

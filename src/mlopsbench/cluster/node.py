@@ -32,8 +32,12 @@ ETCD_PORTS = (2379, 2380, 2381)
 KSM_PORTS = (38080, 38081)
 KSM_JOB = "kube-state-metrics"  # its scrape job in our Prometheus
 PROMETHEUS_PORT = 39090
-# Every fixed TCP port a daemon listens on (kubelet, kube-proxy, controller-manager, scheduler included).
-PORTS = (API_PORT, *ETCD_PORTS, *KSM_PORTS, PROMETHEUS_PORT, 10248, 10249, 10250, 10256, 10257, 10259)
+KUBELET_PORTS = (10250, 10248)      # its API, its healthz
+KUBE_PROXY_PORTS = (10256, 10249)   # healthz, metrics
+CONTROLLER_MANAGER_PORT, SCHEDULER_PORT = 10257, 10259
+# Every fixed TCP port a daemon listens on: up refuses to start while one is taken.
+PORTS = (API_PORT, *ETCD_PORTS, *KSM_PORTS, PROMETHEUS_PORT, *KUBELET_PORTS, *KUBE_PROXY_PORTS,
+         CONTROLLER_MANAGER_PORT, SCHEDULER_PORT)
 
 
 class NodeError(InputError):
@@ -243,8 +247,8 @@ def kubelet_config(layout: Layout) -> Path:
         "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
         "containerRuntimeEndpoint": f"unix://{layout.socket}", "cgroupDriver": "cgroupfs", "cgroupsPerQOS": True,
         "cgroupRoot": "/", "failSwapOn": False,
-        "address": "0.0.0.0", "port": 10250, "readOnlyPort": 0, "healthzBindAddress": "127.0.0.1",
-        "healthzPort": 10248, "tlsCertFile": str(layout.pki / "kubelet-server.crt"),
+        "address": "0.0.0.0", "port": KUBELET_PORTS[0], "readOnlyPort": 0, "healthzBindAddress": "127.0.0.1",
+        "healthzPort": KUBELET_PORTS[1], "tlsCertFile": str(layout.pki / "kubelet-server.crt"),
         "tlsPrivateKeyFile": str(layout.pki / "kubelet-server.key"), "rotateCertificates": False,
         "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True},
                            "x509": {"clientCAFile": str(layout.pki / "ca.crt")}},
@@ -264,8 +268,8 @@ def kube_proxy_config(layout: Layout, network: Network) -> Path:
     config = {"apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",
               "clientConnection": {"kubeconfig": str(layout.conf / "kube-proxy.kubeconfig")},
               "hostnameOverride": NODE_NAME, "mode": "iptables", "clusterCIDR": network.cluster_cidr,
-              "bindAddress": "0.0.0.0", "healthzBindAddress": "127.0.0.1:10256",
-              "metricsBindAddress": "127.0.0.1:10249",
+              "bindAddress": "0.0.0.0", "healthzBindAddress": f"127.0.0.1:{KUBE_PROXY_PORTS[0]}",
+              "metricsBindAddress": f"127.0.0.1:{KUBE_PROXY_PORTS[1]}",
               "iptables": {"masqueradeAll": False, "syncPeriod": "30s", "minSyncPeriod": "1s"},
               "conntrack": {"maxPerCore": 0}, "nodePortAddresses": ["primary"]}
     return _write(layout.conf / "kube-proxy-config.yaml", yaml.safe_dump(config, sort_keys=False))
