@@ -38,6 +38,10 @@ def pct(value, digits: int = 1) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.{digits}f} %"
 
 
+def interval(mean, low, high) -> str:
+    return f"{num(mean)} [{num(low)}, {num(high)}]"
+
+
 def with_ci(row, digits: int = 2) -> str:
     """'mean [low, high]' with the interval Shapiro-Wilk says to read."""
     if row is None:
@@ -225,7 +229,7 @@ def overhead_parts(stats) -> Table:
 def cluster_cost(stats) -> Table:
     frame = stats.get("pipeline_cluster_cost", pd.DataFrame())
     rows = [[r["step"], f"{r['cluster']} - {r['local']}", num(r["process_mean"]), num(r["cluster_mean"]),
-             f"{num(r['diff'])} [{num(r['diff_low'])}, {num(r['diff_high'])}]"] for _, r in frame.iterrows()]
+             interval(r["diff"], r["diff_low"], r["diff_high"])] for _, r in frame.iterrows()]
     return Table("What a process costs, and what Kubernetes adds on top (overhead seconds per step)",
                  ["step", "backends", "process (local)", "pod", "pod minus process [95 % CI]"], rows,
                  "Means over every configuration and repetition; the interval is Welch's. The thesis measured only "
@@ -235,7 +239,7 @@ def cluster_cost(stats) -> Table:
 def clocks(stats) -> Table:
     frame = stats.get("pipeline_clocks", pd.DataFrame())
     rows = [[r["backend"], r["step"], r["clock"], num(r["reference_mean"]), num(r["clock_mean"]),
-             f"{num(r['shift_mean'])} [{num(r['shift_low'])}, {num(r['shift_high'])}]", str(int(r["missing"]))]
+             interval(r["shift_mean"], r["shift_low"], r["shift_high"]), str(int(r["missing"]))]
             for _, r in frame.iterrows()]
     return Table("The same overhead on three clocks (seconds per step)",
                  ["backend", "step", "clock", "watch", "this clock", "shift [95 % CI]", "not seen"], rows,
@@ -247,7 +251,7 @@ def clocks(stats) -> Table:
 def clock_lags(stats) -> Table:
     frame = stats.get("pipeline_clock_lags", pd.DataFrame())
     rows = [[r["backend"], r["clock"], r["event"], str(int(r["n"])),
-             f"{num(r['lag_mean'])} [{num(r['lag_low'])}, {num(r['lag_high'])}]"] for _, r in frame.iterrows()]
+             interval(r["lag_mean"], r["lag_low"], r["lag_high"])] for _, r in frame.iterrows()]
     return Table("Where the clocks part: how long after each clock's stamp the watch saw the event (seconds)",
                  ["backend", "clock", "event", "n", "watch minus clock [95 % CI]"], rows,
                  "A whole-second stamp alone lies a mean 0.5 s before the true time, the same for every event, "
