@@ -3,6 +3,7 @@
 import json
 import os
 import threading
+import time
 from dataclasses import asdict
 
 import pytest
@@ -13,7 +14,7 @@ from mlopsbench.objectstore import (ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint, 
                                    free_ports)
 from mlopsbench.records import UploadRecord
 from mlopsbench.upload.cell import run_cell
-from mlopsbench.upload.plan import MANIFEST, CellSpec, local_plan, model_from_sidecar, read_records
+from mlopsbench.upload.plan import MANIFEST, RECORDS, CellSpec, local_plan, model_from_sidecar, read_records
 from mlopsbench.upload.tidy import UPLOAD_COLUMNS, tidy_uploads
 from mlopsbench.upload.worker import expected_etag, job, request_count, upload_worker
 
@@ -109,14 +110,25 @@ def test_unreachable_store_names_the_endpoint(models, tmp_path):
     assert read_records(cell.out_dir) == [] and not (cell.out_dir / MANIFEST).exists()
 
 
+def kill_after_first_record(store: SeaweedFS, records, deadline_s: float = 300.0) -> None:
+    """Kill the store once ``records`` holds a complete line; give up after ``deadline_s``."""
+    give_up = time.monotonic() + deadline_s
+    while time.monotonic() < give_up:
+        if records.exists() and records.read_text().endswith("\n"):
+            break
+        time.sleep(0.02)
+    store.kill()
+
+
 def test_store_dying_mid_upload_keeps_earlier_results(models, tmp_path):
     small, large = models
     store = SeaweedFS(tmp_path / "dying")
     endpoint = store.__enter__()
     try:
-        # 12 MiB through a 256 KiB window at 200 ms takes ~10 s: time enough to kill the store.
+        # 12 MiB through a 256 KiB window at 200 ms takes ~10 s. The store dies as soon as the
+        # first measured record is written, so the large upload is mid-way however busy the machine.
         cell = spec(tmp_path, latency=200, reps=1, endpoint=endpoint, window_bytes=256 << 10)
-        killer = threading.Timer(3.0, store.kill)
+        killer = threading.Thread(target=kill_after_first_record, args=(store, cell.out_dir / RECORDS))
         killer.start()
         with pytest.raises(StoreError, match=rf"store {endpoint.url}: "):
             run_cell(cell, [small, large])
