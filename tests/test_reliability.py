@@ -149,6 +149,18 @@ def test_sigterm_ends_the_running_step_and_records_the_run_as_interrupted(repo, 
     time.sleep(0.5)
     assert not [pid for pid in pids if _alive(pid)], "a step process outlived the run"
 
+    # Re-done with other epochs: the attempt is listed, never compared or counted. Its four steps
+    # that finished before dnnfit count once, in the re-run only.
+    assert mlopsbench(*pipeline_args(repo, dataset, run_dir, backend="local", epochs=1), env=cli_env).returncode == 0
+    steps, runs = tidy_pipeline([run_dir], tmp_path / "s.parquet", tmp_path / "r.parquet")
+    assert sorted(runs["status"]) == ["interrupted", "succeeded"]
+    attempt = steps[steps["run_status"] == "interrupted"]
+    assert {"preprocessing", "dnncompile"} <= set(attempt.loc[attempt["status"] == "succeeded", "step"])
+    from mlopsbench.analysis import analyse
+
+    summary = analyse(steps, runs, None, None, margin=0.1, little=5)["tables"]["pipeline_steps_summary"]
+    assert len(summary) and set(summary["n"]) == {1}
+
 
 def _text(path):
     return path.read_text() if path.exists() else ""
@@ -251,6 +263,14 @@ def test_a_truncated_last_event_is_named_and_the_run_resumes(repo, dataset, tmp_
     _, runs = tidy_pipeline([run_dir], tmp_path / "s.parquet", tmp_path / "r.parquet")
     assert runs["status"].tolist() == ["interrupted", "succeeded"]
 
+    # An attempt killed while writing its first record measured nothing: set aside, named.
+    cut = run_dir.parent / f"{run_dir.name}.attempt-00000000T000000Z"
+    cut.mkdir()
+    (cut / "events.jsonl").write_text(text.splitlines()[0][:40])
+    _, runs = tidy_pipeline([run_dir], tmp_path / "s.parquet", tmp_path / "r.parquet")
+    assert runs["status"].tolist() == ["interrupted", "succeeded"]
+    assert f"{cut}/events.jsonl:1: expected a run-started record" in caplog.text
+
 
 # 6 ------------------------------------------------------------------------------------------------
 
@@ -338,9 +358,47 @@ def test_a_pinned_checksum_is_checked_on_a_file_already_there(tmp_path, cli_env)
     existing.write_bytes(b"not the published file")
     pin = "0" * 64
     result = mlopsbench("download", "--url", "http://127.0.0.1:9/none", "--sha256", pin, "--output", existing,
-                        env=cli_env)
+                        "--record", tmp_path / "checked.json", env=cli_env)
     actual = __import__("hashlib").sha256(b"not the published file").hexdigest()
     assert result.returncode == 1 and actual in result.stderr and pin in result.stderr
+
+
+@pytest.mark.parametrize("how", ["wrong pin", "forced re-run offline", "pin added later"])
+def test_the_study_never_deletes_the_published_file_and_always_checks_its_pin(repo, tmp_path, cli_env, how):
+    """The user's own data.txt.gz is never a job output: a forced re-run without network, or a
+    pin added later (a changed parameter), re-check it and keep it; a wrong pin fails the study."""
+    import hashlib
+
+    from mlopsbench.synthetic import write_published_file
+
+    raw = write_published_file(tmp_path / "data/raw/intel_lab/data.txt.gz", 2000, seed=4)
+    original = raw.read_bytes()
+    config = yaml.safe_load((repo / "config/quick.yaml").read_text())
+    config["data"]["url"] = "http://127.0.0.1:9/intel-lab-unreachable"
+
+    def study(*args, sha256=None):
+        config["data"]["sha256"] = sha256
+        (tmp_path / "study.yaml").write_text(yaml.safe_dump(config))
+        return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory",
+                               str(tmp_path), "--cores", "1", "--configfile", str(tmp_path / "study.yaml"), *args,
+                               "--", "data/interim/node54.csv"], capture_output=True, text=True, env=cli_env)
+
+    node = tmp_path / "data/interim/node54.csv"
+    if how == "wrong pin":
+        result = study(sha256="0" * 64)
+        assert result.returncode != 0 and not node.exists()
+        assert "does not match the pinned data.sha256" in (tmp_path / "logs/data/download.log").read_text()
+    else:
+        assert study().returncode == 0 and node.exists()
+        if how == "forced re-run offline":
+            result = study("--forceall")
+        else:
+            result = study(sha256=hashlib.sha256(original).hexdigest())
+            checked = json.loads((tmp_path / "data/raw/intel_lab/data.checked.json").read_text())
+            assert checked["pinned_sha256"] == checked["sha256"] == hashlib.sha256(original).hexdigest()
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "data.checked.json" in result.stderr  # the check ran again
+    assert raw.read_bytes() == original
 
 
 # 9 ------------------------------------------------------------------------------------------------

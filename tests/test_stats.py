@@ -73,10 +73,12 @@ def test_verdicts():
 def test_run_overhead_follows_the_thesis_definition():
     rows = [{"backend": "local", "series": "dataset", "dataset_mb": 2, "model": "8x8x8", "trainable_params": 185,
              "rep": 1, "run_id": "r1", "step": s, "overhead_seconds": o, "duration_seconds": d, "cell_seconds": d - o,
-             "status": "succeeded"} for s, o, d in (("a", 3.0, 4.0), ("b", 1.0, 6.0))]
-    rows.append(rows[0] | {"run_id": "r2", "status": "failed"})
+             "status": "succeeded", "run_status": "succeeded"} for s, o, d in (("a", 3.0, 4.0), ("b", 1.0, 6.0))]
+    rows.append(rows[0] | {"run_id": "r2", "status": "failed", "run_status": "failed"})
+    # A step that finished before its attempt was interrupted: succeeded, but of no counted run.
+    rows.append(rows[0] | {"run_id": "r3", "run_status": "interrupted"})
     table = run_overhead(pd.DataFrame(rows))
-    assert table["run_id"].tolist() == ["r1"]  # a failed run has no overall overhead
+    assert table["run_id"].tolist() == ["r1"]  # a failed or interrupted run has no overall overhead
     assert table["overhead_pct"].iloc[0] == pytest.approx(100 * 4 / 10)
 
 

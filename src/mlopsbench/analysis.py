@@ -15,7 +15,8 @@ import pandas as pd
 
 from . import atomic
 from .pipeline.backends import BACKENDS, primary_clocks
-from .stats import NAN, describe, difference, equivalence, in_series, run_overhead, summarize, trend, verdict
+from .stats import (NAN, counted_steps, describe, difference, equivalence, in_series, run_overhead, summarize, trend,
+                    verdict)
 from .upload.setups import SETUPS, comparisons
 
 TRIVIAL_STEPS = ("createdict", "dnnpredictsummary", "modelerrorssummary")
@@ -71,9 +72,9 @@ def _pipeline(result: dict, steps: pd.DataFrame, runs: pd.DataFrame | None) -> N
     # One clock per backend for the statistics (the watcher's for Kubernetes); the others
     # (the API's and kube-state-metrics' whole seconds) stay in the tidy table.
     tables["pipeline_timestamp_sources"] = steps.groupby(["backend", "timestamp_source"], as_index=False).size()
-    all_clocks = steps[steps["status"] == "succeeded"]
+    all_clocks = counted_steps(steps)
     steps = steps[steps["timestamp_source"].isin(primary_clocks())]
-    ok = steps[steps["status"] == "succeeded"].copy()
+    ok = counted_steps(steps).copy()
     keys = ["backend", "series", "dataset_mb", "model", "trainable_params", "step"]
     tables["pipeline_steps_summary"] = pd.concat(
         [describe(ok, keys, metric) for metric in ("duration_seconds", "cell_seconds", "overhead_seconds",

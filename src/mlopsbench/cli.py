@@ -32,9 +32,9 @@ def _check_config(args) -> None:
 
 
 def _download(args) -> None:
-    from .download import fetch
+    from .download import verify
 
-    fetch(args.url, args.output, sha256=args.sha256 or None, retries=args.retries)
+    verify(args.url, args.output, args.record, sha256=args.sha256 or None, retries=args.retries)
 
 
 def _filter(args) -> None:
@@ -340,6 +340,8 @@ def _data_commands(command) -> None:
     p.add_argument("--output", required=True, type=output_file)
     config_option(p, "--sha256", "data.sha256", "expected SHA-256 (empty: no check)", type=lambda s: s or None)
     p.add_argument("--retries", type=int, default=5)
+    p.add_argument("--record", required=True, type=output_file,
+                   help="JSON written once the file is checked (the workflow's output; the data file never is one)")
 
     p = command("filter", _filter, "keep the complete readings of one mote")
     p.add_argument("--input", required=True, type=input_file, help="data.txt.gz in the published format")

@@ -1,9 +1,15 @@
-"""Fetch a published file: retries, a progress bar, a checksum and an atomic write."""
+"""Fetch a published file: retries, a progress bar, a checksum and an atomic write.
+
+The workflow never owns the published file itself: its job output is a small record that
+the file was checked (``verify``), so no re-run, forced or not, can delete the one input
+that may not be downloadable again.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from pathlib import Path
 
 import requests
@@ -81,3 +87,15 @@ def fetch(url: str, dest: str | Path, sha256: str | None = None, retries: int = 
         raise DownloadError(f"{url}: download failed after {retries} retries: {exc}") from None
     log.info("saved %s (%d bytes, sha256 %s)", dest, dest.stat().st_size, digest.hexdigest())
     return digest.hexdigest()
+
+
+def verify(url: str, dest: str | Path, record: str | Path, sha256: str | None = None, **fetch_options) -> dict:
+    """Check the copy at ``dest`` against its pin (downloading it first if absent) and write
+    ``record``: which file, its SHA-256 and size, the pin, and where the copy came from."""
+    dest = Path(dest)
+    existed = dest.exists()
+    digest = fetch(url, dest, sha256=sha256, **fetch_options)
+    checked = {"path": str(dest), "sha256": digest, "bytes": dest.stat().st_size, "pinned_sha256": sha256,
+               "source": "copy in place" if existed else url, "checked_at": time.time()}
+    atomic.write_json(record, checked)
+    return checked

@@ -7,6 +7,9 @@ stages and the command line all agree on them.
 from __future__ import annotations
 
 RAW_INTEL_LAB = "data/raw/intel_lab/data.txt.gz"
+# The record that the raw file was checked against its pin: the download job's output, so
+# that the workflow never deletes the raw file itself.
+RAW_INTEL_LAB_CHECKED = "data/raw/intel_lab/data.checked.json"
 NODE_CSV = "data/interim/node{mote}.csv"
 NODE_COUNTS = "data/interim/node{mote}_counts.json"
 DATASET = "data/datasets/intel{mote}_{size}MB.csv"

@@ -120,14 +120,19 @@ def difference(a, b) -> dict:
     return out
 
 
+def counted_steps(steps: pd.DataFrame) -> pd.DataFrame:
+    """The steps that count: succeeded, in a run that succeeded. A step that finished before its
+    attempt failed or was interrupted belongs to no counted run; its re-run is counted instead."""
+    return steps[(steps["status"] == "succeeded") & (steps["run_status"] == "succeeded")]
+
+
 def run_overhead(steps: pd.DataFrame) -> pd.DataFrame:
     """Overall overhead of each succeeded run as the thesis defines it (Figures 15-16):
     100 x sum of step overheads / sum of step durations."""
-    ok = steps[steps["status"] == "succeeded"]
-    failed_runs = set(steps.loc[steps["status"] != "succeeded", "run_id"])
+    ok = counted_steps(steps)
     keys = ["backend", "series", "dataset_mb", "model", "trainable_params", "rep", "run_id"]
     keys += ["raw_dir"] if "raw_dir" in steps.columns else []  # provenance, where the tidy table has it
-    runs = ok[~ok["run_id"].isin(failed_runs)].groupby(keys, as_index=False)[
+    runs = ok.groupby(keys, as_index=False)[
         ["overhead_seconds", "duration_seconds", "cell_seconds"]].sum()
     runs["overhead_pct"] = 100 * runs["overhead_seconds"] / runs["duration_seconds"]
     return runs

@@ -89,7 +89,8 @@ def tidy_tables(config: dict, scale: int = 1, seed: int = 0):
                                          "timestamp_source": BACKENDS[backend].clock,
                                          "cell_seconds": cell, "duration_seconds": cell + overhead,
                                          "overhead_seconds": overhead,
-                                         "overhead_pct": 100 * overhead / (cell + overhead), "status": "succeeded"})
+                                         "overhead_pct": 100 * overhead / (cell + overhead), "status": "succeeded",
+                                         "run_status": "succeeded"})
                     t += cell + overhead
                 cells = sum(r["cell_seconds"] for r in steps[-len(STEPS):])
                 wall = t - (1.8e9 + rep * 1000.0)

@@ -52,17 +52,19 @@ rule report:
         figures=f"{paths.FIGURES_DIR}/index.json",
         config=CONFIG_FILE,
         template=REPORT_TEMPLATE,
-        data=[paths.RAW_INTEL_LAB, paths.node_csv(MOTE)],
+        checked=paths.RAW_INTEL_LAB_CHECKED,
+        data=paths.node_csv(MOTE),
         counts=paths.node_counts(MOTE),
     output:
         report(paths.REPORT, caption="../report/report.rst", category="Report"),
     params:
         figures_dir=lambda wildcards, input: os.path.dirname(input.figures),
+        raw=paths.RAW_INTEL_LAB,
     log:
         "logs/report/report.log",
     conda:
         "../../environment.yml"
     shell:
         "mlopsbench report --stats-dir {input.stats:q} --figures-dir {params.figures_dir:q}"
-        " --config {input.config:q} --template {input.template:q} --data {input.data:q}"
+        " --config {input.config:q} --template {input.template:q} --data {params.raw:q} {input.data:q}"
         " --counts {input.counts:q} --output {output:q} 2> {log:q}"

@@ -1,7 +1,7 @@
 """Build the tidy tables of the pipeline experiment from raw run exports.
 
-``pipeline_steps``: one row per run, step and clock (DESIGN.md's columns); each backend
-reads its own exports (``Backend.step_rows``). ``pipeline_runs``: one row per run, end to
+``pipeline_steps``: one row per run, step and clock (DESIGN.md's columns, and the status of
+the step's run); each backend reads its own exports (``Backend.step_rows``). ``pipeline_runs``: one row per run, end to
 end. A run's identity comes from its ``run-started`` record, never from its directory.
 
 Earlier attempts kept beside a run directory are read too: one that did not finish
@@ -28,7 +28,7 @@ from .timing import TidyError, with_overhead
 
 STEP_COLUMNS = ["backend", "series", "dataset_mb", "model", "trainable_params", "rep", "run_id", "step",
                 "created", "scheduled", "started", "finished", "timestamp_source", "cell_seconds",
-                "duration_seconds", "overhead_seconds", "overhead_pct", "status", "raw_dir", "wait_seconds",
+                "duration_seconds", "overhead_seconds", "overhead_pct", "status", "run_status", "raw_dir", "wait_seconds",
                 "startup_seconds", "marshal_seconds", "rest_seconds", "peak_rss_mib"]
 RUN_COLUMNS = ["backend", "series", "dataset_mb", "model", "trainable_params", "rep", "run_id", "created",
                "finished", "wall_seconds", "cell_seconds", "overhead_seconds", "overhead_pct",
@@ -37,6 +37,10 @@ RUN_COLUMNS = ["backend", "series", "dataset_mb", "model", "trainable_params", "
 KEPT = {"attempt": None, "superseded": "superseded"}
 
 log = logging.getLogger(__name__)
+
+
+class NothingMeasured(TidyError):
+    """A run directory whose first record (run-started) is missing or was cut short."""
 
 
 def _base(started: RunStarted, run_id: str, raw_dir: Path) -> dict:
@@ -61,7 +65,7 @@ def _read(run_dir: str | Path, kept_as: str | None) -> tuple[list[dict], dict, R
         raise TidyError(f"{run_dir}: no {EVENTS}; is this a run directory?")
     events = read_events(events_path)
     if not events or not isinstance(events[0], RunStarted):
-        raise TidyError(f"{events_path}:1: expected a run-started record")
+        raise NothingMeasured(f"{events_path}:1: expected a run-started record")
     started: RunStarted = events[0]
     run_id = started.run.run_id + (f".{kept_as}-{started.attempt}" if kept_as else "")
     base = _base(started, run_id, run_dir)
@@ -69,8 +73,11 @@ def _read(run_dir: str | Path, kept_as: str | None) -> tuple[list[dict], dict, R
     rows = reader.step_rows(run_dir, run_id, events, base)
     ending = events[-1] if isinstance(events[-1], RunFinished) else RunFinished(t=None, status="interrupted")
     status = KEPT.get(kept_as) or ending.status
-    if status == "superseded":
-        for row in rows:
+    for row in rows:
+        # A step that finished inside a failed or interrupted attempt is no measurement of a
+        # counted run: the statistics count only steps whose run succeeded.
+        row["run_status"] = status
+        if status == "superseded":
             row["status"] = "superseded"
     finished = [e.t for e in events if getattr(e, "event", None) == "finished"]
     created = [e.t for e in events if getattr(e, "event", None) == "created"]
@@ -92,10 +99,11 @@ def kept_beside(run_dir: Path) -> list[tuple[Path, str]]:
 
 
 def _check_parameters(runs: list[tuple[dict, RunStarted]]) -> None:
-    """Runs of one backend and configuration that count must share every parameter."""
+    """Runs of one backend and configuration that count must share every parameter; an attempt
+    that failed or was interrupted is never counted, so never compared."""
     groups: dict[tuple, list[tuple[dict, RunStarted]]] = {}
     for run, started in runs:
-        if run["status"] != "superseded":
+        if run["status"] == "succeeded":
             groups.setdefault((started.run.backend, started.run.configuration), []).append((run, started))
     for (backend_name, configuration), members in groups.items():
         reference_run, reference = members[0]
@@ -116,7 +124,13 @@ def tidy_pipeline(run_dirs: list[str | Path], steps_out: str | Path, runs_out: s
     step_rows, runs = [], []
     for run_dir in map(Path, run_dirs):
         for directory, kept_as in [*kept_beside(run_dir), (run_dir, None)]:
-            rows, run, started = _read(directory, kept_as)
+            try:
+                rows, run, started = _read(directory, kept_as)
+            except NothingMeasured as exc:
+                if not kept_as:
+                    raise
+                log.warning("%s; this earlier attempt ended before it measured anything and is set aside", exc)
+                continue
             step_rows += rows
             runs.append((run, started))
     _check_parameters(runs)
