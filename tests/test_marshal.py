@@ -57,3 +57,39 @@ def test_missing_value_names_the_producer(marshal):
 def test_each_transfer_is_logged_with_its_duration(marshal, capsys):
     marshal.save("f", "n", [1, 2])
     assert capsys.readouterr().out.startswith("[MLB] marshal save f/n json ")
+
+
+def test_a_step_that_imports_nothing_counts_its_loads_libraries_as_start_up(tmp_path):
+    """A compiled step whose cell imports nothing loads a Keras model: TensorFlow's import is
+    timed on its own line and counted as start-up, and the timed load excludes it."""
+    import json
+    import subprocess
+    import sys
+
+    from mlopsbench.pipeline.compiler import compile_notebook
+    from mlopsbench.pipeline.timing import log_marks, with_overhead
+
+    notebook = tmp_path / "nb.ipynb"
+    notebook.write_text(json.dumps({"cells": [
+        {"cell_type": "code", "metadata": {"tags": ["imports"]}, "source": "import keras"},
+        {"cell_type": "code", "metadata": {"tags": ["block:build"]},
+         "source": "model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])"},
+        {"cell_type": "code", "metadata": {"tags": ["block:count", "prev:build"]},
+         "source": "print('[JT] count time(s) {}'.format(len(model.layers)))"},
+    ]}))
+    plan = compile_notebook(notebook)
+    assert plan.steps["count"].imports == ()
+    logs = {}
+    for step in ("build", "count"):
+        (tmp_path / f"{step}.py").write_text(plan.script(step, {}))
+        done = subprocess.run([sys.executable, f"{step}.py"], cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        (tmp_path / f"{step}.log").write_text(logs.setdefault(step, done.stdout))
+    marks = log_marks(tmp_path / "count.log")
+    assert "marshal-import keras keras " in logs["count"]
+    assert 0 < marks["marshal_seconds"] < marks["marshal_import_seconds"]
+    imported = marks["imported"]
+    row = with_overhead({"created": imported - 1.0, "scheduled": imported - 1.0, "finished": imported + 20.0,
+                         "cell_seconds": 1.0} | marks)
+    assert row["startup_seconds"] == pytest.approx(1.0 + marks["marshal_import_seconds"])
+    assert row["marshal_seconds"] == marks["marshal_seconds"]

@@ -10,8 +10,10 @@ The overhead is also split into its parts, which the headline number keeps toget
 * ``wait_seconds``: created to dispatched (a process) or scheduled (a pod): waiting for
   cores, or Pending;
 * ``startup_seconds``: from there to the step's imports done (the ``[MLB] imported`` line):
-  a container's start, the interpreter and the step's imports;
-* ``marshal_seconds``: the timed loads and saves of the values passed between steps;
+  a container's start, the interpreter and the step's imports; plus the libraries that its
+  loads and saves import (``[MLB] marshal-import``: TensorFlow, for a step that only loads a model);
+* ``marshal_seconds``: the timed loads and saves of the values passed between steps, without
+  those imports;
 * ``rest_seconds``: what is left: the process's end and the runner seeing it.
 """
 
@@ -28,6 +30,7 @@ _JT = re.compile(r"^\[JT\][ _]+(\S+?)[ _]+time\(s\)[ _]+([-+0-9.eE]+)\s*$", re.M
 _STARTED = re.compile(rf"^{re.escape(MARKER)} started (\d+\.\d+)$", re.M)
 _IMPORTED = re.compile(rf"^{re.escape(MARKER)} imported (\d+\.\d+)$", re.M)
 _MARSHAL = re.compile(rf"^{re.escape(MARKER)} marshal (?:load|save) .* ([0-9.]+) s$", re.M)
+_MARSHAL_IMPORT = re.compile(rf"^{re.escape(MARKER)} marshal-import .* ([0-9.]+) s$", re.M)
 _PEAK_RSS = re.compile(rf"^{re.escape(MARKER)} peak-rss (\d+)$", re.M)
 
 # Which step-event sets which column: a local process is "dispatched", a pod "scheduled".
@@ -60,6 +63,7 @@ def log_marks(log_path: Path) -> dict:
     imported, peak = _IMPORTED.search(text), _PEAK_RSS.search(text)
     return {"imported": float(imported.group(1)) if imported else None,
             "marshal_seconds": sum(float(s) for s in _MARSHAL.findall(text)),
+            "marshal_import_seconds": sum(float(s) for s in _MARSHAL_IMPORT.findall(text)),
             "peak_rss_mib": int(peak.group(1)) / 1024 if peak else None}
 
 
@@ -78,8 +82,9 @@ def with_overhead(row: dict) -> dict:
 def _parts(row: dict) -> dict:
     """The overhead's parts, where the clocks to split it are there."""
     created, scheduled, imported = row.get("created"), row.get("scheduled"), row.pop("imported", None)
+    libraries = row.pop("marshal_import_seconds", 0.0)
     row["wait_seconds"] = scheduled - created if scheduled is not None and created is not None else None
-    row["startup_seconds"] = imported - scheduled if imported is not None and scheduled is not None else None
+    row["startup_seconds"] = imported - scheduled + libraries if imported is not None and scheduled is not None else None
     row.setdefault("marshal_seconds", None)
     known = (row["overhead_seconds"], row["wait_seconds"], row["startup_seconds"], row["marshal_seconds"])
     row["rest_seconds"] = known[0] - sum(known[1:]) if None not in known else None
