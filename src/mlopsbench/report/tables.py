@@ -221,7 +221,9 @@ def overhead_parts(stats) -> Table:
                  ["backend", "step", "overhead", *PART_NAMES.values()], rows,
                  "Waiting: created to dispatched (a process) or scheduled (a pod), waiting for cores or Pending. "
                  "Start-up: from there to the step's imports done (a container's start, the interpreter, the "
-                 "imports). Marshalling: the timed loads and saves of values between steps. The rest: the process's "
+                 "imports, and the libraries its loads and saves import: TensorFlow, for a step that only loads a "
+                 "model). Marshalling: the timed loads and saves of values between steps themselves. The rest: the "
+                 "process's "
                  "end and the runner seeing it. Tables 2-4 and Figures 15-18 use the thesis's definition, which "
                  "counts all four.")
 
