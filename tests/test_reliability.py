@@ -320,6 +320,8 @@ def test_snakemake_from_another_directory_says_where_the_study_goes(repo, tmp_pa
      "--latency-ms: -1 is not 0 or more"),
     (["upload-run", "--setup", "host", "--latency-ms", "0", "--models", "{csv}", "--reps", "0", "--out-dir", "{tmp}"],
      "--reps: 0 is not 1 or more"),
+    (["dataset", "--input", "{csv}", "--size-mb", "nan", "--output", "{tmp}/d.csv"], "--size-mb: nan is not a finite"),
+    (["dataset", "--input", "{csv}", "--size-mb", "inf", "--output", "{tmp}/d.csv"], "--size-mb: inf is not a finite"),
 ])
 def test_bad_command_line_values_are_refused_naming_the_option(args, message, tmp_path, cli_env):
     csv = tmp_path / "node.csv"
@@ -341,6 +343,10 @@ def test_a_dataset_csv_without_the_four_columns_is_refused(tmp_path, cli_env):
     (lambda c: c["data"].update(sha256="abc"), "data.sha256: 'abc' is not null or the file's SHA-256 as 64 lower-case"),
     (lambda c: c["upload"]["store"].update(endpoint="http://store:9000"),
      "upload.store.endpoint: 'http://store:9000' is not null or host:port"),
+    (lambda c: c["upload"]["latencies_ms"].append(float("nan")), "upload.latencies_ms[4]: nan is not a finite number"),
+    (lambda c: c["data"]["dataset_sizes_mb"].append(float("inf")), "data.dataset_sizes_mb[4]: inf is not a finite"),
+    (lambda c: c["pipeline"].update(step_timeout_s=float("inf")), "pipeline.step_timeout_s: inf is not a finite"),
+    (lambda c: c["upload"]["model_sizes_mb"].append(float("nan")), "upload.model_sizes_mb[4]: nan is not a finite"),
 ])
 def test_check_config_explains_in_plain_words(repo, tmp_path, cli_env, change, message):
     config = yaml.safe_load((repo / "config/quick.yaml").read_text())

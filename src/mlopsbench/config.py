@@ -7,8 +7,9 @@ typo in a YAML file is found without reading a traceback.
 from __future__ import annotations
 
 import copy
-import json
 import functools
+import json
+import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -120,12 +121,20 @@ def validate_config(config: dict[str, Any], source: str = "<config>") -> dict[st
     """Raise ConfigError naming ``source`` and every bad key; return ``config``."""
     validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    problems = [_describe(e) for e in errors]
+    problems = [_describe(e) for e in errors] + _non_finite(config)
     if not problems:
         problems = _design_problems(config)
     if problems:
         raise ConfigError(f"{source}: " + "\n  ".join(["invalid configuration:", *problems]))
     return with_defaults(config)
+
+
+def _non_finite(node: Any, path: tuple = ()) -> list[str]:
+    """Every .nan or .inf in the configuration, by key: no size, latency or timeout may be one."""
+    if isinstance(node, float) and not math.isfinite(node):
+        return [f"{_key_path(path)}: {node} is not a finite number"]
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    return [problem for key, value in items for problem in _non_finite(value, (*path, key))]
 
 
 def _design_problems(config: dict[str, Any]) -> list[str]:
