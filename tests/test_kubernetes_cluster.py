@@ -15,6 +15,7 @@ import time
 import pytest
 import yaml
 
+from mlopsbench.cluster.cri import seconds
 from mlopsbench.errors import InputError
 from mlopsbench.pipeline.backends import backend
 from mlopsbench.pipeline.backends.kubernetes import cluster_from_config
@@ -87,6 +88,15 @@ def test_quick_pipeline_runs_as_pods_through_a_volume(repo, section, dataset, tm
     seen = [r for r in clocks["prometheus"] if r["created"] is not None]
     assert seen and all(r["created"] == int(r["created"]) for r in seen)  # kube-state-metrics: whole seconds
     assert (run_dir / "prometheus/kube_pod_created.json").exists()
+    # The runtime's own nanosecond clock, read before the pods went: a sandbox and a container per step.
+    cri = json.loads((run_dir / "cri.json").read_text())
+    assert {e.detail["pod"] for e in created} <= set(cri)
+    watch = {r["step"]: r for r in clocks["watch"]}
+    for step, pod in ((e.step, e.detail["pod"]) for e in created):
+        (container,) = cri[pod]["containers"]
+        sandbox, made, began, ended = (seconds(t) for t in (cri[pod]["sandbox"]["createdAt"], container["createdAt"],
+                                                            container["startedAt"], container["finishedAt"]))
+        assert watch[step]["created"] < sandbox < made < began < ended < watch[step]["finished"]
 
 
 def test_failing_step_skips_its_descendants_and_keeps_logs(repo, section, dataset, tmp_path):

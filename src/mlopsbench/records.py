@@ -118,7 +118,7 @@ class StepEvent:
 class RunNote:
     """A fact about the run that is not a step's: the cluster objects, clean-up, a collector's failure."""
 
-    EVENTS: ClassVar[tuple[str, ...]] = ("cluster", "staged", "cleaned", "prometheus-failed")
+    EVENTS: ClassVar[tuple[str, ...]] = ("cluster", "staged", "cleaned", "prometheus-failed", "cri-failed")
     event: str
     t: float
     detail: dict = field(default_factory=dict)

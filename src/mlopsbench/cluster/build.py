@@ -92,6 +92,16 @@ def binary_dir(module: GoModule) -> Path:
     return cache_dir() / "bin" / f"{module.name}-{_key(module)}"
 
 
+def recorded_binary(state_root: Path, name: str) -> Path:
+    """The binary a cluster was started with (``binaries.json``, written at up), else the cache's."""
+    import json
+
+    recorded = state_root / "binaries.json"
+    if recorded.exists():
+        return Path(json.loads(recorded.read_text())[name])
+    return binary_dir(next(m for m in MODULES if name in m.binaries)) / name
+
+
 def _build(module: GoModule, dest: Path) -> None:
     started = time.monotonic()
     log.info("building %s from the Go module proxy (once per machine and version; kubernetes takes about "

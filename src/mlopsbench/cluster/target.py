@@ -1,7 +1,7 @@
 """A configuration's ``kubernetes`` section pointed at the local cluster (``kubernetes.local: true``).
 
 The runner then uses the local cluster's namespaced credentials (never the admin's), its
-Prometheus, and its object store: the store's Service address for both the ``vm`` and the
+Prometheus, its container runtime's clock (crictl), and its object store: the store's Service address for both the ``vm`` and the
 ``pod`` upload setups (this machine reaches Service addresses through kube-proxy, as
 pods do), with the credentials ``cluster up`` made for it.
 """
@@ -14,6 +14,7 @@ import json
 from ..errors import InputError
 from ..objectstore import Endpoint
 from . import lifecycle
+from .cri import crictl_command
 from .node import Layout
 
 
@@ -25,7 +26,8 @@ def resolve(section: dict) -> dict:
     if cluster is None:
         raise InputError("kubernetes.local: the local cluster is not up; run `mlopsbench cluster up` (as root)")
     resolved = section | {"kubeconfig": cluster.runner_kubeconfig, "context": None, "namespace": cluster.namespace,
-                          "prometheus_url": cluster.prometheus_url, "scrape_interval_s": cluster.scrape_interval_s}
+                          "prometheus_url": cluster.prometheus_url, "scrape_interval_s": cluster.scrape_interval_s,
+                          "cri": crictl_command(Layout.default())}
     if "upload" in section:
         resolved["upload"] = section["upload"] | {"vm_endpoint": cluster.store_address,
                                                   "service_endpoint": cluster.store_address,

@@ -21,7 +21,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from .build import MODULES, binary_dir
+from .build import recorded_binary
+from .cri import crictl_command
 from .node import BRIDGE, Layout
 
 FIXED_PATHS = (Path("/run/containerd/s"), Path("/var/lib/cni/results"), Path("/var/lib/kubelet/device-plugins"))
@@ -35,19 +36,11 @@ def _quiet(command: list[str], timeout: float = 60) -> subprocess.CompletedProce
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
 
 
-def _binary(layout: Layout, name: str) -> Path:
-    """The binary the cluster was started with (recorded at up), else the cache's."""
-    recorded = layout.root / "binaries.json"
-    if recorded.exists():
-        return Path(json.loads(recorded.read_text())[name])
-    return binary_dir(next(m for m in MODULES if name in m.binaries)) / name
-
-
 def remove_pods(layout: Layout) -> None:
     """Every pod sandbox through CRI: containers, CNI DEL (veth, IPAM, portmap chains), netns."""
     if not layout.socket.exists():
         return
-    crictl = [str(_binary(layout, "crictl")), "--runtime-endpoint", f"unix://{layout.socket}", "--timeout", "20s"]
+    crictl = crictl_command(layout) + ["--timeout", "20s"]
     pods = _quiet(crictl + ["pods", "-q"]).stdout.split()
     if pods:
         _quiet(crictl + ["stopp", *pods])
@@ -58,7 +51,7 @@ def remove_pods(layout: Layout) -> None:
 def kube_proxy_cleanup(layout: Layout) -> None:
     config = layout.conf / "kube-proxy-config.yaml"
     if config.exists():
-        _quiet([str(_binary(layout, "kube-proxy")), "--cleanup", f"--config={config}"])
+        _quiet([str(recorded_binary(layout.root, "kube-proxy")), "--cleanup", f"--config={config}"])
 
 
 def _kill_shims(layout: Layout) -> None:

@@ -2,7 +2,8 @@
 
 Two clocks are kept apart, as ClusterLoader2 does: the watcher's own receive times
 (sub-second) and the API server's timestamps (whole seconds), and, after the run,
-kube-state-metrics' series from Prometheus (``prometheus.collect``). Pods and the
+kube-state-metrics' series from Prometheus (``prometheus.collect``) and, where this machine
+is the node, the container runtime's nanosecond times (``cri.json``). Pods and the
 volume are deleted only after their logs and metrics are collected, and always: on
 success, failure, an error or Ctrl-C, found by the run's label.
 
@@ -33,6 +34,7 @@ from . import Backend
 MOUNT = "/marshal"
 INPUTS = "inputs"
 SOURCE = "watch"
+CRI = "cri.json"  # the runtime's own times of the run's pods (cluster.cri)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class ClusterSpec:
     volume_size: str
     prometheus_url: str | None
     scrape_interval_s: float
+    cri: list[str] | None          # crictl's command line, where this machine is the node
 
 
 def cluster_spec(section: dict) -> ClusterSpec:
@@ -337,6 +340,14 @@ class KubernetesRunner:
                         self.spec.run_dir / "prometheus", self.cluster.scrape_interval_s)
             except Exception as exc:  # keep cleaning up; the run records why metrics are missing
                 events.note("prometheus-failed", error=str(exc))
+        if self.cluster.cri:
+            from ...cluster.cri import inspect_pods
+
+            try:
+                atomic.write_json(self.spec.run_dir / CRI, inspect_pods(self.cluster.cri, {f"{KEY}/run": self.run_name},
+                                                                         set(self.pods.values())))
+            except Exception as exc:  # keep cleaning up; the run records why the runtime's times are missing
+                events.note("cri-failed", error=str(exc))
         cleanup(self.core, self.cluster.namespace, self.selector)
         events.note("cleaned", selector=self.selector)
 
