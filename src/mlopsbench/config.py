@@ -202,9 +202,10 @@ def pipeline_configurations(config: dict[str, Any]) -> list[PipelineConfiguratio
 
 def pipeline_runs(config: dict[str, Any]):
     """(backend, configuration, rep) of every pipeline run the study makes, in a fixed order."""
-    for backend in config["pipeline"]["backends"]:
+    pipeline = with_defaults(config["pipeline"], "pipeline")
+    for backend in pipeline["backends"]:
         for configuration in pipeline_configurations(config):
-            for rep in range(1, config["pipeline"]["repetitions"] + 1):
+            for rep in range(1, pipeline["repetitions_per_backend"].get(backend, pipeline["repetitions"]) + 1):
                 yield backend, configuration, rep
 
 
