@@ -174,3 +174,27 @@ def test_runner_is_denied_outside_its_namespace(local_cluster):
         with pytest.raises(client.ApiException) as denied:
             forbidden()
         assert denied.value.status == 403
+
+
+def test_the_runner_cannot_design_its_own_privileged_pod_where_netem_may_run(section, local_cluster):
+    """mlopsbench-netem allows privileged pods; the admission policy admits only the package's own
+    netem DaemonSet there. A hostPID, privileged DaemonSet that mounts the host's / is refused."""
+    from kubernetes import client, config
+
+    from mlopsbench.upload.setups._cluster import netem_daemonset
+
+    apps = client.AppsV1Api(config.new_client_from_config(config_file=local_cluster.runner_kubeconfig))
+    options = options_from_config(section | {"upload": section["upload"] | {"netem": True}})
+    own = netem_daemonset(options, 50)
+    namespace = own["metadata"]["namespace"]
+    apps.create_namespaced_daemon_set(namespace, own, dry_run="All")  # admitted
+    hostile = json.loads(json.dumps(own))
+    pod = hostile["spec"]["template"]["spec"]
+    pod |= {"hostPID": True, "volumes": [{"name": "host", "hostPath": {"path": "/"}}]}
+    pod["containers"][0] |= {"args": ["cat /host/etc/shadow; sleep 3600"],
+                             "volumeMounts": [{"name": "host", "mountPath": "/host"}]}
+    for name in ("mlopsbench-netem", "innocent-looking"):
+        hostile["metadata"]["name"] = name
+        with pytest.raises(client.ApiException) as refused:
+            apps.create_namespaced_daemon_set(namespace, hostile)
+        assert refused.value.status in (403, 422) and "mlopsbench-netem-only" in refused.value.body

@@ -449,7 +449,7 @@ def test_only_the_s3_port_of_the_embedded_store_serves_data(tmp_path):
 
     from mlopsbench.objectstore import client
 
-    store = SeaweedFS(tmp_path)
+    store = SeaweedFS(tmp_path, isolate=False)
     with store as endpoint:
         s3 = client(endpoint)
         s3.make_bucket("private")
@@ -465,3 +465,29 @@ def test_only_the_s3_port_of_the_embedded_store_serves_data(tmp_path):
         assert s3.get_object("private", "secret").read() == b"secret"
         assert (tmp_path / "security.toml").stat().st_mode & 0o777 == 0o600
     assert not (tmp_path / "security.toml").exists()
+
+
+@pytest.mark.skipif(not ROOT, reason="a namespace of the store's own needs root")
+def test_the_store_in_its_own_namespace_serves_only_s3(tmp_path):
+    """The master hands a write token to anyone who asks (/dir/assign) and the gRPC ports take no
+    credentials: in a namespace of its own, the store binds them to that namespace's loopback,
+    so from this machine only the S3 port answers, and it wants the credentials."""
+    import io
+    import socket
+
+    from mlopsbench.objectstore import client
+
+    store = SeaweedFS(tmp_path / "store", isolate=True)
+    with store as endpoint:
+        s3 = client(endpoint)
+        s3.make_bucket("private")
+        s3.put_object("private", "secret", io.BytesIO(b"secret"), 6)
+        assert endpoint.host != "127.0.0.1" and store.namespace is not None
+        internal = [port for name, pair in store.ports.items() for port in pair if (name, port) != ("s3", pair[0])]
+        for host in ("127.0.0.1", endpoint.host):
+            for port in internal:
+                with pytest.raises(OSError), socket.create_connection((host, port), timeout=3):
+                    pass
+        assert s3.get_object("private", "secret").read() == b"secret"
+        namespace = store.namespace.name
+    assert namespace not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout

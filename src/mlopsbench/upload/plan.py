@@ -9,6 +9,7 @@ that a changed part size or window is measured again, never answered with old nu
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from pathlib import Path
 from .. import paths
 from ..config import default
 from ..errors import InputError
+from ..netns import namespaces_supported
 from ..objectstore import Endpoint
 from ..records import UploadParameters, UploadRecord, read_jsonl, set_aside_truncated_tail, utc_stamp
 
@@ -55,11 +57,18 @@ class CellSpec:
     def parameters(self, store: str) -> UploadParameters:
         return UploadParameters(latency_ms=float(self.latency_ms), part_size=self.part_size,
                                 window_bytes=self.window_bytes, unit=self.unit, store=store, bucket=self.bucket,
-                                warmup_uploads=WARMUP_UPLOADS)
+                                warmup_uploads=WARMUP_UPLOADS,
+                                store_path=self.embedded_store_path if store == "seaweedfs" else "configured")
 
     @property
     def store_kind(self) -> str:
         return "external" if self.endpoint is not None else "seaweedfs"
+
+    @functools.cached_property
+    def embedded_store_path(self) -> str:
+        """How the embedded store is reached: "veth", into a namespace of its own where namespaces can
+        be made (its internal ports then reach no one else), else "loopback"."""
+        return "veth" if namespaces_supported()[0] else "loopback"
 
 
 def model_from_sidecar(path: str | Path) -> UploadModel:

@@ -13,7 +13,7 @@ from ..errors import InputError
 from ..records import UploadRecord
 from .plan import MANIFEST, read_records
 
-UPLOAD_COLUMNS = ["setup", "store", "model_mb", "bytes", "latency_ms", "emulation", "rep", "seconds",
+UPLOAD_COLUMNS = ["setup", "store", "store_path", "model_mb", "bytes", "latency_ms", "emulation", "rep", "seconds",
                   "throughput_mb_s", "verified", "part_size", "verify_method", "requests", "window_bytes",
                   "warmup_uploads", "started", "status", "error", "cell", "study", "endpoint", "unit", "bucket"]
 CELL_COLUMNS = ["cell", "setup", "latency_ms", "status", "reason", "uploads", "failed"]
@@ -23,7 +23,8 @@ def _row(record: UploadRecord, cell_dir: Path) -> dict:
     """A failed or unverified upload keeps its row, never with a time."""
     seconds = record.seconds if record.status == "ok" else None
     parameters = record.parameters
-    return {"setup": record.setup, "store": parameters.store, "model_mb": record.model_mb, "bytes": record.bytes,
+    return {"setup": record.setup, "store": parameters.store, "store_path": parameters.store_path,
+            "model_mb": record.model_mb, "bytes": record.bytes,
             "latency_ms": parameters.latency_ms, "emulation": record.emulation, "rep": record.rep,
             "seconds": seconds, "throughput_mb_s": record.bytes / 1e6 / seconds if seconds else None,
             "verified": record.verified, "part_size": parameters.part_size, "verify_method": record.verify_method,

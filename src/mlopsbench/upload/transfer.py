@@ -35,9 +35,15 @@ def store(spec: CellSpec):
         ensure_bucket(spec.endpoint, spec.bucket)
         yield spec.endpoint
     else:
-        with SeaweedFS(spec.out_dir) as endpoint:
+        with SeaweedFS(spec.out_dir, isolate=spec.embedded_store_path == "veth") as endpoint:
             ensure_bucket(endpoint, spec.bucket)
-            yield endpoint
+            try:
+                yield endpoint
+            except StoreError as exc:  # the S3 answer hides the cause; the store's own log names it
+                cause = SeaweedFS.fatal_cause(spec.out_dir / "weed.log")
+                if cause is None:
+                    raise
+                raise StoreError(f"{exc}; the store's log ({spec.out_dir / 'weed.log'}) says: {cause}") from None
 
 
 def upload_from_here(spec: CellSpec, plan: list[dict], endpoint: Endpoint, store_kind: str, emulation: str,

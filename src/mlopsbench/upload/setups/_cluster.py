@@ -158,10 +158,9 @@ def _wait_for(read, done, timeout: float, poll: float, error):
     return value
 
 
-@contextlib.contextmanager
-def netem_delay(options: ClusterUpload, delay_ms: float, timeout: float = 180.0, poll: float = 1.0):
-    """Run the netem DaemonSet with ``delay_ms`` for the block; always delete it. A DaemonSet pod
-    that fails (a kernel without the netem qdisc, say) is refused at once, with its log."""
+def netem_daemonset(options: ClusterUpload, delay_ms: float) -> dict:
+    """The package's netem DaemonSet (``netem_manifest``) with the configured image, node and interface,
+    the one a cluster's admission policy (deploy/netem-admission.yaml) lets the runner create."""
     body = yaml.safe_load(Path(options.netem_manifest).read_text())
     container = body["spec"]["template"]["spec"]["containers"][0]
     container["image"] = options.netem_image
@@ -169,6 +168,14 @@ def netem_delay(options: ClusterUpload, delay_ms: float, timeout: float = 180.0,
     env = {"NETEM_DELAY_MS": f"{delay_ms:g}", "NETEM_INTERFACE": options.netem_interface}
     for item in container["env"]:
         item["value"] = env.get(item["name"], item["value"])
+    return body
+
+
+@contextlib.contextmanager
+def netem_delay(options: ClusterUpload, delay_ms: float, timeout: float = 180.0, poll: float = 1.0):
+    """Run the netem DaemonSet with ``delay_ms`` for the block; always delete it. A DaemonSet pod
+    that fails (a kernel without the netem qdisc, say) is refused at once, with its log."""
+    body = netem_daemonset(options, delay_ms)
     name, namespace = body["metadata"]["name"], options.netem_namespace
     selector = ",".join(f"{k}={v}" for k, v in body["spec"]["selector"]["matchLabels"].items())
     apps, core = options.clients.apps, options.clients.core
