@@ -31,11 +31,18 @@ include: "workflow/rules/upload.smk"
 include: "workflow/rules/report.smk"
 
 
-if USES_LOCAL_CLUSTER:
-    # The study brings the local cluster up if it is down, and leaves it as the user had it.
-
-    onstart:
+onstart:
+    # Where the study stands and about how long the rest takes (Snakemake counts the steps).
+    shell(f"mlopsbench progress --config {shlex.quote(CONFIG_FILE)}")
+    if USES_LOCAL_CLUSTER:
+        # The study brings the local cluster up if it is down, and leaves it as the user had it.
         shell(f"mlopsbench cluster up --repo {shlex.quote(workflow.basedir)} --hold {paths.CLUSTER_HOLD}")
+    if USES_CLUSTER:
+        # What a runner killed outright left in the cluster goes before anything is measured.
+        shell(f"mlopsbench cleanup --cluster-config {shlex.quote(CONFIG_FILE)}")
+
+
+if USES_LOCAL_CLUSTER:
 
     onsuccess:
         shell(f"mlopsbench cluster down --release {paths.CLUSTER_HOLD}")

@@ -1,6 +1,7 @@
 """Unit tests of the Kubernetes backend that need no cluster: the generated Pod and PVC specs are
 valid against the Kubernetes OpenAPI schemas and carry the least-privilege settings, and clean-up
-selects everything of ours by default. Everything else runs against a real cluster
+selects what runs leave (step, uploader and proxy pods, their volumes) by default, never the
+cluster's store or Prometheus. Everything else runs against a real cluster
 (tests/test_kubernetes_cluster.py)."""
 
 import pytest
@@ -18,11 +19,12 @@ def plan(repo):
     return compile_notebook(repo / "notebooks/intel54_pipeline.ipynb")
 
 
-def test_cleanup_command_defaults_to_everything_of_ours():
+def test_cleanup_command_defaults_to_what_runs_leave():
     cluster = FakeCluster()
     cleanup(cluster, "mlopsbench")
-    assert cluster.deleted == [("pods", "app.kubernetes.io/part-of=mlopsbench"),
-                               ("pvcs", "app.kubernetes.io/part-of=mlopsbench")]
+    selector = ("app.kubernetes.io/part-of=mlopsbench,"
+                "app.kubernetes.io/component in (pipeline-step,uploader,delay-proxy)")
+    assert cluster.deleted == [("pods", selector), ("pvcs", selector)]
 
 
 @pytest.mark.parametrize("version", ["1.30.0", "1.33.0", "1.37.0"])

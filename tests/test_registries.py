@@ -14,7 +14,8 @@ from mlopsbench.upload.setups import SETUPS, comparisons
 NOT_CONFIG_OWNED = {("download", "retries"), ("pipeline-run", "cores"),
                     ("pipeline-run", "keep_marshal"), ("upload-run", "secure"), ("upload-worker", "secure"),
                     ("dvc-params", "output"), ("sample-data", "lines"), ("sample-data", "seed"),
-                    ("cluster", "runner"), ("cluster", "repo"), ("cluster", "hold"), ("cluster", "release")}
+                    ("cluster", "runner"), ("cluster", "repo"), ("cluster", "hold"), ("cluster", "release"),
+                    ("progress", "study"), ("reference", "dir"), ("reference", "template")}
 
 
 def _cluster_names(index: int) -> set[str]:

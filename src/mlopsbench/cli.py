@@ -108,10 +108,11 @@ def _pipeline_run(args) -> None:
 
 
 def _cleanup(args) -> None:
-    from .kube import PART_OF, cleanup, connect
+    from .cluster.target import resolve
+    from .kube import LEFT_BY_RUNS, cleanup, connect
 
-    section = _kubernetes_section(args.cluster_config, "cleanup")
-    selector = args.selector or f"app.kubernetes.io/part-of={PART_OF}"
+    section = resolve(_kubernetes_section(args.cluster_config, "cleanup"))
+    selector = args.selector or LEFT_BY_RUNS
     cleanup(connect(section).core, section["namespace"], selector)
     log.info("deleted pods and volumes matching %s in namespace %s", selector, section["namespace"])
 
@@ -194,8 +195,34 @@ def _report(args) -> None:
     from .report import write_report
 
     write_report(args.stats_dir, args.figures_dir, args.config, args.template, args.output,
-                 data_files=args.data or [], counts_path=args.counts)
+                 data_files=args.data or [], counts_path=args.counts, manifest_path=args.manifest)
     log.info("report -> %s", args.output)
+
+
+def _progress(args) -> None:
+    from .config import load_config
+    from .progress import describe, estimate
+
+    print(f"{args.config}: " + describe(estimate(load_config(args.config), Path(args.study))))
+
+
+def _reference(args) -> None:
+    from . import reference
+
+    folder = Path(args.dir)
+    if args.action == "collect":
+        if not args.study:
+            raise InputError("reference collect: --study names the measuring study's working directory")
+        copied = reference.collect(Path(args.study), folder)
+        log.info("%d run and cell directories copied into %s", len(copied), folder)
+    elif args.action == "rebuild":
+        log.info("rebuilt %s from the raw exports in %s", reference.rebuild(folder, Path(args.template)), folder)
+    else:
+        if not args.commit:
+            raise InputError("reference manifest: --commit names the commit of the measuring code")
+        sittings = Path(args.sittings).read_text().splitlines() if args.sittings else []
+        manifest = reference.write_manifest(folder, args.commit, sittings)
+        log.info("%s: %d files, %.1f MB", folder / reference.MANIFEST, len(manifest["files"]), manifest["bytes"] / 1e6)
 
 
 def _dvc_params(args) -> None:
@@ -210,6 +237,18 @@ def _dvc_params(args) -> None:
              len(derived["local_cluster_upload_cells"]))
 
 
+def _checkout(given: str | None) -> Path:
+    """The project checkout the job image and the cluster's manifests come from: ``--repo``, else
+    the one this package is installed from in editable mode, wherever the command runs."""
+    if given:
+        return Path(given)
+    here = Path(__file__).resolve().parents[2]  # src/mlopsbench/cli.py in a checkout
+    if (here / "constraints.txt").is_file() and (here / "deploy").is_dir():
+        return here
+    raise InputError("cluster: give --repo, the project checkout: the job image is built from its constraints.txt "
+                     "and the cluster's objects from its deploy/ manifests, which an installed package lacks")
+
+
 def _cluster(args) -> None:
     import json
 
@@ -218,7 +257,7 @@ def _cluster(args) -> None:
 
     if args.action == "up":
         was_up = lifecycle.status() is not None
-        cluster = lifecycle.up(Path(args.repo), scrape_interval_s=args.scrape_interval)
+        cluster = lifecycle.up(_checkout(args.repo), scrape_interval_s=args.scrape_interval)
         if args.hold:  # whoever releases it stops the cluster only if this call started it
             atomic.write_json(args.hold, {"started_here": not was_up, "server": cluster.server})
         print(f"cluster up: API {cluster.server}; admin kubeconfig {cluster.admin_kubeconfig}; "
@@ -237,9 +276,12 @@ def _cluster(args) -> None:
             raise InputError("cluster down left " + "; ".join(left))
     elif args.action == "status":
         cluster = lifecycle.status()
-        print(f"up: API {cluster.server}" if cluster else "down")
-        if cluster is None:
-            raise SystemExit(3)
+        if cluster is not None:
+            print(f"up: API {cluster.server}")
+            return
+        wrong = lifecycle.problems()
+        print("not working: " + "; ".join(wrong) if wrong else "down")
+        raise SystemExit(3)
     elif args.action == "kubeconfig":
         cluster = lifecycle.status()
         if cluster is None:
@@ -248,7 +290,7 @@ def _cluster(args) -> None:
     else:
         build.ensure_binaries()
         images.pause_layers()
-        images.job_layers(Path(args.repo))
+        images.job_layers(_checkout(args.repo))
 
 
 def _sample_data(args) -> None:
@@ -412,7 +454,8 @@ def _pipeline_commands(command, choices) -> None:
 
     p = command("cleanup", _cleanup, "delete pods and volumes that earlier cluster runs left behind")
     p.add_argument("--cluster-config", required=True, help="configuration with a kubernetes section")
-    p.add_argument("--selector", help="label selector; default: everything labelled part-of=mlopsbench")
+    p.add_argument("--selector", help="label selector; default: the step pods, upload Jobs' pods, delay proxies and "
+                                      "volumes that runs make (never the store, Prometheus or kube-state-metrics)")
 
     p = command("pipeline-tidy", _pipeline_tidy, "build the tidy pipeline tables from raw run directories")
     p.add_argument("--runs", nargs="+", required=True, help="run directories (earlier attempts beside them are read too)")
@@ -478,7 +521,24 @@ def _analysis_commands(command) -> None:
     p.add_argument("--template", required=True, type=input_file, help="report/report.md.j2")
     p.add_argument("--data", nargs="*", help="data files whose SHA-256 the report lists")
     p.add_argument("--counts", help="the node filter's counts JSON")
+    p.add_argument("--manifest", help="a rebuilt study's MANIFEST.json: the machine and versions it was measured with")
     p.add_argument("--output", required=True, type=output_file)
+
+    p = command("progress", _progress, "how much of a study is done, and about how long the rest takes")
+    p.add_argument("--config", required=True, type=input_file, help="the study's configuration")
+    p.add_argument("--study", default=".", type=_existing_dir, help="the study's working directory")
+
+    p = command("reference", _reference, "the shipped reference run: collect its raw exports, rebuild it, "
+                                         "write its manifest")
+    p.add_argument("action", choices=["collect", "rebuild", "manifest"],
+                   help="collect: copy the finished runs and cells of --study into --dir; rebuild: tidy tables, "
+                        "statistics, figures and PDF from --dir's raw exports alone; manifest: --dir's MANIFEST.json")
+    p.add_argument("--dir", default="reference/cluster-thesis", type=_existing_dir,
+                   help="the reference folder (its config.yaml is the design it ran)")
+    p.add_argument("--study", type=_existing_dir, help="collect: the measuring study's working directory")
+    p.add_argument("--template", default="report/report.md.j2", type=input_file, help="rebuild: the report template")
+    p.add_argument("--commit", help="manifest: the commit of the measuring code")
+    p.add_argument("--sittings", type=input_file, help="manifest: a file with a line per sitting")
 
 
 def _cluster_commands(command) -> None:
@@ -491,7 +551,9 @@ def _cluster_commands(command) -> None:
     p.add_argument("--runner", action="store_true", help="kubeconfig: the runner's namespaced credentials instead")
     p.add_argument("--hold", type=output_file, help="up: record in this file whether this call started the cluster")
     p.add_argument("--release", help="down: stop the cluster only if the --hold file says up started it")
-    p.add_argument("--repo", default=".", type=_existing_dir, help="the project checkout the job image is built from")
+    p.add_argument("--repo", type=_existing_dir,
+                   help="the project checkout the job image is built from (default: the one installed in editable "
+                        "mode)")
     config_option(p, "--scrape-interval", "kubernetes.scrape_interval_s", type=positive,
                   help="Prometheus's scrape interval for kube-state-metrics, seconds")
 

@@ -12,6 +12,9 @@ from typing import Any, Callable
 
 PART_OF = "mlopsbench"
 KEY = "mlopsbench.io"
+# What a run makes and deletes again; the store, Prometheus and kube-state-metrics are not among them.
+RUN_COMPONENTS = ("pipeline-step", "uploader", "delay-proxy")
+LEFT_BY_RUNS = f"app.kubernetes.io/part-of={PART_OF},app.kubernetes.io/component in ({','.join(RUN_COMPONENTS)})"
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ def pod_log(core, name: str, namespace: str) -> str:
     return core.read_namespaced_pod_log(name, namespace, _preload_content=False).data.decode(errors="replace")
 
 
-def cleanup(core, namespace: str, selector: str = f"app.kubernetes.io/part-of={PART_OF}") -> None:
-    """Delete the pods and volume claims that match ``selector`` (default: everything of ours)."""
+def cleanup(core, namespace: str, selector: str = LEFT_BY_RUNS) -> None:
+    """Delete the pods and volume claims that match ``selector`` (default: what runs make)."""
     core.delete_collection_namespaced_pod(namespace, label_selector=selector)
     core.delete_collection_namespaced_persistent_volume_claim(namespace, label_selector=selector)

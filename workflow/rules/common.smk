@@ -19,10 +19,10 @@ PIPELINE_RUNS = [
 ]
 UPLOAD_CELLS = [paths.upload_cell(setup, latency) for setup, latency in upload_cells(config)]
 STORE_ARGS = store_args(config)
-USES_LOCAL_CLUSTER = config.get("kubernetes", {}).get("local", False) and (
-    any(BACKENDS[b].on_cluster for b in config["pipeline"]["backends"])
-    or any(SETUPS[s].on_cluster for s in config["upload"]["setups"])
+USES_CLUSTER = any(BACKENDS[b].on_cluster for b in config["pipeline"]["backends"]) or any(
+    SETUPS[s].on_cluster for s in config["upload"]["setups"]
 )
+USES_LOCAL_CLUSTER = USES_CLUSTER and config.get("kubernetes", {}).get("local", False)
 
 
 def width_of(wildcards):

@@ -22,13 +22,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from urllib3.exceptions import HTTPError
+
 from ... import atomic
 from ...config import with_defaults
+from ...interrupts import signals_deferred
 from ...kube import KEY, KubeClients, cleanup, connect, dns_name, labels, pod_log
 from ..compiler import Plan
 from ..prometheus import collect, read_saved
 from ..run import RunFailed, RunLog, RunSpec, read_events, release_steps, run_pipeline
-from ..timing import event_rows, with_overhead
+from ..timing import RUNTIME_COLUMNS, event_rows, first_and_last_statement, with_overhead
 from . import Backend
 
 MOUNT = "/marshal"
@@ -55,6 +58,8 @@ class ClusterSpec:
     prometheus_url: str | None
     scrape_interval_s: float
     cri: list[str] | None          # crictl's command line, where this machine is the node
+    api_silence_s: float           # the API server may not answer this long before the run fails
+    node_silence_s: float          # a step's node may not report this long before the run fails
 
 
 def cluster_spec(section: dict) -> ClusterSpec:
@@ -197,17 +202,24 @@ class KubernetesRunner:
         self.inputs = {name: Path(spec.parameters[name]) for name in spec.inputs}
         self.parameters = spec.parameters | {name: f"{MOUNT}/{INPUTS}/{path.name}" for name, path in self.inputs.items()}
         self._watch_stream = None
+        self.api_failing: tuple[float, str] | None = None   # (since, why) while the watch cannot reach the API
+        self.not_ready: dict[str, tuple[float, str]] = {}    # step -> (since, node) while its pod's node is silent
 
     def run(self) -> str:
         return run_pipeline(self.plan, self.spec, self._execute)
 
     def _execute(self, events: RunLog, failures: dict[str, str]) -> None:
+        # What an earlier attempt of this run left when its runner died (SIGKILL): gone first.
+        earlier = ",".join(f"{key}={value}" for key, value in self.labels.items()
+                           if key in (f"{KEY}/study", f"{KEY}/configuration", f"{KEY}/rep"))
+        cleanup(self.core, self.cluster.namespace, f"app.kubernetes.io/component=pipeline-step,{earlier}")
         events.note("cluster", namespace=self.cluster.namespace, run_name=self.run_name, selector=self.selector,
                     pods=self.pods)
         try:
             self._dispatch(events, failures)
         finally:
-            self._collect_and_clean(events)
+            with signals_deferred("the run's pods and volume are being collected and deleted"):
+                self._collect_and_clean(events)
 
     def _dispatch(self, events: RunLog, failures: dict[str, str]) -> None:
         cluster, plan = self.cluster, self.plan
@@ -230,6 +242,7 @@ class KubernetesRunner:
                     self._create(events, name, volume, node)
                     created_at[name] = time.monotonic()
                 self._expire(events, created_at, status, failures)
+                self._check_health()
                 try:
                     received, pod = updates.get(timeout=0.5)
                 except queue.Empty:
@@ -238,6 +251,7 @@ class KubernetesRunner:
                 if step is None or step in status:
                     continue
                 times = pod_times(pod)
+                self._note_node(step, pod, times)
                 if node is None and times["node"] and not cluster.read_write_many:
                     node = times["node"]
                 for event, api_time in (("scheduled", times["scheduled"]), ("started", times["started"])):
@@ -251,12 +265,38 @@ class KubernetesRunner:
                         failures[step] = times["reason"] or f"exited with status {times['exit_code']}"
                     events.step("finished", step, t=received, source=SOURCE, api_t=times["finished"],
                                 exit_code=times["exit_code"], status=result, reason=times["reason"])
+        except (OSError, HTTPError) as exc:  # a create or delete the API server did not answer: say which
+            raise RunFailed(f"the API server {self.core.api_client.configuration.host} did not answer: "
+                            f"{type(exc).__name__}: {exc}"[:500]) from None
         finally:
             stop.set()
             if self._watch_stream is not None:
                 self._watch_stream.stop()
             watcher.join(timeout=5)
             watch_log.close()
+
+    def _note_node(self, step: str, pod, times: dict) -> None:
+        """A running pod whose Ready condition turned False, its container not ended: its node
+        stopped reporting (the node controller marks such pods), until the pod reports again."""
+        ready = next((c for c in (pod.status.conditions or []) if c.type == "Ready"), None)
+        silent = times["phase"] == "Running" and times["finished"] is None and ready is not None \
+            and ready.status != "True"
+        if silent:
+            self.not_ready.setdefault(step, (time.monotonic(), times["node"] or "its node"))
+        else:
+            self.not_ready.pop(step, None)
+
+    def _check_health(self) -> None:
+        """Fail the run, naming the endpoint or node, once the API server or a step's node has been
+        silent for longer than the configured bound (never wait out a step's whole deadline)."""
+        now = time.monotonic()
+        if self.api_failing and now - self.api_failing[0] > self.cluster.api_silence_s:
+            raise RunFailed(f"the API server {self.core.api_client.configuration.host} has not answered for "
+                            f"{now - self.api_failing[0]:.0f} s (kubernetes.api_silence_s): {self.api_failing[1]}")
+        for step, (since, node) in self.not_ready.items():
+            if now - since > self.cluster.node_silence_s:
+                raise RunFailed(f"step {step}: node {node} has stopped reporting (its pod not Ready for "
+                                f"{now - since:.0f} s, kubernetes.node_silence_s); is its kubelet running?")
 
     def _stage(self, events: RunLog, volume: str) -> str | None:
         """Copy the run's input files into its volume through a pod that mounts it (as Kale's
@@ -303,11 +343,15 @@ class KubernetesRunner:
                     detail={"pod": self.pods[step], "node_pin": node})
 
     def _watch(self, updates: queue.Queue, stop: threading.Event, watch_log) -> None:
+        """Stream the run's pods into ``updates``. A broken stream is opened again after a pause that
+        doubles up to 8 s; ``self.api_failing`` holds since when and why the API server fails."""
+        pause = 0.5
         while not stop.is_set():
             watch = self._watch_stream = self.watch_factory()
             try:
                 for item in watch.stream(self.core.list_namespaced_pod, self.cluster.namespace,
                                          label_selector=self.selector, timeout_seconds=30):
+                    self.api_failing, pause = None, 0.5
                     received = time.time()
                     pod = item["object"]
                     watch_log.write(json.dumps({"received": received, "type": item["type"],
@@ -317,8 +361,14 @@ class KubernetesRunner:
                     if stop.is_set():
                         break
             except Exception as exc:  # the stream broke (or was stopped): open a new one unless done
-                if not stop.is_set():
-                    log.debug("pod watch restarted after %s", exc)
+                if stop.is_set():
+                    break
+                if self.api_failing is None:
+                    self.api_failing = (time.monotonic(), f"{type(exc).__name__}: {exc}"[:300])
+                    log.warning("pod watch: the API server did not answer (%s); trying again with a growing pause",
+                                self.api_failing[1])
+                stop.wait(pause)
+                pause = min(2 * pause, 8.0)
             finally:
                 watch.stop()
 
@@ -348,18 +398,46 @@ class KubernetesRunner:
                                                                          set(self.pods.values())))
             except Exception as exc:  # keep cleaning up; the run records why the runtime's times are missing
                 events.note("cri-failed", error=str(exc))
-        cleanup(self.core, self.cluster.namespace, self.selector)
+        try:
+            cleanup(self.core, self.cluster.namespace, self.selector)
+        except Exception as exc:  # the API server is gone: the next run of this configuration removes them
+            events.note("cleanup-failed", selector=self.selector, error=f"{type(exc).__name__}: {exc}"[:300])
+            log.error("could not delete the run's pods and volume (%s); the next run removes them by label", exc)
+            return
         events.note("cleaned", selector=self.selector)
 
 
+def runtime_times(run_dir: Path, pods: dict[str, str]) -> dict[str, dict]:
+    """Per step, where the run kept them: the runtime's times of its pod's sandbox and container
+    (``cri.json``) and the step's own first and last statements (its log), as epoch seconds."""
+    from ...cluster.cri import seconds
+
+    saved = json.loads((run_dir / CRI).read_text()) if (run_dir / CRI).exists() else {}
+    found = {}
+    for step, pod in pods.items():
+        times = first_and_last_statement(run_dir / "logs" / f"{step}.log")
+        kept = saved.get(pod, {})
+        if kept.get("containers"):
+            container = kept["containers"][-1]
+            stamps = {"sandbox_created": kept["sandbox"]["createdAt"], "container_created": container["createdAt"],
+                      "container_started": container["startedAt"], "container_finished": container["finishedAt"]}
+            # An unset CRI time is the zero time (year 1 or 1970): not a reading.
+            times |= {name: t if (t := seconds(stamp)) > 1e9 else None for name, stamp in stamps.items()}
+        found[step] = times
+    return found
+
+
 def step_rows(run_dir, run_id: str, events: list, base: dict) -> list[dict]:
-    """Three clocks, kept apart: the watcher's receive times, the API's, kube-state-metrics'."""
-    rows = event_rows(run_dir, run_id, events, base, SOURCE)
-    rows += event_rows(run_dir, run_id, events, base, "api", api_clock=True)
+    """Three clocks, kept apart: the watcher's receive times, the API's, kube-state-metrics'.
+    The watcher's rows also carry the runtime's own times of each pod, where the run kept them."""
     pods = next((e.detail["pods"] for e in events if getattr(e, "event", None) == "cluster"), {})
+    runtime = runtime_times(Path(run_dir), pods)
+    rows = [row | runtime.get(row["step"], {}) for row in event_rows(run_dir, run_id, events, base, SOURCE)]
+    rows += event_rows(run_dir, run_id, events, base, "api", api_clock=True)
     metrics = read_saved(run_dir / "prometheus")
-    for row in [r for r in rows if r["timestamp_source"] == SOURCE]:
-        times = metrics.get(pods.get(row["step"]), {})
+    for watched in [r for r in rows if r["timestamp_source"] == SOURCE]:
+        times = metrics.get(pods.get(watched["step"]), {})
+        row = {k: v for k, v in watched.items() if k not in RUNTIME_COLUMNS}  # the runtime's times: once, on the watch's row
         rows.append(with_overhead(row | {"timestamp_source": "prometheus", "scheduled": times.get("scheduled"),
                                          "created": times.get("created"), "started": times.get("started"),
                                          "finished": times.get("finished")}))
