@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from mlopsbench.stats import (describe, equivalence, in_series, median_ci, reference, run_overhead, summarize,
-                              trend, verdict)
+from mlopsbench.stats import (describe, equivalence, in_series, median_ci, p_value, reference, run_overhead,
+                              summarize, trend, verdict)
 
 
 def test_summary_of_known_values_matches_scipy():
@@ -29,10 +29,44 @@ def test_median_interval_uses_binomial_order_statistics():
     assert all(math.isnan(v) for v in median_ci([1, 2, 3, 4, 5]))  # n = 5 cannot reach 95 %
 
 
-@pytest.mark.parametrize("values", [[], [3.5]])
-def test_tiny_groups_give_nan_not_errors(values):
+@pytest.mark.parametrize("values, read", [([], "n/a"), ([3.5], "value")])
+def test_tiny_groups_give_nan_not_errors(values, read):
     out = summarize(values)
-    assert out["n"] == len(values) and math.isnan(out["t_low"]) and math.isnan(out["sd"]) and out["read"] == "n/a"
+    assert out["n"] == len(values) and math.isnan(out["t_low"]) and math.isnan(out["sd"]) and out["read"] == read
+
+
+@pytest.mark.parametrize("values, read", [
+    ([0.05, 0.3], "range"),                     # n = 2: t = 12.7 says nothing
+    ([0.01, 0.02, 0.5], "range"),               # the t-interval reaches below 0, too few for the median's
+    ([0.01] * 6 + [0.02, 0.9], "median"),       # it reaches below 0; the median's interval lies within the data
+    ([4.0, 5.0, 6.0, 5.5], "t"),                # a positive t-interval of a normal-looking sample
+])
+def test_a_nonnegative_quantity_never_gets_a_negative_bound(values, read):
+    out = summarize(values, nonnegative=True)
+    assert out["read"] == read and 0 <= out["low"] <= out["high"]
+    if read == "range":
+        assert (out["low"], out["high"]) == (min(values), max(values))
+    assert summarize(values)["t_low"] == out["t_low"]  # the t-interval itself is still there, unread
+
+
+def test_trend_uses_student_t_on_the_residual_degrees_of_freedom():
+    """Eight points: slope, HC3 interval and p-value computed here by hand, with t on 6 df."""
+    x = np.array([2.0, 2.0, 10.0, 10.0, 20.0, 20.0, 40.0, 40.0])
+    y = np.array([81.0, 79.0, 55.0, 60.0, 42.0, 35.0, 9.0, 5.0])
+    design = np.column_stack([np.ones_like(x), x])
+    inverse = np.linalg.inv(design.T @ design)
+    beta = inverse @ design.T @ y
+    residuals = y - design @ beta
+    leverage = np.einsum("ij,jk,ik->i", design, inverse, design)
+    meat = design.T @ np.diag(residuals ** 2 / (1 - leverage) ** 2) @ design
+    se = math.sqrt((inverse @ meat @ inverse)[1, 1])
+    quantile = scipy_stats.t.ppf(0.975, 6)
+    (fit,) = trend(pd.DataFrame({"x": x, "y": y}), "x", "y")
+    assert fit["df"] == 6 and fit["slope"] == pytest.approx(beta[1])
+    assert (fit["low"], fit["high"]) == pytest.approx((beta[1] - quantile * se, beta[1] + quantile * se))
+    assert fit["p"] == pytest.approx(2 * scipy_stats.t.sf(abs(beta[1] / se), 6))
+    assert fit["p"] > 1e-6  # a normal quantile would give an absurdly small p for eight points
+    assert p_value(fit["p"]).startswith("= ") and p_value(1e-9) == "< 1e-6"
 
 
 def test_skewed_sample_says_read_the_median():

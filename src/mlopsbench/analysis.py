@@ -15,8 +15,8 @@ import pandas as pd
 
 from . import atomic
 from .pipeline.backends import BACKENDS, primary_clocks
-from .stats import (NAN, counted_steps, describe, difference, equivalence, in_series, run_overhead, summarize, trend,
-                    verdict)
+from .stats import (NAN, counted_steps, describe, difference, equivalence, in_series, p_value, run_overhead, summarize,
+                    trend, verdict)
 from .upload.setups import SETUPS, comparisons
 
 TRIVIAL_STEPS = ("createdict", "dnnpredictsummary", "modelerrorssummary")
@@ -91,7 +91,7 @@ def _pipeline(result: dict, steps: pd.DataFrame, runs: pd.DataFrame | None) -> N
         result["summary"]["pipeline_runs_not_succeeded"] = int((~runs["status"].isin(["succeeded", "superseded"])).sum())
         result["summary"]["pipeline_runs_superseded"] = int((runs["status"] == "superseded").sum())
     names = sorted(steps["backend"].unique())
-    tables |= _overhead_parts(ok, names) | _cluster_cost(ok, names) | _clocks(all_clocks, names)
+    tables |= _overhead_parts(ok, names) | _cluster_cost(ok, names) | _clocks(all_clocks, names) | _pod_seconds(ok)
     for backend in split_backends(names):
         split = overall[overall["backend"] == backend]
         result["trends"] += [t | {"backend": backend, "series": "dataset"}
@@ -104,9 +104,7 @@ def _pipeline(result: dict, steps: pd.DataFrame, runs: pd.DataFrame | None) -> N
     backend = reference_backend(names)
     result["split_backend"] = backend
     result["summary"] |= {"pipeline_runs": int(overall["run_id"].nunique()), "split_backend": backend,
-                          "backends": names,
-                          "mean_overall_overhead_pct": float(overall.loc[overall["backend"] == backend,
-                                                                         "overhead_pct"].mean())}
+                          "backends": names}
 
 
 PARTS = ("wait_seconds", "startup_seconds", "marshal_seconds", "rest_seconds")
@@ -130,7 +128,7 @@ def _cluster_cost(ok: pd.DataFrame, names: list[str]) -> dict:
     rows = []
     for cluster in [b for b in split if BACKENDS[b].on_cluster]:
         for local in [b for b in split if not BACKENDS[b].on_cluster]:
-            for step, group in ok.groupby("step", sort=False):
+            for step, group in [*ok.groupby("step", sort=False), ("all steps", ok)]:
                 on_cluster = group.loc[group["backend"] == cluster, "overhead_seconds"]
                 process = group.loc[group["backend"] == local, "overhead_seconds"]
                 rows.append({"step": step, "cluster": cluster, "local": local,
@@ -139,6 +137,31 @@ def _cluster_cost(ok: pd.DataFrame, names: list[str]) -> dict:
                             | difference(on_cluster, process))
     return {"pipeline_cluster_cost": pd.DataFrame(rows, columns=[
         "step", "cluster", "local", "process_mean", "cluster_mean", "n_a", "n_b", "diff", "diff_low", "diff_high"])}
+
+
+# A pod's life from the create call to the watch seeing it end, cut at each clock that marks it:
+# the watch's receive times, the runtime's (CRI) nanosecond times, and the step's own statements.
+POD_PARTS = (("scheduling", "created", "scheduled"),
+             ("kubelet to sandbox", "scheduled", "sandbox_created"),
+             ("sandbox and network", "sandbox_created", "container_created"),
+             ("container start", "container_created", "container_started"),
+             ("interpreter start", "container_started", "step_started"),
+             ("the step's own work", "step_started", "step_finished"),
+             ("process exit", "step_finished", "container_finished"),
+             ("exit seen by the watch", "container_finished", "finished"))
+
+
+def _pod_seconds(ok: pd.DataFrame) -> dict:
+    """Where a pod's seconds go, per backend and step and over all steps (95 % intervals; a part
+    between two clocks can be slightly negative). Only pods whose runtime times were kept."""
+    pods = ok[ok["container_started"].notna()] if "container_started" in ok else ok.iloc[0:0]
+    groups = [*pods.groupby(["backend", "step"], sort=False)]
+    groups += [((backend, "all steps"), group) for backend, group in pods.groupby("backend")]
+    rows = []
+    for (backend, step), group in groups:
+        for part, start, end in POD_PARTS:
+            rows.append({"backend": backend, "step": step, "part": part} | summarize(group[end] - group[start]))
+    return {"pipeline_pod_seconds": pd.DataFrame(rows, columns=["backend", "step", "part", *summarize([]).keys()])}
 
 
 def _clock_pairs(steps: pd.DataFrame, names: list[str]):
@@ -231,7 +254,7 @@ def claims(result: dict) -> list[dict]:
             if t is None or math.isnan(t["slope"]):
                 return "too few runs for a trend", "cannot tell"
             return (f"slope {t['slope']:+.3g} {unit} (95 % CI {t['low']:+.3g} to {t['high']:+.3g}, "
-                    f"p = {t['p']:.2g}, n = {t['n']})", verdict(t["low"], t["high"], sign))
+                    f"p {p_value(t['p'])}, n = {t['n']})", verdict(t["low"], t["high"], sign))
         return judge
 
     claim("C1", "Overall overhead decreases as the dataset grows (81 % at 2 MB to 23.8 % at 40 MB)",

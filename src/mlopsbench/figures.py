@@ -52,10 +52,11 @@ CAPTIONS = {
 
 def _errorbar(ax, frame: pd.DataFrame, x: str, label: str, color: str, marker: str = "o") -> None:
     frame = frame.sort_values(x)
-    # Clipped below zero so that log axes can show wide intervals of small samples.
-    low = (frame["mean"] - frame["t_low"]).fillna(0).clip(upper=frame["mean"] * 0.95)
-    high = (frame["t_high"] - frame["mean"]).fillna(0)
-    ax.errorbar(frame[x], frame["mean"], yerr=[low, high], label=label, color=color, marker=marker, capsize=3)
+    # The point and bars the tables read: the mean and its t-interval, or the median and its
+    # interval, or the mean and the range of a few values (stats.summarize).
+    center = frame["median"].where(frame["read"] == "median", frame["mean"])
+    low, high = (center - frame["low"]).fillna(0).clip(lower=0), (frame["high"] - center).fillna(0).clip(lower=0)
+    ax.errorbar(frame[x], center, yerr=[low, high], label=label, color=color, marker=marker, capsize=3)
 
 
 def _thesis(ax, xs, ys, color: str, label: str | None = "thesis") -> None:

@@ -1,9 +1,19 @@
 """Statistics over the tidy tables: plain functions, no I/O except ``write_stats``.
 
-* ``summarize``: n, mean, SD, median, the 95 % t-interval of the mean, a
-  distribution-free 95 % interval of the median (binomial order statistics) and
-  Shapiro-Wilk, which says which of the two intervals to read.
-* ``trend``: OLS with HC3 robust errors (statsmodels); the slope, its CI and p-value.
+* ``summarize``: n, mean, SD, median, min, max, the 95 % t-interval of the mean, a
+  distribution-free 95 % interval of the median (binomial order statistics), Shapiro-Wilk,
+  and which interval to read (``read``, with its bounds in ``low`` and ``high``):
+
+  - ``t``: the mean's t-interval, from 3 values on, where Shapiro-Wilk does not reject
+    normality and, for a quantity that cannot be negative (a duration, a share), the
+    interval stays at or above 0;
+  - ``median``: otherwise the median's order-statistic interval, which needs 6 values to
+    reach 95 % and always lies within the data;
+  - ``range``: otherwise (2 to 5 values) the smallest and largest value: too few values for
+    any interval, and the report says so;
+  - ``value``: a single value.
+* ``trend``: OLS with HC3 robust errors and Student's t with the residual degrees of
+  freedom (statsmodels ``use_t``); the slope, its CI and p-value.
 * ``equivalence``: two one-sided t-tests (statsmodels ``ttost_ind``) with a stated margin.
 
 Groups too small for a statistic get NaN, which the report prints as "n/a".
@@ -40,33 +50,52 @@ def median_ci(values: np.ndarray, level: float = LEVEL) -> tuple[float, float, f
     return NAN, NAN, NAN
 
 
-def summarize(values) -> dict:
+# Where each kind of interval keeps its bounds in a summary.
+READ_BOUNDS = {"t": ("t_low", "t_high"), "median": ("median_low", "median_high"), "range": ("min", "max"),
+               "value": ("mean", "mean")}
+
+
+def summarize(values, nonnegative: bool = False) -> dict:
+    """The statistics of one group; ``nonnegative``: the quantity cannot be below 0, so an
+    interval that reaches below 0 is not read."""
     from scipy import stats
 
     x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
     n = len(x)
-    out = {"n": n, "mean": NAN, "sd": NAN, "median": NAN, "t_low": NAN, "t_high": NAN,
-           "median_low": NAN, "median_high": NAN, "median_coverage": NAN, "shapiro_p": NAN, "read": "n/a"}
+    out = {"n": n, "mean": NAN, "sd": NAN, "median": NAN, "min": NAN, "max": NAN, "t_low": NAN, "t_high": NAN,
+           "median_low": NAN, "median_high": NAN, "median_coverage": NAN, "shapiro_p": NAN, "read": "n/a",
+           "low": NAN, "high": NAN}
     if n == 0:
         return out
-    out |= {"mean": float(x.mean()), "median": float(np.median(x))}
+    out |= {"mean": float(x.mean()), "median": float(np.median(x)), "min": float(x.min()), "max": float(x.max()),
+            "read": "value"}
     if n >= 2:
         sd = float(x.std(ddof=1))
         half = stats.t.ppf((1 + LEVEL) / 2, n - 1) * sd / math.sqrt(n)
-        out |= {"sd": sd, "t_low": float(out["mean"] - half), "t_high": float(out["mean"] + half), "read": "t"}
+        out |= {"sd": sd, "t_low": float(out["mean"] - half), "t_high": float(out["mean"] + half)}
     low, high, coverage = median_ci(x)
     out |= {"median_low": low, "median_high": high, "median_coverage": coverage}
     if n >= 3 and np.ptp(x) > 0:
         out["shapiro_p"] = float(stats.shapiro(x).pvalue)
-        if out["shapiro_p"] < 0.05 and not math.isnan(low):
-            out["read"] = "median"
-    return out
+    out["read"] = _interval_to_read(out, nonnegative)
+    low_key, high_key = READ_BOUNDS[out["read"]]
+    return out | {"low": out[low_key], "high": out[high_key]}
 
 
-def describe(frame: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
-    """``summarize(value)`` for every group of ``by``."""
-    rows = [dict(zip(by, key if isinstance(key, tuple) else (key,))) | {"metric": value} | summarize(group[value])
-            for key, group in frame.groupby(by, sort=True, dropna=False)]
+def _interval_to_read(found: dict, nonnegative: bool) -> str:
+    if found["n"] == 1:
+        return "value"
+    normal = math.isnan(found["shapiro_p"]) or found["shapiro_p"] >= 0.05
+    if found["n"] >= 3 and normal and not (nonnegative and found["t_low"] < 0):
+        return "t"
+    return "median" if not math.isnan(found["median_low"]) else "range"
+
+
+def describe(frame: pd.DataFrame, by: list[str], value: str, nonnegative: bool = True) -> pd.DataFrame:
+    """``summarize(value)`` for every group of ``by``; the quantities described here (durations,
+    shares, upload times) cannot be negative unless the caller says so."""
+    rows = [dict(zip(by, key if isinstance(key, tuple) else (key,))) | {"metric": value}
+            | summarize(group[value], nonnegative) for key, group in frame.groupby(by, sort=True, dropna=False)]
     return pd.DataFrame(rows)
 
 
@@ -76,15 +105,25 @@ def trend(frame: pd.DataFrame, x: str | list[str], y: str) -> list[dict]:
 
     xs = [x] if isinstance(x, str) else list(x)
     data = frame[[*xs, y]].dropna()
-    out = [{"x": name, "y": y, "n": len(data), "slope": NAN, "low": NAN, "high": NAN, "p": NAN} for name in xs]
+    out = [{"x": name, "y": y, "n": len(data), "df": NAN, "slope": NAN, "low": NAN, "high": NAN, "p": NAN}
+           for name in xs]
     if len(data) < len(xs) + 2 or any(data[name].nunique() < 2 for name in xs):
         return out
-    fit = sm.OLS(data[y].to_numpy(float), sm.add_constant(data[xs].to_numpy(float))).fit(cov_type="HC3")
+    # HC3 errors with Student's t on the residual degrees of freedom: with a handful of points,
+    # normal quantiles would make the interval too narrow and the p-value absurdly small.
+    fit = sm.OLS(data[y].to_numpy(float), sm.add_constant(data[xs].to_numpy(float))).fit(cov_type="HC3", use_t=True)
     bounds = fit.conf_int(alpha=1 - LEVEL)
     for i, row in enumerate(out, start=1):
-        row |= {"slope": float(fit.params[i]), "low": float(bounds[i][0]), "high": float(bounds[i][1]),
-                "p": float(fit.pvalues[i])}
+        row |= {"df": float(fit.df_resid), "slope": float(fit.params[i]), "low": float(bounds[i][0]),
+                "high": float(bounds[i][1]), "p": float(fit.pvalues[i])}
     return out
+
+
+def p_value(p: float) -> str:
+    """'= 0.031', or '< 1e-6' below what any test here can resolve."""
+    if math.isnan(p):
+        return "n/a"
+    return "< 1e-6" if p < 1e-6 else f"= {p:.2g}"
 
 
 def equivalence(a, b, margin: float) -> dict:

@@ -24,12 +24,12 @@ from ..paths import architecture_name
 from ..records import RunFinished, RunStarted
 from .backends import backend, primary_clocks
 from .run import EVENTS, read_events
-from .timing import TidyError, with_overhead
+from .timing import RUNTIME_COLUMNS, TidyError, with_overhead
 
 STEP_COLUMNS = ["backend", "series", "dataset_mb", "model", "trainable_params", "rep", "run_id", "step",
                 "created", "scheduled", "started", "finished", "timestamp_source", "cell_seconds",
                 "duration_seconds", "overhead_seconds", "overhead_pct", "status", "run_status", "raw_dir", "wait_seconds",
-                "startup_seconds", "marshal_seconds", "rest_seconds", "peak_rss_mib"]
+                "startup_seconds", "marshal_seconds", "rest_seconds", "peak_rss_mib", *RUNTIME_COLUMNS]
 RUN_COLUMNS = ["backend", "series", "dataset_mb", "model", "trainable_params", "rep", "run_id", "created",
                "finished", "wall_seconds", "cell_seconds", "overhead_seconds", "overhead_pct",
                "imports_seconds", "steps", "steps_failed", "status", "raw_dir"]

@@ -28,10 +28,16 @@ from .compiler import MARKER
 
 _JT = re.compile(r"^\[JT\][ _]+(\S+?)[ _]+time\(s\)[ _]+([-+0-9.eE]+)\s*$", re.M)
 _STARTED = re.compile(rf"^{re.escape(MARKER)} started (\d+\.\d+)$", re.M)
+_FINISHED = re.compile(rf"^{re.escape(MARKER)} finished (\d+\.\d+)$", re.M)
 _IMPORTED = re.compile(rf"^{re.escape(MARKER)} imported (\d+\.\d+)$", re.M)
 _MARSHAL = re.compile(rf"^{re.escape(MARKER)} marshal (?:load|save) .* ([0-9.]+) s$", re.M)
 _MARSHAL_IMPORT = re.compile(rf"^{re.escape(MARKER)} marshal-import .* ([0-9.]+) s$", re.M)
 _PEAK_RSS = re.compile(rf"^{re.escape(MARKER)} peak-rss (\d+)$", re.M)
+
+# What a pod's row adds (Kubernetes, where the run kept them): the runtime's times of the pod's
+# sandbox and container, and the step's own first and last statement.
+RUNTIME_COLUMNS = ("sandbox_created", "container_created", "container_started", "container_finished",
+                   "step_started", "step_finished")
 
 # Which step-event sets which column: a local process is "dispatched", a pod "scheduled".
 _COLUMNS = {"created": "created", "dispatched": "scheduled", "scheduled": "scheduled", "started": "started",
@@ -52,8 +58,15 @@ def jt_times(log_path: Path) -> dict[str, float]:
 
 def started_at(log_path: Path) -> float | None:
     """When the step's first statement ran, from its log."""
-    match = _STARTED.search(_text(log_path))
-    return float(match.group(1)) if match else None
+    return first_and_last_statement(log_path)["step_started"]
+
+
+def first_and_last_statement(log_path: Path) -> dict:
+    """When the step's first and last statements ran, from its log (None where absent)."""
+    text = _text(log_path)
+    started, finished = _STARTED.search(text), _FINISHED.search(text)
+    return {"step_started": float(started.group(1)) if started else None,
+            "step_finished": float(finished.group(1)) if finished else None}
 
 
 def log_marks(log_path: Path) -> dict:

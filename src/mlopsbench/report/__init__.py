@@ -19,7 +19,7 @@ import yaml
 
 from ..analysis import read_stats
 from ..pipeline.backends import BACKENDS
-from ..stats import reference
+from ..stats import in_series, reference
 from ..upload.setups import SETUPS
 from . import provenance, tables
 from .pdf import build_pdf
@@ -30,7 +30,7 @@ class Context:
     """Everything the template shows, computed from the stats directory and the run's inputs."""
 
     def __init__(self, stats_dir: Path, figures_dir: Path, config_path: Path, data_files: list[Path],
-                 counts_path: Path | None, repo: Path):
+                 counts_path: Path | None, repo: Path, manifest: dict | None = None):
         self.stats = read_stats(stats_dir)
         self.summary = json.loads((stats_dir / "summary.json").read_text())
         self.figures = {f["name"]: f | {"png": figures_dir / f"{f['name']}.png"}
@@ -44,10 +44,15 @@ class Context:
         self.missing = self.summary["missing"]
         self.backends = [] if "pipeline" in self.missing else tables.backends_of(self.stats)
         self.setups = self.summary.get("setups", [])
+        # A study rebuilt from its raw exports (the reference run) was measured elsewhere: its
+        # manifest, not this machine, says where and with what.
+        self.manifest = manifest
 
     def tables(self) -> dict[str, tables.Table]:
         model = self.config["model"]
-        made = {"setup": tables.setup(provenance.machine(), self.backends, self.setups, provenance.versions(),
+        machine, versions = ((self.manifest["machine"], self.manifest["versions"]) if self.manifest
+                             else (provenance.machine(), provenance.versions()))
+        made = {"setup": tables.setup(machine, self.backends, self.setups, versions,
                                       provenance.checksums(self.data_files), self.counts),
                 "parameters": tables.parameters(model["widths"], model["hidden_layers"],
                                                 self.ref["trainable_params"]["printed"]),
@@ -60,13 +65,75 @@ class Context:
                      "other_durations": tables.other_durations(self.stats, self.ref["job_duration_range_s"]),
                      "overall": tables.overall(self.stats, self.ref["overall_overhead_pct"]),
                      "end_to_end": tables.end_to_end(self.stats), "overhead_parts": tables.overhead_parts(self.stats),
-                     "cluster_cost": tables.cluster_cost(self.stats), "clocks": tables.clocks(self.stats),
+                     "cluster_cost": tables.cluster_cost(self.stats), "pod_seconds": tables.pod_seconds(self.stats),
+                     "clocks": tables.clocks(self.stats),
                      "clock_lags": tables.clock_lags(self.stats),
                      "memory": tables.memory(self.stats)}
         if "upload" not in self.missing:
             made |= {"uploads": tables.uploads(self.stats, self.ref["upload_s"]),
                      "equivalence": tables.equivalence(self.stats), "upload_cells": tables.upload_cells(self.stats)}
         return made
+
+    def answer(self) -> list[str]:
+        """The study's answer in a few sentences, each number with the interval the tables read."""
+        said = []
+        cost = self.stats.get("pipeline_cluster_cost", pd.DataFrame())
+        pooled = cost[cost["step"] == "all steps"] if not cost.empty else cost
+        for _, row in pooled.iterrows():
+            said.append(f"A notebook step run as a Kubernetes pod ({row['cluster']}) carries "
+                        f"{tables.interval(row['diff'], row['diff_low'], row['diff_high'])} s more overhead than the "
+                        f"same step run as a local process, which itself costs {tables.num(row['process_mean'])} s "
+                        f"(mean over {int(row['n_a'])} pod and {int(row['n_b'])} process steps of every configuration; "
+                        "Welch 95 % interval).")
+        overall = self.stats.get("pipeline_overall_summary", pd.DataFrame())
+        backend = self.summary.get("split_backend")
+        if backend and not overall.empty:
+            dataset = in_series(overall[overall["backend"] == backend], "dataset").sort_values("dataset_mb")
+            if len(dataset) >= 2:
+                small, large = dataset.iloc[0], dataset.iloc[-1]
+                quoted = [p for p in self.ref["overall_overhead_pct"] if p["series"] == "dataset"]
+                thesis = " to ".join(f"{p['value']} % at {p['dataset_mb']:g} MB" for p in quoted)
+                said.append(f"The overhead's share of a run on {backend} goes from {tables.with_ci(small, 1)} % at "
+                            f"{small['dataset_mb']:g} MB to {tables.with_ci(large, 1)} % at {large['dataset_mb']:g} MB "
+                            f"(model {small['model']}; the thesis: {thesis}, Figure 15).")
+        verdicts = {c["id"]: c for c in self.stats.get("claims", pd.DataFrame()).to_dict("records")}
+        for kind, what in (("C7", "latency"), ("C8", "model size")):
+            judged = [c for cid, c in verdicts.items() if cid.startswith(f"{kind}-")]
+            if judged:
+                agree = [c["id"].split("-", 1)[1] for c in judged if c["verdict"] == "agrees"]
+                said.append(f"Upload time grows with {what} in {len(agree)} of {len(judged)} setups"
+                            f"{' (' + ', '.join(agree) + ')' if agree else ''}, as the thesis found (Figure 19).")
+        for cid, claim in verdicts.items():
+            if cid.startswith("C9-"):
+                first, second = cid.split("-")[1:3]
+                said.append(f"{first} against {second}: {claim['evidence']} (the thesis: no significant difference; "
+                            f"verdict: {claim['verdict']}).")
+        return said
+
+    def differences(self) -> list[str]:
+        """By how much our jobs' durations and own execution times differ from the thesis's at the same
+        configurations (Tables 2 and 4), on the backend that stands for its Kubernetes runs."""
+        backend = self.summary.get("split_backend")
+        summary = self.stats.get("pipeline_steps_summary", pd.DataFrame())
+        said = []
+        for metric, ref in (("duration_seconds", self.ref["job_duration_s"]), ("cell_seconds", self.ref["cell_time_s"])):
+            ours = in_series(summary[(summary["metric"] == metric) & (summary["backend"] == backend)], "dataset") \
+                if backend and not summary.empty else summary
+            ratios = []
+            for job, values in ref["jobs"].items():
+                for size, thesis in zip(ref["dataset_mb"], values):
+                    row = tables.first_row(ours, step=job, dataset_mb=float(size)) if not ours.empty else None
+                    if row is not None and thesis:
+                        ratios.append((row["mean"] / thesis, job, size))
+            if ratios:
+                ratios.sort()
+                middle = ratios[len(ratios) // 2][0]
+                (low, low_job, low_size), (high, high_job, high_size) = ratios[0], ratios[-1]
+                what = "durations" if metric == "duration_seconds" else "own execution times"
+                said.append(f"The jobs' {what} ({ref['cite']}, {len(ratios)} job and size pairs): ours are "
+                            f"{middle:.2f} times the thesis's in the middle, from {low:.2f} ({low_job}, {low_size:g} MB) "
+                            f"to {high:.2f} ({high_job}, {high_size:g} MB).")
+        return said
 
     def limitations(self) -> list[str]:
         items = []
@@ -137,16 +204,20 @@ class Context:
             verdicts[value] += 1
         return env.get_template(template.name).render(
             study=self.config["study"], generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            git=provenance.git(self.repo), summary=self.summary, missing=self.missing, verdicts=verdicts,
+            git=provenance.git(self.repo), measured_with=(self.manifest or {}).get("measured_with_commit"),
+            summary=self.summary, missing=self.missing, verdicts=verdicts,
             backends=self.backends, margin=self.summary["equivalence_margin"], methods=self.methods(),
             waiting=self.waiting(), on_cluster=any(BACKENDS[b].on_cluster for b in self.backends if b in BACKENDS),
-            limitations=self.limitations(), pct=pct)
+            runtime_clock=not self.stats.get("pipeline_pod_seconds", pd.DataFrame()).empty,
+            limitations=self.limitations(), answer=self.answer(), differences=self.differences(), pct=pct)
 
 
-def write_report(stats_dir, figures_dir, config_path, template, dest, data_files=(), counts_path=None) -> Path:
+def write_report(stats_dir, figures_dir, config_path, template, dest, data_files=(), counts_path=None,
+                 manifest_path=None) -> Path:
     template = Path(template)
+    manifest = json.loads(Path(manifest_path).read_text()) if manifest_path and Path(manifest_path).exists() else None
     context = Context(Path(stats_dir), Path(figures_dir), Path(config_path), [Path(p) for p in data_files],
-                      Path(counts_path) if counts_path else None, repo=template.resolve().parent)
+                      Path(counts_path) if counts_path else None, repo=template.resolve().parent, manifest=manifest)
     build_pdf(context.render(template), context.tables(), context.figures, {"config": context.config_text},
               Path(dest))
     return Path(dest)
