@@ -10,6 +10,7 @@ from mlopsbench.config import (
     upload_cells,
     validate_config,
 )
+from mlopsbench.results.figure_registry import FIGURE_NAMES, FIGURES
 from mlopsbench.pipeline.backends import BACKENDS
 from mlopsbench.upload.setups import SETUPS
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlopsbench import paths
-from mlopsbench.datasets import build_dataset
-from mlopsbench.intel_lab import filter_mote
+from mlopsbench.data.datasets import build_dataset
+from mlopsbench.data.intel_lab import filter_mote
+from mlopsbench.data.synthetic import write_published_file
 from mlopsbench.pipeline.backends import backend
 from mlopsbench.pipeline.run import RunSpec
 from mlopsbench.pipeline.tidy import read_run
 from mlopsbench.records import RunIdentity
-from mlopsbench.synthetic import write_published_file
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks/intel54_pipeline.ipynb"

@@ -23,16 +23,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 from _common import NOTEBOOK, REPO, make_dataset, run_once
-from mlopsbench.analysis import TRIVIAL_STEPS
 from mlopsbench.cluster import lifecycle
-from mlopsbench.kube import dns_name, labels
-from mlopsbench.pipeline.backends.kubernetes import cluster_from_config, pod_manifest, pvc_manifest
+from mlopsbench.cluster.kube import dns_name, labels
+from mlopsbench.cluster.target import target_from_config
+from mlopsbench.config import load_config
+from mlopsbench.pipeline.backends.kubernetes import pod_manifest, pvc_manifest
 from mlopsbench.pipeline.compiler import compile_notebook
 from mlopsbench.pipeline.run import read_events
-from mlopsbench.stats import reference, summarize
+from mlopsbench.results.analysis import TRIVIAL_STEPS
+from mlopsbench.results.stats import reference, summarize
 
 TRIVIAL = {"cells": [{"cell_type": "code", "metadata": {"tags": ["block:trivial"]}, "outputs": [], "execution_count": None,
                       "source": ["import time\n", "start = time.time()\n", "end = time.time()\n",
@@ -84,8 +84,7 @@ def main() -> int:
     args = parser.parse_args()
     was_up = lifecycle.status() is not None
     lifecycle.up(REPO)
-    section = yaml.safe_load((REPO / "config/cluster-local.yaml").read_text())["kubernetes"]
-    cluster = cluster_from_config(section)
+    cluster = target_from_config(load_config(REPO / "config/cluster-local.yaml")["kubernetes"])
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "trivial.ipynb").write_text(json.dumps(TRIVIAL))
@@ -95,7 +94,7 @@ def main() -> int:
         times = {"ours": [], "raw": []}
         for i in range(args.pairs):
             times["ours"].append(ours(trivial, tmp / "trivial", dataset, cluster, i + 1))
-            times["raw"].append(raw_loop(cluster.clients.core, cluster.clients.watch, cluster.options, script, i + 1))
+            times["raw"].append(raw_loop(cluster.clients.core, cluster.clients.watch, cluster, script, i + 1))
             print(f"pair {i + 1}: ours {times['ours'][-1]:.2f} s, raw loop {times['raw'][-1]:.2f} s", flush=True)
         median = {k: statistics.median(v) for k, v in times.items()}
         ratio = median["raw"] / median["ours"]

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlopsbench.synthetic import write_published_file
+from mlopsbench.data.synthetic import write_published_file
 
 REQUIRED_RATIO = 0.5
 

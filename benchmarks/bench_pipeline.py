@@ -58,7 +58,7 @@ def ran_alone(rows: list[dict]) -> set[str]:
 
 
 def thesis_scale(args, plan) -> int:
-    from mlopsbench.stats import summarize
+    from mlopsbench.results.stats import summarize
 
     failed = False
     for size_mb, width in ((40, 8), (20, 64)):

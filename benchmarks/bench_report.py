@@ -18,19 +18,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlopsbench.analysis import analyse, write_stats
 from mlopsbench.config import load_config
-from mlopsbench.figures import make_figures
-from mlopsbench.report import write_report
-from mlopsbench.synthetic import tidy_tables
+from mlopsbench.data.synthetic import tidy_tables
+from mlopsbench.results.analysis import analyse
+from mlopsbench.results.figures import make_figures
+from mlopsbench.results.report import write_report
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def build(tables, out: Path, analysis: dict) -> float:
     start = time.perf_counter()
-    write_stats(analyse(*tables, margin=analysis["equivalence_margin"], little=analysis["little_change_points"]),
-                out / "stats")
+    analyse(*tables, margin=analysis["equivalence_margin"], little=analysis["little_change_points"]).write(
+        out / "stats")
     make_figures(out / "stats", out / "figures")
     write_report(out / "stats", out / "figures", REPO / "config/config.yaml", REPO / "report/report.md.j2",
                  out / "report.pdf")

@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlopsbench.latency import DelayProxy
-from mlopsbench.objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, SeaweedFS, client, ensure_bucket
+from mlopsbench.upload.latency import DelayProxy
+from mlopsbench.upload.objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, SeaweedFS, client, ensure_bucket
 from mlopsbench.upload.worker import request_count
 
 MIB = 1 << 20

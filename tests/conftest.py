@@ -41,9 +41,9 @@ def cli_env() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def dataset(tmp_path_factory):
     """A 0.02 MB dataset from a synthetic file in the published format, through our filter."""
-    from mlopsbench.datasets import build_dataset
-    from mlopsbench.intel_lab import filter_mote
-    from mlopsbench.synthetic import write_published_file
+    from mlopsbench.data.datasets import build_dataset
+    from mlopsbench.data.intel_lab import filter_mote
+    from mlopsbench.data.synthetic import write_published_file
 
     root = tmp_path_factory.mktemp("data")
     raw = write_published_file(root / "data.txt.gz", 4000, seed=5)

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from mlopsbench.cluster import lifecycle
-from mlopsbench.synthetic import write_published_file
+from mlopsbench.data.synthetic import write_published_file
 
 pytestmark = pytest.mark.integration
 

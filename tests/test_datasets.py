@@ -2,7 +2,7 @@
 
 import pytest
 
-from mlopsbench.datasets import MB, DatasetError, build_dataset
+from mlopsbench.data.datasets import MB, DatasetError, build_dataset
 
 HEADER = "humidity,light,voltage,temperature"
 ROWS = ["37.0933,45.08,2.69964,19.9884", "38.4629,45.08,2.68742,19.3024", "38.8039,45.08,2.68742,19.1652"]

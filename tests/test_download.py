@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from mlopsbench.download import DownloadError, fetch
+from mlopsbench.data.download import DownloadError, fetch
 
 PAYLOAD = b"2004-03-31 03:38:15.757551 2 54 19.9884 37.0933 45.08 2.69964\n" * 500
 

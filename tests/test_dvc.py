@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlopsbench.objectstore import SeaweedFS, client
-from mlopsbench.synthetic import write_published_file
+from mlopsbench.data.synthetic import write_published_file
+from mlopsbench.upload.objectstore import SeaweedFS, client
 
 pytestmark = pytest.mark.integration
 DATA_STAGES = {"download", "filter", "dataset", "regression_model", "pipeline_run", "pipeline_tidy", "stats",

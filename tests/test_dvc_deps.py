@@ -63,8 +63,8 @@ def _closure(start: set[str], members: dict[str, list[str]]) -> set[Path]:
                                           if not p.stem.startswith("_")]
             stack += [f"{name}.{entry}" for entry in names]
     files = {module_file(name) for name in seen}
-    for path in list(files):  # package data the modules read
-        files |= {PACKAGE / data for data in re.findall(r'joinpath\("([^"]+)"\)', path.read_text())}
+    for path in list(files):  # package data the modules read, beside them in their package
+        files |= {path.parent / data for data in re.findall(r'joinpath\("([^"]+)"\)', path.read_text())}
     return files
 
 
@@ -135,8 +135,8 @@ def test_every_stage_depends_on_the_modules_its_command_imports(repo):
 
 def test_stages_depend_on_the_data_they_read(repo):
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
-    assert "src/mlopsbench/thesis_reference.yaml" in stages["stats"]["deps"]
-    assert "src/mlopsbench/thesis_reference.yaml" in stages["figures"]["deps"]
-    assert "src/mlopsbench/thesis_reference.yaml" in stages["report"]["deps"]
+    assert "src/mlopsbench/results/thesis_reference.yaml" in stages["stats"]["deps"]
+    assert "src/mlopsbench/results/thesis_reference.yaml" in stages["figures"]["deps"]
+    assert "src/mlopsbench/results/thesis_reference.yaml" in stages["report"]["deps"]
     assert "report/report.md.j2" in stages["report"]["deps"]
     assert "${pipeline.notebook}" in stages["pipeline_run"]["do"]["deps"]

@@ -8,9 +8,9 @@ import subprocess
 import pytest
 
 from conftest import reading, write_gz
-from mlopsbench import intel_lab
-from mlopsbench.intel_lab import IntelLabFormatError, filter_mote
-from mlopsbench.synthetic import write_published_file
+from mlopsbench.data import intel_lab
+from mlopsbench.data.intel_lab import IntelLabFormatError, filter_mote
+from mlopsbench.data.synthetic import write_published_file
 
 
 def run_filter(tmp_path, lines, mote=54, **kwargs):

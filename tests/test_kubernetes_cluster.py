@@ -13,19 +13,19 @@ import sys
 import time
 
 import pytest
-import yaml
 
 from mlopsbench.cluster.cri import seconds
+from mlopsbench.cluster.target import target_from_config
+from mlopsbench.config import load_config
 from mlopsbench.errors import InputError
 from mlopsbench.pipeline.backends import backend
-from mlopsbench.pipeline.backends.kubernetes import cluster_from_config
 from mlopsbench.pipeline.compiler import compile_notebook
-from mlopsbench.pipeline.run import MANIFEST, RunFailed, RunSpec, read_events
+from mlopsbench.pipeline.run import RunFailed, RunSpec, read_events
 from mlopsbench.pipeline.tidy import read_run
+from mlopsbench.rawdirs import RunDir
 from mlopsbench.records import RunIdentity
 from mlopsbench.upload.cell import run_cell
 from mlopsbench.upload.plan import CellSpec, UploadModel, read_records
-from mlopsbench.upload.setups._cluster import options_from_config
 from test_pipeline_runs import broken_notebook
 
 pytestmark = pytest.mark.integration
@@ -34,7 +34,7 @@ OURS = "app.kubernetes.io/part-of=mlopsbench,app.kubernetes.io/component!=object
 
 @pytest.fixture(scope="module")
 def section(repo, local_cluster):
-    return yaml.safe_load((repo / "config/cluster-local.yaml").read_text())["kubernetes"]
+    return load_config(repo / "config/cluster-local.yaml")["kubernetes"]
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +62,7 @@ def spec(section, run_dir, dataset, step_timeout=600, cores=2, **parameters):
                            dataset_mb=0.02, width=8, hidden_layers=3)
     return RunSpec(identity, run_dir, {"WIDTH": 8, "HIDDEN_LAYERS": 3, "EPOCHS": 1, "SEED": 1,
                                        "DATASET": str(dataset)} | parameters,
-                   cores=cores, step_timeout=step_timeout, inputs=("DATASET",), cluster=cluster_from_config(section))
+                   cores=cores, step_timeout=step_timeout, inputs=("DATASET",), cluster=target_from_config(section))
 
 
 def run(plan, run_spec):
@@ -78,7 +78,7 @@ def test_quick_pipeline_runs_as_pods_through_a_volume(repo, section, dataset, tm
     assert len(created) == 9 and {e.detail["node_pin"] for e in created} == {staged.detail["node"]}  # ReadWriteOnce
     assert all(e.api_t == int(e.api_t) for e in events if getattr(e, "source", None) == "watch" and e.api_t)
     assert "[JT] dnnfit time(s)" in (run_dir / "logs/dnnfit.log").read_text()
-    assert json.loads((run_dir / MANIFEST).read_text())["status"] == "succeeded"
+    assert json.loads(RunDir(run_dir).finished.read_text())["status"] == "succeeded"
     rows, summary = read_run(run_dir)
     clocks = {source: [r for r in rows if r["timestamp_source"] == source] for source in ("watch", "api", "prometheus")}
     assert all(len(found) == 9 for found in clocks.values()) and summary["status"] == "succeeded"
@@ -149,7 +149,7 @@ def test_pod_setup_uploads_from_a_job_through_the_delay_proxy_to_the_store(secti
     model = tmp_path / "model_1MB.keras"
     model.write_bytes(b"\0" * (1 << 20))
     cell = CellSpec("pod", latency_ms, 1, tmp_path / f"pod/{latency_ms}ms", part_size=5 << 20,
-                    options=options_from_config(section))
+                    options=target_from_config(section))
     assert run_cell(cell, [UploadModel(model, 1, 1 << 20)])["status"] == "succeeded"
     (record,) = read_records(cell.out_dir)
     assert record.setup == "pod" and record.status == "ok" and record.verified and record.emulation == "proxy"
@@ -158,7 +158,7 @@ def test_pod_setup_uploads_from_a_job_through_the_delay_proxy_to_the_store(secti
 
 
 def test_netem_daemonset_is_refused_cleanly_without_netem(section, tmp_path):
-    options = options_from_config(section | {"upload": section["upload"] | {"netem": True}})
+    options = target_from_config(section | {"upload": section["upload"] | {"netem": True}})
     cell = CellSpec("pod", 50, 1, tmp_path / "pod/50ms", options=options)
     with pytest.raises(InputError, match="cannot add the delay.*netem"):
         run_cell(cell, [UploadModel(tmp_path / "model_1MB.keras", 1, 1 << 20)])
@@ -184,7 +184,7 @@ def test_the_runner_cannot_design_its_own_privileged_pod_where_netem_may_run(sec
     from mlopsbench.upload.setups._cluster import netem_daemonset
 
     apps = client.AppsV1Api(config.new_client_from_config(config_file=local_cluster.runner_kubeconfig))
-    options = options_from_config(section | {"upload": section["upload"] | {"netem": True}})
+    options = target_from_config(section | {"upload": section["upload"] | {"netem": True}})
     own = netem_daemonset(options, 50)
     namespace = own["metadata"]["namespace"]
     apps.create_namespaced_daemon_set(namespace, own, dry_run="All")  # admitted

@@ -7,11 +7,18 @@ cluster's store or Prometheus. Everything else runs against a real cluster
 import pytest
 
 from fake_kubernetes import FakeCluster
-from mlopsbench.kube import cleanup
-from mlopsbench.pipeline.backends.kubernetes import cluster_spec, pod_manifest, pvc_manifest, stage_manifest
+from mlopsbench.cluster.kube import KubeClients, cleanup
+from mlopsbench.cluster.target import target_from_config
+from mlopsbench.config import with_defaults
+from mlopsbench.pipeline.backends.kubernetes import pod_manifest, pvc_manifest, stage_manifest
 from mlopsbench.pipeline.compiler import compile_notebook
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
+
+
+def target(section: dict):
+    """The cluster target of a kubernetes section (the schema's defaults filled in), without connecting."""
+    return target_from_config(with_defaults(section, "kubernetes"), clients=KubeClients(core=None))
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +37,7 @@ def test_cleanup_command_defaults_to_what_runs_leave():
 @pytest.mark.parametrize("version", ["1.30.0", "1.33.0", "1.37.0"])
 @pytest.mark.parametrize("rwx", [False, True])
 def test_generated_specs_are_valid_kubernetes(plan, version, rwx):
-    cluster = cluster_spec({"read_write_many": rwx, "node_selector": {"iot": "core"},
+    cluster = target({"read_write_many": rwx, "node_selector": {"iot": "core"},
                             "resources": {"requests": {"cpu": "1", "memory": "2Gi"}}})
     labels = {"app.kubernetes.io/part-of": "mlopsbench", "mlopsbench.io/step": "dnnfit"}
     pod = pod_manifest(cluster, "mlb-run-dnnfit", labels, plan.script("dnnfit", {}), "mlb-run", 3600,
@@ -42,7 +49,7 @@ def test_generated_specs_are_valid_kubernetes(plan, version, rwx):
 
 
 def test_step_pods_ask_for_their_cores_and_run_without_api_rights(plan):
-    pod = pod_manifest(cluster_spec({}), "p", {}, plan.script("dnnfit", {}), "v", None, None, 2)["spec"]
+    pod = pod_manifest(target({}), "p", {}, plan.script("dnnfit", {}), "v", None, None, 2)["spec"]
     container = pod["containers"][0]
     assert container["resources"]["requests"]["cpu"] == container["resources"]["limits"]["cpu"] == "2"
     assert container["resources"]["requests"]["memory"] and container["resources"]["limits"]["memory"]

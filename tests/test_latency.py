@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from mlopsbench.latency import DelayProxy
+from mlopsbench.upload.latency import DelayProxy
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlopsbench.models import build_regression_model
+from mlopsbench.data.models import build_regression_model
 from mlopsbench.pipeline.marshal import Marshal, MarshalError
 
 
@@ -36,7 +36,8 @@ def test_numpy_and_json(marshal, tmp_path):
 
 
 def test_keras_model_in_native_format(marshal, tmp_path):
-    model = build_regression_model(8, 3, features=np.ones((4, 3), dtype="float32"), seed=0)
+    model = build_regression_model(8, 3, 0.001, "mean_absolute_error", features=np.ones((4, 3), dtype="float32"),
+                                   seed=0)
     marshal.save("c", "dnn_model", model)
     assert (tmp_path / "c/dnn_model.keras").exists()
     loaded = marshal.load("c", "dnn_model")

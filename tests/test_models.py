@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from mlopsbench import models
-from mlopsbench.models import ModelSizeError, build_regression_model, build_upload_model, describe
+from mlopsbench.data import models
+from mlopsbench.data.models import ModelSizeError, build_regression_model, build_upload_model, describe
 
 # Section 4.1 of the thesis, with the counts Keras reports for Dense 3->w->w->w->1.
 TRAINABLE = {8: 185, 16: 625, 32: 2273, 64: 8641}
@@ -15,14 +15,14 @@ TRAINABLE = {8: 185, 16: 625, 32: 2273, 64: 8641}
 @pytest.mark.parametrize("width, expected", TRAINABLE.items())
 def test_trainable_parameters_of_the_thesis_models(width, expected):
     features = np.random.default_rng(0).normal(size=(50, 3)).astype("float32")
-    info = describe(build_regression_model(width, 3, features=features, seed=1))
+    info = describe(build_regression_model(width, 3, 0.001, "mean_absolute_error", features=features, seed=1))
     assert info["trainable_params"] == expected == models.trainable_params(width, 3)
     # The Normalization layer's mean, variance and count: the thesis's 8648 for 64x64x64.
     assert info["non_trainable_params"] == models.NORMALIZATION_PARAMS == 7
 
 
 def test_model_is_compiled_with_adam_and_mae():
-    model = build_regression_model(8, 3, learning_rate=0.001)
+    model = build_regression_model(8, 3, 0.001, "mean_absolute_error")
     assert model.optimizer.__class__.__name__ == "Adam"
     assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.001)
     assert model.loss == "mean_absolute_error"

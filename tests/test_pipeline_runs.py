@@ -9,8 +9,9 @@ import pytest
 
 from mlopsbench.pipeline.backends import backend
 from mlopsbench.pipeline.compiler import compile_notebook
-from mlopsbench.pipeline.run import MANIFEST, RunFailed, RunSpec, read_events
+from mlopsbench.pipeline.run import RunFailed, RunSpec, read_events
 from mlopsbench.pipeline.tidy import STEP_COLUMNS, TidyError, read_run, tidy_pipeline
+from mlopsbench.rawdirs import RunDir
 from mlopsbench.records import RunIdentity
 
 pytestmark = pytest.mark.integration
@@ -46,7 +47,7 @@ def test_local_run_records_every_step_in_order(local_run):
     for step, t in by_step.items():
         assert t["created"] <= t["dispatched"] <= t["started"] <= t["finished"], step
     assert by_step["dnncompile"]["finished"] <= by_step["dnnfit"]["created"]
-    assert json.loads((local_run / MANIFEST).read_text())["status"] == "succeeded"
+    assert json.loads(RunDir(local_run).finished.read_text())["status"] == "succeeded"
     assert not (local_run / "marshal").exists()
     assert sorted(p.name for p in (local_run / "artifacts").iterdir()) == ["loss.png", "pairplot.png",
                                                                            "predictions.png"]
@@ -112,7 +113,7 @@ def test_failing_cell_fails_the_run_keeps_logs_and_skips_descendants(repo, datas
     with pytest.raises(RunFailed, match=r"run failed: step dnncompile exited with status 1"):
         run(plan, spec("local", run_dir, dataset))
     assert "RuntimeError: cell broke" in (run_dir / "logs/dnncompile.log").read_text()
-    assert not (run_dir / MANIFEST).exists()
+    assert not RunDir(run_dir).finished.exists()
     rows, summary = read_run(run_dir)
     status = {r["step"]: r["status"] for r in rows}
     assert status == {"preprocessing": "succeeded", "plot": "succeeded", "createdict": "succeeded",

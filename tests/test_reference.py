@@ -24,7 +24,7 @@ def shipped(repo):
 
 
 def test_every_shipped_file_matches_its_manifest(shipped):
-    from mlopsbench.download import sha256_of
+    from mlopsbench.data.download import sha256_of
 
     manifest = json.loads((shipped / MANIFEST).read_text())
     assert manifest["bytes"] < 30e6 and manifest["measured_with_commit"]
@@ -44,3 +44,30 @@ def test_the_reference_rebuilds_from_its_raw_exports_alone(repo, shipped, tmp_pa
         ours = pd.read_parquet(shipped / table).drop(columns=["raw_dir", "cell"], errors="ignore")
         pd.testing.assert_frame_equal(rebuilt, ours, check_exact=True)
     assert (copy / paths.REPORT).stat().st_size > 100_000
+
+
+def test_collect_copies_what_finished_with_its_kept_attempts_and_nothing_else(repo, tmp_path):
+    from mlopsbench.config import load_config
+    from mlopsbench.reference import collect, exports
+
+    folder, study = tmp_path / "reference", tmp_path / "study"
+    folder.mkdir()
+    shutil.copy(repo / REFERENCE / "config.yaml", folder / "config.yaml")
+    runs, cells = exports(load_config(folder / "config.yaml"))
+    finished, unfinished, cell = study / runs[0], study / runs[1], study / cells[0]
+    for directory in (finished, unfinished, cell, finished.with_name(f"{finished.name}.attempt-20261202T000000Z")):
+        (directory / "artifacts").mkdir(parents=True)
+        (directory / "artifacts/figure.png").write_bytes(b"png")
+        (directory / "events.jsonl").write_text("{}\n")
+    for directory in (finished, cell):
+        (directory / "run.json").write_text("{}")
+    checked = study / paths.RAW_INTEL_LAB_CHECKED
+    checked.parent.mkdir(parents=True)
+    checked.write_text(json.dumps({"sha256": "0" * 64}))
+
+    copied = collect(study, folder)
+    assert sorted(copied) == sorted([runs[0], f"{runs[0]}.attempt-20261202T000000Z", cells[0]])
+    assert (folder / runs[0] / "run.json").exists() and not (folder / runs[0] / "artifacts").exists()
+    assert not (folder / runs[1]).exists()  # the next sitting resumes it
+    assert (folder / "inputs/data.checked.json").exists()
+    assert collect(study, folder) == []  # what was collected stays as collected

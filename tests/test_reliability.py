@@ -19,9 +19,10 @@ import pytest
 import requests
 import yaml
 
-from mlopsbench.objectstore import SeaweedFS
 from mlopsbench.pipeline.tidy import TidyError, tidy_pipeline
-from mlopsbench.upload.plan import RECORDS, read_records
+from mlopsbench.rawdirs import CellDir
+from mlopsbench.upload.objectstore import SeaweedFS
+from mlopsbench.upload.plan import read_records
 
 pytestmark = pytest.mark.integration
 MIB = 1 << 20
@@ -92,11 +93,11 @@ def test_a_rerun_replaces_a_finished_run_without_counting_it_twice(repo, dataset
     assert runs.loc[runs["status"] == "superseded", "run_id"].item().startswith("monolithic/8x8x8_0.02MB/1.superseded-")
     assert set(steps.loc[steps["run_id"] == runs.loc[runs["status"] == "superseded", "run_id"].item(), "status"]) \
         == {"superseded"}
-    from mlopsbench.analysis import analyse
+    from mlopsbench.results.analysis import analyse
 
-    result = analyse(steps, runs, None, None, margin=0.1, little=5)
-    assert result["summary"]["pipeline_runs"] == 1 and result["summary"]["pipeline_runs_superseded"] == 1
-    assert set(result["tables"]["pipeline_overall_summary"]["n"]) == {1}
+    bundle = analyse(steps, runs, None, None, margin=0.1, little=5)
+    assert bundle.summary.pipeline_runs == 1 and bundle.summary.pipeline_runs_superseded == 1
+    assert set(bundle.pipeline_overall_summary["n"]) == {1}
 
 
 # 2 ------------------------------------------------------------------------------------------------
@@ -126,7 +127,7 @@ def test_tidy_refuses_to_mix_runs_of_different_parameters(repo, dataset, tmp_pat
 def test_sigterm_stops_the_store_and_leaves_no_credentials_or_namespace(models, tmp_path, cli_env, setup):
     out = tmp_path / f"{setup}/400ms"
     process = start(*upload_args(models, out, latency=400, reps=3, setup=setup, window_kib=256), env=cli_env)
-    wait_for(lambda: (out / RECORDS).exists() and (out / RECORDS).read_text().count("\n") >= 1)
+    wait_for(lambda: CellDir(out).records.exists() and CellDir(out).records.read_text().count("\n") >= 1)
     process.send_signal(signal.SIGTERM)
     output = process.communicate(timeout=60)[0]
     assert process.returncode == 130 and "interrupted (signal SIGTERM)" in output, output
@@ -135,6 +136,20 @@ def test_sigterm_stops_the_store_and_leaves_no_credentials_or_namespace(models, 
     namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert f"{process.pid}" not in namespaces
     assert read_records(out)  # what finished is kept
+
+
+def test_a_second_sigterm_does_not_cut_the_stores_shutdown_short(models, tmp_path, cli_env):
+    out = tmp_path / "host/400ms"
+    process = start(*upload_args(models, out, latency=400, reps=3, window_kib=256), env=cli_env)
+    wait_for(lambda: CellDir(out).records.exists() and CellDir(out).records.read_text().count("\n") >= 1)
+    process.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=60)[0]
+    assert process.returncode == 130, output
+    assert weed_processes(out / "store") == []
+    assert [name for name in ("s3-identities.json", "security.toml", "weed.pid", "store") if (out / name).exists()] == []
+    assert read_records(out)
 
 
 def test_sigterm_ends_the_running_step_and_records_the_run_as_interrupted(repo, dataset, tmp_path, cli_env):
@@ -156,9 +171,9 @@ def test_sigterm_ends_the_running_step_and_records_the_run_as_interrupted(repo, 
     assert sorted(runs["status"]) == ["interrupted", "succeeded"]
     attempt = steps[steps["run_status"] == "interrupted"]
     assert {"preprocessing", "dnncompile"} <= set(attempt.loc[attempt["status"] == "succeeded", "step"])
-    from mlopsbench.analysis import analyse
+    from mlopsbench.results.analysis import analyse
 
-    summary = analyse(steps, runs, None, None, margin=0.1, little=5)["tables"]["pipeline_steps_summary"]
+    summary = analyse(steps, runs, None, None, margin=0.1, little=5).pipeline_steps_summary
     assert len(summary) and set(summary["n"]) == {1}
 
 
@@ -188,7 +203,7 @@ def _alive(pid):
 def test_a_store_orphaned_by_sigkill_is_found_and_stopped_on_the_next_run(models, tmp_path, cli_env):
     out = tmp_path / "host/250ms"
     process = start(*upload_args(models, out, latency=250, reps=3, window_kib=256), env=cli_env)
-    wait_for(lambda: (out / RECORDS).exists() and (out / RECORDS).read_text().count("\n") >= 1)
+    wait_for(lambda: CellDir(out).records.exists() and CellDir(out).records.read_text().count("\n") >= 1)
     process.kill()
     process.wait()
     assert weed_processes(out / "store"), "the killed command's store should still run"
@@ -242,12 +257,12 @@ def test_one_writer_per_upload_cell(models, tmp_path, cli_env):
 def test_a_truncated_last_upload_record_is_set_aside_and_the_cell_resumes(models, tmp_path, cli_env):
     out = tmp_path / "host/0ms"
     assert mlopsbench(*upload_args(models, out, reps=2), env=cli_env).returncode == 0
-    lines = (out / RECORDS).read_text().splitlines(keepends=True)
-    (out / RECORDS).write_text("".join(lines[:3]) + lines[3][:40])  # a crash mid-write
+    lines = CellDir(out).records.read_text().splitlines(keepends=True)
+    CellDir(out).records.write_text("".join(lines[:3]) + lines[3][:40])  # a crash mid-write
     (out / "run.json").unlink()
     result = mlopsbench(*upload_args(models, out, reps=2), env=cli_env)
-    assert result.returncode == 0 and re.search(rf"{RECORDS}:4: a truncated last line", result.stderr), result.stderr
-    assert len(read_records(out)) == 4 and list(out.glob(f"{RECORDS}.truncated-*"))
+    assert result.returncode == 0 and re.search(r"uploads\.jsonl:4: a truncated last line", result.stderr), result.stderr
+    assert len(read_records(out)) == 4 and list(out.glob("uploads.jsonl.truncated-*"))
 
 
 def test_a_truncated_last_event_is_named_and_the_run_resumes(repo, dataset, tmp_path, cli_env, caplog):
@@ -283,7 +298,7 @@ def test_paths_with_spaces_work_in_every_rule(repo, tmp_path, cli_env):
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(repo / name, copy / name)
     work = tmp_path / "my study"
-    from mlopsbench.synthetic import write_published_file
+    from mlopsbench.data.synthetic import write_published_file
 
     write_published_file(work / "data/raw/intel_lab/data.txt.gz", 3000, seed=2)
     base = [sys.executable, "-m", "snakemake", "-s", str(copy / "Snakefile"), "--directory", str(work), "--cores", "2",
@@ -375,7 +390,7 @@ def test_the_study_never_deletes_the_published_file_and_always_checks_its_pin(re
     pin added later (a changed parameter), re-check it and keep it; a wrong pin fails the study."""
     import hashlib
 
-    from mlopsbench.synthetic import write_published_file
+    from mlopsbench.data.synthetic import write_published_file
 
     raw = write_published_file(tmp_path / "data/raw/intel_lab/data.txt.gz", 2000, seed=4)
     original = raw.read_bytes()
@@ -440,6 +455,13 @@ def test_os_errors_name_the_path_in_one_line(mounted, tmp_path, cli_env, options
     assert list(folder.iterdir()) == []  # nothing half-written
 
 
+def test_a_full_disk_under_the_store_is_named_not_hidden_behind_s3_errors(mounted, models, cli_env):
+    out = mounted("size=6m") / "host/0ms"   # room for the store's files, not for the 12 MiB model
+    result = mlopsbench(*upload_args(models, out), env=cli_env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "no space left on device" in result.stderr.lower(), result.stderr[-2000:]
+
+
 # 10 -----------------------------------------------------------------------------------------------
 
 def test_only_the_s3_port_of_the_embedded_store_serves_data(tmp_path):
@@ -447,7 +469,7 @@ def test_only_the_s3_port_of_the_embedded_store_serves_data(tmp_path):
     GET or PUT there is refused, so the S3 credentials cannot be bypassed on loopback."""
     import io
 
-    from mlopsbench.objectstore import client
+    from mlopsbench.upload.objectstore import client
 
     store = SeaweedFS(tmp_path, isolate=False)
     with store as endpoint:
@@ -475,7 +497,7 @@ def test_the_store_in_its_own_namespace_serves_only_s3(tmp_path):
     import io
     import socket
 
-    from mlopsbench.objectstore import client
+    from mlopsbench.upload.objectstore import client
 
     store = SeaweedFS(tmp_path / "store", isolate=True)
     with store as endpoint:

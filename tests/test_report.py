@@ -8,11 +8,11 @@ import sys
 import pytest
 import yaml
 
-from mlopsbench.analysis import analyse, write_stats
 from mlopsbench.config import load_config
-from mlopsbench.figures import make_figures
-from mlopsbench.report import write_report
-from mlopsbench.synthetic import tidy_tables
+from mlopsbench.data.synthetic import tidy_tables
+from mlopsbench.results.analysis import analyse
+from mlopsbench.results.figures import make_figures
+from mlopsbench.results.report import write_report
 
 SECTIONS = ["Summary", "Setup", "Methods", "Results: pipeline overhead", "Results: model upload", "Model sizes",
             "Thesis against reproduction", "Limitations"]
@@ -26,8 +26,8 @@ def pdf_text(path):
 
 def build(repo, tmp_path, tables, config_path):
     analysis = load_config(config_path)["analysis"]
-    write_stats(analyse(*tables, margin=analysis["equivalence_margin"], little=analysis["little_change_points"]),
-                tmp_path / "stats")
+    analyse(*tables, margin=analysis["equivalence_margin"], little=analysis["little_change_points"]).write(
+        tmp_path / "stats")
     make_figures(tmp_path / "stats", tmp_path / "figures")
     return write_report(tmp_path / "stats", tmp_path / "figures", config_path, repo / "report/report.md.j2",
                         tmp_path / "report.pdf")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from mlopsbench.stats import (describe, equivalence, in_series, median_ci, p_value, reference, run_overhead,
+from mlopsbench.results.stats import (describe, equivalence, in_series, median_ci, p_value, reference, run_overhead,
                               summarize, trend, verdict)
 
 

@@ -8,13 +8,14 @@ from dataclasses import asdict
 
 import pytest
 
-from mlopsbench.latency import DelayProxy
-from mlopsbench.netns import namespaces_supported
-from mlopsbench.objectstore import (ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint, SeaweedFS, StoreError, ensure_bucket,
-                                   free_ports)
+from mlopsbench.rawdirs import CellDir
 from mlopsbench.records import UploadRecord
 from mlopsbench.upload.cell import run_cell
-from mlopsbench.upload.plan import MANIFEST, RECORDS, CellSpec, local_plan, model_from_sidecar, read_records
+from mlopsbench.upload.latency import DelayProxy
+from mlopsbench.upload.netns import namespaces_supported
+from mlopsbench.upload.objectstore import (ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint, SeaweedFS, StoreError, ensure_bucket,
+                                   free_ports)
+from mlopsbench.upload.plan import CellSpec, local_plan, model_from_sidecar, read_records
 from mlopsbench.upload.tidy import UPLOAD_COLUMNS, tidy_uploads
 from mlopsbench.upload.worker import expected_etag, job, request_count, upload_worker
 
@@ -54,7 +55,7 @@ def test_host_cell_uploads_verifies_and_resumes(models, tmp_path):
     # Interrupted after three uploads: only the missing one runs again.
     lines = (cell.out_dir / "uploads.jsonl").read_text().splitlines()
     (cell.out_dir / "uploads.jsonl").write_text("\n".join(lines[:3]) + "\n")
-    (cell.out_dir / MANIFEST).unlink()
+    CellDir(cell.out_dir).finished.unlink()
     run_cell(cell, models)
     again = read_records(cell.out_dir)
     assert len(again) == 4 and again[:3] == records[:3]
@@ -107,7 +108,7 @@ def test_unreachable_store_names_the_endpoint(models, tmp_path):
     cell = spec(tmp_path, endpoint=Endpoint("127.0.0.1", port, "key", "secret"))
     with pytest.raises(StoreError, match=rf"http://127\.0\.0\.1:{port}"):
         run_cell(cell, models)
-    assert read_records(cell.out_dir) == [] and not (cell.out_dir / MANIFEST).exists()
+    assert read_records(cell.out_dir) == [] and not CellDir(cell.out_dir).finished.exists()
 
 
 def kill_after_first_record(store: SeaweedFS, records, deadline_s: float = 300.0) -> None:
@@ -128,7 +129,7 @@ def test_store_dying_mid_upload_keeps_earlier_results(models, tmp_path):
         # 12 MiB through a 256 KiB window at 200 ms takes ~10 s. The store dies as soon as the
         # first measured record is written, so the large upload is mid-way however busy the machine.
         cell = spec(tmp_path, latency=200, reps=1, endpoint=endpoint, window_bytes=256 << 10)
-        killer = threading.Thread(target=kill_after_first_record, args=(store, cell.out_dir / RECORDS))
+        killer = threading.Thread(target=kill_after_first_record, args=(store, CellDir(cell.out_dir).records))
         killer.start()
         with pytest.raises(StoreError, match=rf"store {endpoint.url}: "):
             run_cell(cell, [small, large])
@@ -138,7 +139,7 @@ def test_store_dying_mid_upload_keeps_earlier_results(models, tmp_path):
     records = read_records(cell.out_dir)
     assert [r.status for r in records] == ["ok", "failed"]
     assert records[1].seconds is None and records[1].verified is False
-    assert not (cell.out_dir / MANIFEST).exists()
+    assert not CellDir(cell.out_dir).finished.exists()
 
 
 def test_tidy_table(models, tmp_path):
@@ -146,7 +147,7 @@ def test_tidy_table(models, tmp_path):
     run_cell(cell, models)
     skipped = tmp_path / "netns/0ms"
     skipped.mkdir(parents=True)
-    (skipped / MANIFEST).write_text(json.dumps({"setup": "netns", "latency_ms": 0, "reps": 1,
+    CellDir(skipped).finished.write_text(json.dumps({"setup": "netns", "latency_ms": 0, "reps": 1,
                                                 "status": "skipped", "reason": "no namespaces"}))
     uploads, cells = tidy_uploads([cell.out_dir, skipped], tmp_path / "u.parquet", tmp_path / "c.parquet")
     assert list(uploads.columns) == UPLOAD_COLUMNS and len(uploads) == 2

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from fake_kubernetes import FakeApps, FakeBatch, FakeJobPods
-from mlopsbench.kube import KubeClients
-from mlopsbench.objectstore import SeaweedFS, StoreError
+from mlopsbench.cluster.kube import KubeClients
+from mlopsbench.cluster.target import UploadOptions, target_from_config
+from mlopsbench.config import with_defaults
 from mlopsbench.upload.cell import run_cell
+from mlopsbench.upload.objectstore import SeaweedFS, StoreError
 from mlopsbench.upload.plan import CellSpec, UploadModel, model_from_sidecar, read_records
-from mlopsbench.upload.setups._cluster import ClusterUpload, job_manifest
+from mlopsbench.upload.setups._cluster import job_manifest
 from mlopsbench.upload.setups.pod import plan as pod_plan
 from mlopsbench.upload.worker import job
 
@@ -30,15 +32,17 @@ def models(tmp_path):
 
 
 def cluster(repo, pods, batch, apps, netem=True, vm_endpoint=None):
-    return ClusterUpload(clients=KubeClients(core=pods, batch=batch, apps=apps), namespace="mlopsbench",
-                         image="mlopsbench:0.1.0", image_pull_policy="IfNotPresent", service_account="mlopsbench-step",
-                         netem_namespace="mlopsbench-netem", netem_image="nicolaka/netshoot:v0.13",
-                         netem_node_selector={"iot": "edge"},
-                         job_resources={"requests": {"cpu": "1"}},
-                         service_endpoint="minio.mlopsbench.svc:9000", vm_endpoint=vm_endpoint,
-                         secret="minio-credentials", node_selector={"iot": "core"}, netem=netem,
-                         netem_manifest=str(repo / "deploy/netem-daemonset.yaml"), netem_interface="eth0",
-                         job_timeout_s=60)
+    """A cluster target on a fake API: MinIO behind a Service, the netem DaemonSet on the edge node."""
+    section = with_defaults({"namespace": "mlopsbench", "image": "mlopsbench:0.1.0", "image_pull_policy": "IfNotPresent"},
+                            "kubernetes")
+    target = target_from_config(section, clients=KubeClients(core=pods, batch=batch, apps=apps))
+    upload = UploadOptions(service_endpoint="minio.mlopsbench.svc:9000", vm_store=lambda: vm_endpoint,
+                           credentials_secret="minio-credentials", job_node_selector={"iot": "core"},
+                           job_resources={"requests": {"cpu": "1"}}, job_timeout_s=60, netem=netem,
+                           netem_manifest=str(repo / "deploy/netem-daemonset.yaml"),
+                           netem_image="nicolaka/netshoot:v0.13", netem_node_selector={"iot": "edge"},
+                           netem_namespace="mlopsbench-netem", netem_interface="eth0")
+    return replace(target, upload=upload)
 
 
 def worker_lines(spec, reps, ok=True):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlopsbench.synthetic import write_published_file
+from mlopsbench.data.synthetic import write_published_file
 
 pytestmark = pytest.mark.integration
 
@@ -97,7 +97,7 @@ def test_whole_study_end_to_end(repo, tmp_path, cli_env):
     html = snakemake(repo, work, "--report", str(work / "report.html"), *config, env=cli_env)
     assert html.returncode == 0, html.stderr[-2000:]
     page = (work / "report.html").read_text(errors="replace")
-    assert "Figure 15 analogue" in page and "fig19_uploads.png" in page  # captions from workflow/report/
+    assert "Figure 15 analogue" in page and "fig19_uploads.png" in page  # captions from the figure registry
 
     # Finished targets are never redone: an interrupted study resumes where it stopped.
     again = snakemake(repo, work, "-n", *config, env=cli_env)

@@ -33,25 +33,25 @@ def _check_config(args) -> None:
 
 
 def _download(args) -> None:
-    from .download import verify
+    from .data.download import verify
 
     verify(args.url, args.output, args.record, sha256=args.sha256 or None, retries=args.retries)
 
 
 def _filter(args) -> None:
-    from .intel_lab import filter_mote
+    from .data.intel_lab import filter_mote
 
     filter_mote(args.input, args.mote, args.output, args.counts)
 
 
 def _dataset(args) -> None:
-    from .datasets import build_dataset
+    from .data.datasets import build_dataset
 
     build_dataset(args.input, args.size_mb, args.output)
 
 
 def _regression_model(args) -> None:
-    from .models import build_regression_model, load_features, save_model
+    from .data.models import build_regression_model, load_features, save_model
 
     model = build_regression_model(args.width, args.hidden_layers, args.learning_rate, args.loss,
                                    features=load_features(args.data), seed=args.seed)
@@ -60,13 +60,13 @@ def _regression_model(args) -> None:
 
 
 def _upload_model(args) -> None:
-    from .models import build_upload_model
+    from .data.models import build_upload_model
 
     build_upload_model(args.size, args.unit, args.hidden_layers, args.output, seed=args.seed)
 
 
 def _kubernetes_section(config_path: str | None, needed_by: str) -> dict:
-    """The validated kubernetes section of a configuration, with the schema's defaults."""
+    """A configuration's kubernetes section, its defaults from the schema (filled here, once)."""
     from .config import load_config
 
     if not config_path:
@@ -100,7 +100,7 @@ def _pipeline_run(args) -> None:
                            dataset_mb=args.dataset_mb, width=args.width, hidden_layers=args.hidden_layers)
     cluster = None
     if chosen.on_cluster:
-        cluster = chosen.cluster_options(_kubernetes_section(args.cluster_config, f"backend {args.backend}"))
+        cluster = chosen.cluster_target(_kubernetes_section(args.cluster_config, f"backend {args.backend}"))
     spec = RunSpec(identity, Path(args.run_dir), parameters, cores=args.cores, cpu_request=args.cpu_request,
                    step_timeout=args.step_timeout, keep_marshal=args.keep_marshal, inputs=("DATASET",),
                    cluster=cluster)
@@ -108,13 +108,13 @@ def _pipeline_run(args) -> None:
 
 
 def _cleanup(args) -> None:
-    from .cluster.target import resolve
-    from .kube import LEFT_BY_RUNS, cleanup, connect
+    from .cluster.kube import LEFT_BY_RUNS, cleanup
+    from .cluster.target import target_from_config
 
-    section = resolve(_kubernetes_section(args.cluster_config, "cleanup"))
+    target = target_from_config(_kubernetes_section(args.cluster_config, "cleanup"))
     selector = args.selector or LEFT_BY_RUNS
-    cleanup(connect(section).core, section["namespace"], selector)
-    log.info("deleted pods and volumes matching %s in namespace %s", selector, section["namespace"])
+    cleanup(target.clients.core, target.namespace, selector)
+    log.info("deleted pods and volumes matching %s in namespace %s", selector, target.namespace)
 
 
 def _pipeline_tidy(args) -> None:
@@ -127,7 +127,7 @@ def _pipeline_tidy(args) -> None:
 
 
 def _upload_run(args) -> None:
-    from .objectstore import endpoint_from_environment
+    from .upload.objectstore import endpoint_from_environment
     from .upload.cell import run_cell
     from .upload.plan import MIB, CellSpec, model_from_sidecar
     from .upload.setups import setup
@@ -137,7 +137,7 @@ def _upload_run(args) -> None:
     models = [model_from_sidecar(m) for m in args.models]
     options = None
     if chosen.on_cluster:
-        options = chosen.cluster_options(_kubernetes_section(args.cluster_config, f"setup {args.setup}"))
+        options = chosen.cluster_target(_kubernetes_section(args.cluster_config, f"setup {args.setup}"))
     spec = CellSpec(args.setup, args.latency_ms, args.reps, Path(args.out_dir), study=args.study,
                     part_size=args.part_size_mib * MIB, window_bytes=args.window_kib * 1024, bucket=args.bucket,
                     unit=args.unit, endpoint=endpoint, options=options)
@@ -158,7 +158,7 @@ def _upload_worker(args) -> None:
 def _delay_proxy(args) -> None:
     import threading
 
-    from .latency import DelayProxy
+    from .upload.latency import DelayProxy
 
     host, _, port = args.upstream.rpartition(":")
     with DelayProxy((host, int(port)), "0.0.0.0", args.rtt_ms, args.window_bytes, listen_port=args.port) as address:
@@ -175,24 +175,24 @@ def _upload_tidy(args) -> None:
 
 
 def _stats(args) -> None:
-    from .analysis import analyse, load_table, write_stats
+    from .results.analysis import analyse, load_table
 
-    result = analyse(load_table(args.steps), load_table(args.runs), load_table(args.uploads),
+    bundle = analyse(load_table(args.steps), load_table(args.runs), load_table(args.uploads),
                      load_table(args.upload_cells), margin=args.equivalence_margin, little=args.little_change_points)
-    written = write_stats(result, args.out_dir)
-    verdicts = ", ".join(f"{c['id']} {c['verdict']}" for c in result["claims"])
+    written = bundle.write(args.out_dir)
+    verdicts = ", ".join(f"{cid} {verdict}" for cid, verdict in bundle.summary.claims.items())
     log.info("%d files -> %s; missing: %s; claims: %s", len(written), args.out_dir,
-             ", ".join(result["missing"]) or "none", verdicts)
+             ", ".join(bundle.summary.missing) or "none", verdicts)
 
 
 def _figures(args) -> None:
-    from .figures import make_figures
+    from .results.figures import make_figures
 
     make_figures(args.stats_dir, args.out_dir)
 
 
 def _report(args) -> None:
-    from .report import write_report
+    from .results.report import write_report
 
     write_report(args.stats_dir, args.figures_dir, args.config, args.template, args.output,
                  data_files=args.data or [], counts_path=args.counts, manifest_path=args.manifest)
@@ -294,7 +294,7 @@ def _cluster(args) -> None:
 
 
 def _sample_data(args) -> None:
-    from .synthetic import write_published_file
+    from .data.synthetic import write_published_file
 
     write_published_file(args.output, args.lines, seed=args.seed)
     log.info("wrote %d synthetic lines in the published format to %s", args.lines, args.output)
@@ -353,8 +353,8 @@ def config_option(parser: argparse.ArgumentParser, flag: str, key: str, help: st
 
 
 def build_parser() -> argparse.ArgumentParser:
-    # Backend and setup names from the schema, which tests check against the registries;
-    # importing the registries here would make every command depend on every backend.
+    # Names a key allows (backends, setups, units) come from the schema, which tests check against
+    # the registries; importing the registries here would make every command depend on every backend.
     from .config import choices
 
     parser = argparse.ArgumentParser(prog="mlopsbench", description=__doc__.splitlines()[0])
@@ -367,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    _data_commands(command)
+    _data_commands(command, choices)
     _pipeline_commands(command, choices)
     _upload_commands(command, choices)
     _analysis_commands(command)
@@ -375,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _data_commands(command) -> None:
+def _data_commands(command, choices) -> None:
     """The data, the models, the study's configuration."""
     p = command("check-config", _check_config, "validate a study configuration and the files it names")
     p.add_argument("config")
@@ -410,7 +410,7 @@ def _data_commands(command) -> None:
 
     p = command("upload-model", _upload_model, "save an untrained model of a given file size (Section 4.2)")
     p.add_argument("--size", type=positive, required=True)
-    config_option(p, "--unit", "upload.size_unit", choices=["MB", "MiB"])
+    config_option(p, "--unit", "upload.size_unit", choices=choices("upload.size_unit"))
     config_option(p, "--hidden-layers", "model.hidden_layers", type=at_least_one)
     config_option(p, "--seed", "upload.seed", type=int)
     p.add_argument("--output", required=True, type=output_file)
@@ -478,7 +478,8 @@ def _upload_commands(command, choices) -> None:
     config_option(p, "--bucket", "upload.store.bucket")
     p.add_argument("--endpoint", help="host:port of an S3/MinIO store; default: an embedded SeaweedFS")
     p.add_argument("--secure", action="store_true", help="use HTTPS with --endpoint")
-    config_option(p, "--unit", "upload.size_unit", choices=["MB", "MiB"], help="unit of the model sizes (pod setup)")
+    config_option(p, "--unit", "upload.size_unit", choices=choices("upload.size_unit"),
+                  help="unit of the model sizes (pod setup)")
     p.add_argument("--cluster-config", help="configuration with kubernetes.upload (setups on a cluster)")
 
     p = command("upload-worker", _upload_worker, "(internal) upload the JSON job on stdin; one record a line")

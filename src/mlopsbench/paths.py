@@ -23,8 +23,6 @@ UPLOADS = "results/tidy/uploads.parquet"
 UPLOAD_CELLS = "results/tidy/upload_cells.parquet"
 STATS_DIR = "results/stats"
 FIGURES_DIR = "results/figures"
-FIGURE_NAMES = ("fig14_durations", "fig15_overhead_dataset", "fig16_overhead_model", "fig17_job_overhead_dataset",
-                "fig18_job_overhead_model", "fig19_uploads", "fig_overhead_parts")
 REPORT = "results/report/report.pdf"
 # Whether the study started the local cluster (then it stops it at the end).
 CLUSTER_HOLD = "logs/cluster/hold.json"

@@ -15,13 +15,15 @@ from statistics import mean
 
 from . import paths
 from .config import pipeline_runs, upload_cells
+from .rawdirs import CellDir, RunDir
 
 
 def _run_seconds(run_dir: Path) -> float | None:
     """A finished run's wall time: its first event to its ``run.json``."""
     try:
-        first = json.loads((run_dir / "events.jsonl").open().readline())
-        return json.loads((run_dir / "run.json").read_text())["finished"] - first["t"]
+        raw = RunDir(run_dir)
+        first = json.loads(raw.events.open().readline())
+        return json.loads(raw.finished.read_text())["finished"] - first["t"]
     except (OSError, ValueError, KeyError):
         return None
 
@@ -29,8 +31,9 @@ def _run_seconds(run_dir: Path) -> float | None:
 def _cell_seconds(cell_dir: Path) -> float | None:
     """A finished upload cell's wall time: its first upload's start to its ``run.json``."""
     try:
-        first = json.loads((cell_dir / "uploads.jsonl").open().readline())
-        return (cell_dir / "run.json").stat().st_mtime - first["started"]
+        raw = CellDir(cell_dir)
+        first = json.loads(raw.records.open().readline())
+        return raw.finished.stat().st_mtime - first["started"]
     except (OSError, ValueError, KeyError):
         return None
 
@@ -45,8 +48,8 @@ def estimate(config: dict, study: Path) -> dict:
              for setup, latency in upload_cells(config)}
     run_took = {d: s for d in runs if (s := _run_seconds(d)) is not None}
     cell_took = {d: s for d in cells if (s := _cell_seconds(d)) is not None}
-    to_run = [d for d in runs if not (d / "run.json").exists()]
-    to_upload = [d for d in cells if not (d / "run.json").exists()]
+    to_run = [d for d in runs if not RunDir(d).finished.exists()]
+    to_upload = [d for d in cells if not CellDir(d).finished.exists()]
     if (to_run and not run_took) or (to_upload and not cell_took):
         left = None
     else:

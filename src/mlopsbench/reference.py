@@ -19,11 +19,12 @@ from pathlib import Path
 from . import atomic, paths
 from .config import load_config, pipeline_runs, upload_cells
 from .errors import InputError
+from .rawdirs import FINISHED, RunDir
 
 MANIFEST = "MANIFEST.json"
 INPUTS = "inputs"
-# What a run or cell directory keeps that is no measurement: the notebook's own figures.
-NOT_SHIPPED = ("artifacts",)
+# What a run directory keeps that is no measurement: the notebook's own figures.
+NOT_SHIPPED = RunDir(Path()).artifacts.name
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,12 @@ def collect(study: Path, folder: Path) -> list[str]:
     copied = []
     for relative in runs + cells:
         source = study / relative
-        if not (source / "run.json").exists():
+        if not (source / FINISHED).exists():
             continue
         for directory in [source, *sorted(source.parent.glob(f"{source.name}.*-*"))]:
             target = folder / directory.relative_to(study)
             if not target.exists():
-                shutil.copytree(directory, target, ignore=shutil.ignore_patterns(*NOT_SHIPPED))
+                shutil.copytree(directory, target, ignore=shutil.ignore_patterns(NOT_SHIPPED))
                 copied.append(str(target.relative_to(folder)))
     for name in (paths.RAW_INTEL_LAB_CHECKED, paths.node_counts(config["data"]["mote"])):
         if (study / name).exists():
@@ -62,24 +63,24 @@ def collect(study: Path, folder: Path) -> list[str]:
 
 def rebuild(folder: Path, template: Path) -> Path:
     """Tidy tables, statistics, figures and the PDF of ``folder``, from its raw exports alone."""
-    from .analysis import analyse, load_table, write_stats
-    from .figures import make_figures
+    from .results.analysis import analyse, load_table
+    from .results.figures import make_figures
     from .pipeline.tidy import tidy_pipeline
-    from .report import write_report
+    from .results.report import write_report
     from .upload.tidy import tidy_uploads
 
     config = load_config(folder / "config.yaml")
     runs, cells = exports(config)
-    missing = [d for d in runs + cells if not (folder / d / "run.json").exists()]
+    missing = [d for d in runs + cells if not (folder / d / FINISHED).exists()]
     if missing:
         raise InputError(f"{folder}: {len(missing)} runs or cells of its design have no raw exports yet, "
                                 f"first {missing[0]}")
     tidy_pipeline([folder / d for d in runs], folder / paths.PIPELINE_STEPS, folder / paths.PIPELINE_RUNS)
     tidy_uploads([folder / d for d in cells], folder / paths.UPLOADS, folder / paths.UPLOAD_CELLS)
-    result = analyse(load_table(folder / paths.PIPELINE_STEPS), load_table(folder / paths.PIPELINE_RUNS),
+    bundle = analyse(load_table(folder / paths.PIPELINE_STEPS), load_table(folder / paths.PIPELINE_RUNS),
                      load_table(folder / paths.UPLOADS), load_table(folder / paths.UPLOAD_CELLS),
                      margin=config["analysis"]["equivalence_margin"], little=config["analysis"]["little_change_points"])
-    write_stats(result, folder / paths.STATS_DIR)
+    bundle.write(folder / paths.STATS_DIR)
     make_figures(folder / paths.STATS_DIR, folder / paths.FIGURES_DIR)
     mote = config["data"]["mote"]
     return write_report(folder / paths.STATS_DIR, folder / paths.FIGURES_DIR, folder / "config.yaml", template,
@@ -89,21 +90,28 @@ def rebuild(folder: Path, template: Path) -> Path:
 
 
 def _command(*args: str) -> str:
-    done = subprocess.run(list(args), capture_output=True, text=True)
+    """The first line a tool prints about its version; "unknown" where it is missing or fails."""
+    try:
+        done = subprocess.run(list(args), capture_output=True, text=True)
+    except OSError:
+        return "unknown"
     return (done.stdout or done.stderr).strip().splitlines()[0] if done.returncode == 0 else "unknown"
 
 
 def write_manifest(folder: Path, commit: str, sittings: list[str]) -> dict:
     """``MANIFEST.json``: the measuring commit, the sittings, the machine, and every file's checksum."""
-    from .download import sha256_of
-    from .report.provenance import machine, versions
+    from .data.download import sha256_of
+    from .cluster.build import recorded_binary
+    from .cluster.node import Layout
+    from .results.report.provenance import machine, versions
 
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
     manifest = {
         "measured_with_commit": commit, "sittings": sittings,
         "machine": machine(), "versions": versions(),
         "tools": {"kernel": _command("uname", "-r"), "containerd": _command("containerd", "--version"),
-                  "runc": _command("runc", "--version"), "prometheus": _command("prometheus", "--version")},
+                  "runc": _command("runc", "--version"), "prometheus": _command("prometheus", "--version"),
+                  "kube-apiserver": _command(str(recorded_binary(Layout.default().root, "kube-apiserver")), "--version")},
         "bytes": sum(p.stat().st_size for p in files),
         "files": {str(p.relative_to(folder)): sha256_of(p) for p in files},
     }

@@ -27,14 +27,14 @@ rule figures:
         paths.STATS_DIR,
     output:
         **{
-            name: report(
-                f"{paths.FIGURES_DIR}/{name}.png",
-                caption=f"../report/{name}.rst",
+            figure.name: report(
+                f"{paths.FIGURES_DIR}/{figure.name}.png",
                 category="Figures",
+                labels={"figure": figure.name, "caption": figure.caption},
             )
-            for name in paths.FIGURE_NAMES
+            for figure in FIGURES.values()
         },
-        vectors=[f"{paths.FIGURES_DIR}/{name}.pdf" for name in paths.FIGURE_NAMES],
+        vectors=[f"{paths.FIGURES_DIR}/{name}.pdf" for name in FIGURE_NAMES],
         index=f"{paths.FIGURES_DIR}/index.json",
     params:
         out_dir=lambda wildcards, output: os.path.dirname(output.index),

@@ -1,7 +1,10 @@
-"""A real single-node Kubernetes cluster on this machine, built from the package registries.
+"""Kubernetes: ``kube`` (the API clients, names and labels every part that talks to a cluster
+shares) and a real single-node cluster on this machine, built from the package registries.
 
 ``build`` compiles etcd, the control plane, kubelet, kube-proxy, kube-state-metrics and
 crictl from Go modules; ``images`` builds the pause and job images without Docker;
-``lifecycle`` starts and removes the cluster (``mlopsbench cluster up|down|status``);
-``target`` points a configuration's ``kubernetes`` section at it.
+``components`` describes each of its daemons in one entry; ``objects`` the Kubernetes
+objects it needs; ``lifecycle`` starts and removes it (``mlopsbench cluster up|down|status``);
+``target`` is the cluster a study runs on (any kubeconfig's, or this one), built once from
+a configuration's ``kubernetes`` section.
 """

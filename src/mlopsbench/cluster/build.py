@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
-from .paths import cache_dir
+from .node import cache_dir
 
 KUBERNETES_VERSION = "v1.34.4"
 

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -26,14 +25,6 @@ class NotReady(RuntimeError):
     pass
 
 
-@dataclass(frozen=True)
-class Daemon:
-    name: str
-    argv: list[str]
-    ready: Callable[[], bool]
-    env: dict = field(default_factory=dict)
-
-
 def running(pid_file: Path) -> int | None:
     """The daemon's pid if the process of the pid file still runs."""
     try:
@@ -43,13 +34,14 @@ def running(pid_file: Path) -> int | None:
     return int(pid) if start_time(int(pid)) == started else None
 
 
-def start(daemon: Daemon, logs: Path, pids: Path) -> int:
+def start(name: str, argv: list[str], logs: Path, pids: Path) -> int:
+    """Start ``argv`` detached, its output in ``logs/<name>.log`` and its pid in ``pids/<name>``."""
     logs.mkdir(parents=True, exist_ok=True)
     pids.mkdir(parents=True, exist_ok=True)
-    with (logs / f"{daemon.name}.log").open("ab") as out:
-        process = subprocess.Popen(daemon.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                   env=os.environ | daemon.env, start_new_session=True)
-    (pids / daemon.name).write_text(f"{process.pid} {start_time(process.pid)}\n")
+    with (logs / f"{name}.log").open("ab") as out:
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    (pids / name).write_text(f"{process.pid} {start_time(process.pid)}\n")
     return process.pid
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from .. import atomic
 from ..errors import InputError
-from .paths import cache_dir
+from .node import cache_dir
 
 JOB_IMAGE = "docker.io/library/mlopsbench:local"
 PAUSE_IMAGE = "registry.k8s.io/pause:mlopsbench"

@@ -1,5 +1,12 @@
 """The single node's layout, addresses and configuration files.
 
+Where the cluster keeps things, all outside the work tree: the cache
+(``$MLOPSBENCH_CACHE``, default ``~/.cache/mlopsbench``) holds binaries, image layers and
+containerd's image store, kept across ``down`` and ``up``; the state
+(``$MLOPSBENCH_CLUSTER_STATE``, default ``~/.local/state/mlopsbench/cluster``) holds the
+certificates, kubeconfigs, configuration, etcd's data, logs and process ids of one running
+cluster, removed by ``down`` (its logs are kept).
+
 Every daemon gets private paths under the state directory (containerd's image store
 under the cache, so images survive ``down``), its own CNI configuration directory, and
 an explicit node address: the address of the interface the default route leaves by, as
@@ -11,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +26,6 @@ from pathlib import Path
 import yaml
 
 from ..errors import InputError
-from .paths import cache_dir, state_dir
 
 NODE_NAME = "mlopsbench-node"
 # The thesis's core label as config/cluster.yaml has it; one node cannot also carry iot=edge,
@@ -35,13 +42,22 @@ PROMETHEUS_PORT = 39090
 KUBELET_PORTS = (10250, 10248)      # its API, its healthz
 KUBE_PROXY_PORTS = (10256, 10249)   # healthz, metrics
 CONTROLLER_MANAGER_PORT, SCHEDULER_PORT = 10257, 10259
-# Every fixed TCP port a daemon listens on: up refuses to start while one is taken.
-PORTS = (API_PORT, *ETCD_PORTS, *KSM_PORTS, PROMETHEUS_PORT, *KUBELET_PORTS, *KUBE_PROXY_PORTS,
-         CONTROLLER_MANAGER_PORT, SCHEDULER_PORT)
 
 
 class NodeError(InputError):
     pass
+
+
+def cache_dir() -> Path:
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mlopsbench"
+    path = Path(os.environ.get("MLOPSBENCH_CACHE", default))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def state_dir() -> Path:
+    default = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "mlopsbench" / "cluster"
+    return Path(os.environ.get("MLOPSBENCH_CLUSTER_STATE", default))
 
 
 @dataclass(frozen=True)
@@ -144,7 +160,7 @@ def _node_ip() -> str:
     return routes[0]["prefsrc"]
 
 
-def check_ports_free(ports: tuple[int, ...] = PORTS) -> None:
+def check_ports_free(ports: tuple[int, ...]) -> None:
     """Refuse to start when a port is taken: a stray daemon's answer would pass for the new one's
     readiness while the new one exits with "address already in use"."""
     listening = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout

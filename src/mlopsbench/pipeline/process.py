@@ -42,7 +42,7 @@ def environment(spec: RunSpec, cpu: int) -> dict:
 class StepProcess:
     def __init__(self, step: str, script: Path, log_path: Path, spec: RunSpec, cpu: int, exits: queue.Queue):
         self.step, self.cpu, self.log_path = step, cpu, log_path
-        self.deadline = None if spec.step_timeout is None else time.monotonic() + spec.step_timeout
+        self.deadline = time.monotonic() + spec.step_timeout
         self.dispatched = time.time()
         with log_path.open("wb") as out:
             self.popen = subprocess.Popen([spec.python, str(script.resolve())], cwd=spec.run_dir, stdout=out,
@@ -57,7 +57,7 @@ class StepProcess:
         exits.put(Exit(self, t, self.popen.returncode, usage.ru_maxrss))
 
     def expired(self) -> bool:
-        return self.deadline is not None and time.monotonic() >= self.deadline
+        return time.monotonic() >= self.deadline
 
     def kill(self) -> None:
         """End the step and everything it started (its process group)."""
@@ -68,5 +68,6 @@ class StepProcess:
 
 
 def next_timeout(running) -> float | None:
-    deadlines = [p.deadline for p in running if p.deadline is not None]
+    """Seconds until the first running step's deadline; None (wait for an exit) when none runs."""
+    deadlines = [p.deadline for p in running]
     return None if not deadlines else max(0.0, min(deadlines) - time.monotonic())

@@ -45,7 +45,7 @@ def _query(url: str, promql: str, at: float, timeout: float) -> dict:
 
 
 def collect(url: str, namespace: str, pods: list[str], start: float, end: float, out_dir: str | Path,
-            scrape_interval: float = 5.0, timeout: float = 30.0) -> dict[str, dict[str, float | None]]:
+            scrape_interval: float, timeout: float = 30.0) -> dict[str, dict[str, float | None]]:
     """{pod: {created, scheduled, started, finished}}; None where Prometheus never saw it.
 
     The window runs from ``start`` to ``end`` plus two scrape intervals, so the last

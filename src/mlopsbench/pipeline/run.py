@@ -29,14 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import atomic
+from ..config import default
 from ..errors import InputError
 from ..locks import DirectoryLock
+from ..rawdirs import RunDir
 from ..records import (JsonLines, RecordError, RunFinished, RunIdentity, RunNote, RunStarted, StepEvent, parse_event,
                        read_jsonl, utc_stamp)
 from .compiler import Plan
-
-MANIFEST = "run.json"
-EVENTS = "events.jsonl"
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ class RunSpec:
     parameters: dict
     cores: int = 1
     cpu_request: int | None = None   # cores per step; None: each step's limit:cpu tag
-    step_timeout: float | None = None
+    step_timeout: float = field(default_factory=lambda: default("pipeline.step_timeout_s"))
     keep_marshal: bool = False
     python: str = sys.executable
     extra_env: dict = field(default_factory=dict)
@@ -100,7 +99,8 @@ def read_events(path: Path) -> list:
 def _earlier_attempt(run_dir: Path) -> tuple[str, RunStarted | None, RunFinished | None]:
     """(kind, its start, its end) of what an earlier attempt left in ``run_dir``."""
     try:
-        events = read_events(run_dir / EVENTS) if (run_dir / EVENTS).exists() else []
+        events_path = RunDir(run_dir).events
+        events = read_events(events_path) if events_path.exists() else []
     except RecordError as exc:
         log.warning("%s", exc)
         events = []
@@ -137,10 +137,11 @@ def _is_our_step(pid: int, run_dir: Path) -> bool:
 
 def prepare_run_dir(run_dir: Path) -> None:
     """Start clean; whatever an earlier attempt left is kept beside the run directory, unedited."""
-    if (run_dir / MANIFEST).exists():
-        raise InputError(f"{run_dir}: this run already finished ({MANIFEST} exists); remove it to run again")
+    raw = RunDir(run_dir)
+    if raw.finished.exists():
+        raise InputError(f"{run_dir}: this run already finished ({raw.finished.name} exists); remove it to run again")
     if run_dir.exists() and any(run_dir.iterdir()):
-        _stop_orphans(run_dir, run_dir / EVENTS)
+        _stop_orphans(run_dir, raw.events)
         kind, started, _ = _earlier_attempt(run_dir)
         kept = run_dir.with_name(f"{run_dir.name}.{kind}-{started.attempt if started else utc_stamp()}")
         run_dir.rename(kept)
@@ -148,13 +149,13 @@ def prepare_run_dir(run_dir: Path) -> None:
             log.warning("%s: a finished run is being replaced; it is kept as %s and no longer counted", run_dir, kept)
         else:
             log.warning("%s: an unfinished attempt was kept as %s", run_dir, kept)
-    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+    raw.logs.mkdir(parents=True, exist_ok=True)
 
 
 def begin_run(spec: RunSpec, plan: Plan) -> RunLog:
     """Set aside what earlier attempts left in the run directory and log the start."""
     prepare_run_dir(spec.run_dir)
-    events = RunLog(spec.run_dir / EVENTS)
+    events = RunLog(RunDir(spec.run_dir).events)
     events.append(RunStarted(
         t=time.time(), run=spec.run, attempt=utc_stamp(), parameters=spec.parameters, cores=spec.cores,
         cpu_per_step={name: spec.step_cpu(plan, name) for name in plan.steps}, notebook=str(plan.path),
@@ -164,17 +165,17 @@ def begin_run(spec: RunSpec, plan: Plan) -> RunLog:
 
 
 def finish_run(spec: RunSpec, events: RunLog, failures: dict[str, str]) -> str:
-    status = "failed" if failures else "succeeded"
+    status, raw = "failed" if failures else "succeeded", RunDir(spec.run_dir)
     finished = RunFinished(time.time(), status, failures)
     events.append(finished)
     events.close()
     if failures:
         raise RunFailed(f"{spec.run_dir}: run {status}: " +
-                        "; ".join(f"step {s} {why} (see {spec.run_dir / 'logs' / s}.log)" for s, why in failures.items()))
+                        "; ".join(f"step {s} {why} (see {raw.log(s)})" for s, why in failures.items()))
     if not spec.keep_marshal:
-        shutil.rmtree(spec.run_dir / "marshal", ignore_errors=True)
-    atomic.write_json(spec.run_dir / MANIFEST, {"v": 1, "status": status, "finished": finished.t,
-                                                "run": spec.run.run_id, "events": EVENTS})
+        shutil.rmtree(raw.marshal, ignore_errors=True)
+    atomic.write_json(raw.finished, {"v": 1, "status": status, "finished": finished.t, "run": spec.run.run_id,
+                                     "events": raw.events.name})
     return status
 
 

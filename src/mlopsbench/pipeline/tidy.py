@@ -15,15 +15,17 @@ Runs of one group (backend and configuration) must share their parameters: mixin
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 from .. import atomic
-from ..models import trainable_params
+from ..data.models import trainable_params
 from ..paths import architecture_name
+from ..rawdirs import RunDir
 from ..records import RunFinished, RunStarted
 from .backends import backend, primary_clocks
-from .run import EVENTS, read_events
+from .run import read_events
 from .timing import RUNTIME_COLUMNS, TidyError, with_overhead
 
 STEP_COLUMNS = ["backend", "series", "dataset_mb", "model", "trainable_params", "rep", "run_id", "step",
@@ -32,7 +34,8 @@ STEP_COLUMNS = ["backend", "series", "dataset_mb", "model", "trainable_params", 
                 "startup_seconds", "marshal_seconds", "rest_seconds", "peak_rss_mib", *RUNTIME_COLUMNS]
 RUN_COLUMNS = ["backend", "series", "dataset_mb", "model", "trainable_params", "rep", "run_id", "created",
                "finished", "wall_seconds", "cell_seconds", "overhead_seconds", "overhead_pct",
-               "imports_seconds", "steps", "steps_failed", "status", "raw_dir"]
+               "imports_seconds", "steps", "steps_failed", "status", "raw_dir", "epochs", "cores", "cpu_per_step",
+               "server_version"]
 # What an earlier attempt kept beside a run directory is called, and how the tables list it.
 KEPT = {"attempt": None, "superseded": "superseded"}
 
@@ -60,9 +63,9 @@ def read_run(run_dir: str | Path, kept_as: str | None = None) -> tuple[list[dict
 
 def _read(run_dir: str | Path, kept_as: str | None) -> tuple[list[dict], dict, RunStarted]:
     run_dir = Path(run_dir)
-    events_path = run_dir / EVENTS
+    events_path = RunDir(run_dir).events
     if not events_path.exists():
-        raise TidyError(f"{run_dir}: no {EVENTS}; is this a run directory?")
+        raise TidyError(f"{run_dir}: no {events_path.name}; is this a run directory?")
     events = read_events(events_path)
     if not events or not isinstance(events[0], RunStarted):
         raise NothingMeasured(f"{events_path}:1: expected a run-started record")
@@ -86,6 +89,9 @@ def _read(run_dir: str | Path, kept_as: str | None) -> tuple[list[dict], dict, R
         "created": min(created, default=None), "finished": max(finished, default=None),
         "cell_seconds": sum(r["cell_seconds"] or 0.0 for r in primary), "imports_seconds": None,
         "steps": len(primary), "steps_failed": sum(r["status"] == "failed" for r in primary), "status": status,
+        # What the run was measured with, as it recorded it: the report reads these, not the configuration.
+        "epochs": started.parameters.get("EPOCHS"), "cores": started.cores,
+        "cpu_per_step": json.dumps(started.cpu_per_step, sort_keys=True), "server_version": None,
     } | reader.run_fields(run_dir, events)
     with_overhead(run)
     run["wall_seconds"] = run.pop("duration_seconds")

@@ -23,6 +23,7 @@ import re
 from pathlib import Path
 
 from ..errors import InputError
+from ..rawdirs import RunDir
 from ..records import RunStarted, StepEvent
 from .compiler import MARKER
 
@@ -127,7 +128,7 @@ def event_rows(run_dir: Path, run_id: str, events: list, base: dict, source: str
             step["status"] = "skipped"
     rows = []
     for name, step in steps.items():
-        log_path = run_dir / "logs" / f"{name}.log"
+        log_path = RunDir(run_dir).log(name)
         times = jt_times(log_path)
         if step["status"] == "succeeded" and name not in times:
             raise missing_jt(run_id, name, log_path)

@@ -13,8 +13,9 @@ import logging
 
 from .. import atomic
 from ..locks import DirectoryLock
+from ..rawdirs import CellDir
 from ..records import JsonLines
-from .plan import MANIFEST, RECORDS, CellSpec, UploadModel, read_records, reusable_records
+from .plan import CellSpec, UploadModel, read_records, reusable_records
 from .setups import setup
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 def run_cell(spec: CellSpec, models: list[UploadModel]) -> dict:
     """Run (or resume) one cell; return its manifest. Raises StoreError if the store fails."""
     chosen = setup(spec.setup)
+    raw = CellDir(spec.out_dir)
     with DirectoryLock(spec.out_dir):
         spec.out_dir.mkdir(parents=True, exist_ok=True)
         manifest = {"v": 1, "study": spec.study, "setup": spec.setup, "latency_ms": spec.latency_ms,
@@ -31,7 +33,7 @@ def run_cell(spec: CellSpec, models: list[UploadModel]) -> dict:
         if why:
             log.warning("setup %s skipped: %s", spec.setup, why)
             manifest |= {"status": "skipped", "reason": why}
-            atomic.write_json(spec.out_dir / MANIFEST, manifest)
+            atomic.write_json(raw.finished, manifest)
             return manifest
         store = chosen.store(spec)
         done = reusable_records(spec, store)
@@ -39,9 +41,9 @@ def run_cell(spec: CellSpec, models: list[UploadModel]) -> dict:
         if plan:
             log.info("%s at %g ms: %d uploads to do, %d already recorded", spec.setup, spec.latency_ms,
                      len(plan), len(done))
-            with JsonLines(spec.out_dir / RECORDS) as records:
+            with JsonLines(raw.records) as records:
                 chosen.run(spec, plan, records.append)
         manifest |= {"status": "succeeded", "uploads": len(read_records(spec.out_dir)),
                      "parameters": spec.parameters(store).__dict__}
-        atomic.write_json(spec.out_dir / MANIFEST, manifest)
+        atomic.write_json(raw.finished, manifest)
         return manifest

@@ -19,12 +19,11 @@ from pathlib import Path
 from .. import paths
 from ..config import default
 from ..errors import InputError
-from ..netns import namespaces_supported
-from ..objectstore import Endpoint
+from ..rawdirs import CellDir
 from ..records import UploadParameters, UploadRecord, read_jsonl, set_aside_truncated_tail, utc_stamp
+from .netns import namespaces_supported
+from .objectstore import Endpoint
 
-RECORDS = "uploads.jsonl"
-MANIFEST = "run.json"
 MIB = 1 << 20
 # A fresh store allocates its volumes on the first write (about 0.2 s in SeaweedFS): one
 # unmeasured upload first, so the first measured one pays what every other one pays.
@@ -52,7 +51,7 @@ class CellSpec:
     bucket: str = field(default_factory=lambda: default("upload.store.bucket"))
     unit: str = field(default_factory=lambda: default("upload.size_unit"))
     endpoint: Endpoint | None = None  # None: an embedded SeaweedFS
-    options: object | None = None     # what a cluster setup needs (upload.setups._cluster.ClusterUpload)
+    options: object | None = None     # a cluster setup's cluster (cluster.target.ClusterTarget)
 
     def parameters(self, store: str) -> UploadParameters:
         return UploadParameters(latency_ms=float(self.latency_ms), part_size=self.part_size,
@@ -82,14 +81,14 @@ def model_from_sidecar(path: str | Path) -> UploadModel:
 
 
 def read_records(out_dir: Path) -> list[UploadRecord]:
-    path = out_dir / RECORDS
+    path = CellDir(out_dir).records
     return read_jsonl(path, UploadRecord.from_json) if path.exists() else []
 
 
 def reusable_records(spec: CellSpec, store: str) -> set[tuple[float, int]]:
     """(model_mb, rep) already measured with this cell's parameters. A line cut short by a
     crash and records of other parameters are set aside first, named in the log."""
-    path = spec.out_dir / RECORDS
+    path = CellDir(spec.out_dir).records
     set_aside_truncated_tail(path)
     records = read_records(spec.out_dir)
     wanted = spec.parameters(store)
@@ -98,7 +97,7 @@ def reusable_records(spec: CellSpec, store: str) -> set[tuple[float, int]]:
         aside = spec.out_dir / f"uploads.superseded-{utc_stamp()}.jsonl"
         keep = [r for r in records if r not in stale]
         aside.write_text("".join(json.dumps(r.to_json(), sort_keys=True) + "\n" for r in stale))
-        tmp = path.with_name(f".{RECORDS}.tmp{os.getpid()}")
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         tmp.write_text("".join(json.dumps(r.to_json(), sort_keys=True) + "\n" for r in keep))
         os.replace(tmp, path)
         log.warning("%s: %d records were measured with other parameters (now %s); set aside in %s and measured "

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from .. import atomic
 from ..errors import InputError
+from ..rawdirs import CellDir
 from ..records import UploadRecord
-from .plan import MANIFEST, read_records
+from .plan import read_records
 
 UPLOAD_COLUMNS = ["setup", "store", "store_path", "model_mb", "bytes", "latency_ms", "emulation", "rep", "seconds",
                   "throughput_mb_s", "verified", "part_size", "verify_method", "requests", "window_bytes",
@@ -39,9 +40,9 @@ def tidy_uploads(cell_dirs: list[str | Path], uploads_out: str | Path, cells_out
 
     rows, cells = [], []
     for cell_dir in map(Path, cell_dirs):
-        manifest_path = cell_dir / MANIFEST
+        manifest_path = CellDir(cell_dir).finished
         if not manifest_path.exists():
-            raise InputError(f"{cell_dir}: no {MANIFEST}; the cell has not finished")
+            raise InputError(f"{cell_dir}: no {manifest_path.name}; the cell has not finished")
         manifest = json.loads(manifest_path.read_text())
         records = read_records(cell_dir)
         for record in records:

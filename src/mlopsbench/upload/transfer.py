@@ -18,10 +18,10 @@ from typing import Callable
 
 from tqdm import tqdm
 
-from ..latency import DelayProxy
-from ..netns import Namespace
-from ..objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint, SeaweedFS, StoreError, ensure_bucket
 from ..records import UploadRecord
+from .latency import DelayProxy
+from .netns import Namespace
+from .objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint, SeaweedFS, StoreError, ensure_bucket
 from .plan import CellSpec
 from .worker import job
 
@@ -35,15 +35,16 @@ def store(spec: CellSpec):
         ensure_bucket(spec.endpoint, spec.bucket)
         yield spec.endpoint
     else:
-        with SeaweedFS(spec.out_dir, isolate=spec.embedded_store_path == "veth") as endpoint:
+        embedded = SeaweedFS(spec.out_dir, isolate=spec.embedded_store_path == "veth")
+        with embedded as endpoint:
             ensure_bucket(endpoint, spec.bucket)
             try:
                 yield endpoint
             except StoreError as exc:  # the S3 answer hides the cause; the store's own log names it
-                cause = SeaweedFS.fatal_cause(spec.out_dir / "weed.log")
+                cause = SeaweedFS.fatal_cause(embedded.log_path)
                 if cause is None:
                     raise
-                raise StoreError(f"{exc}; the store's log ({spec.out_dir / 'weed.log'}) says: {cause}") from None
+                raise StoreError(f"{exc}; the store's log ({embedded.log_path}) says: {cause}") from None
 
 
 def upload_from_here(spec: CellSpec, plan: list[dict], endpoint: Endpoint, store_kind: str, emulation: str,

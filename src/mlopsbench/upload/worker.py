@@ -17,8 +17,8 @@ import os
 import time
 from pathlib import Path
 
-from ..objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint, client
 from ..records import UploadParameters, UploadRecord
+from .objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint, client
 
 MIB = 1 << 20
 

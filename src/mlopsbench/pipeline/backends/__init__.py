@@ -25,12 +25,13 @@ class Backend:
     run: Callable        # run(plan, spec) -> "succeeded", or raises RunFailed
     step_rows: Callable  # step_rows(run_dir, run_id, events, base) -> tidy rows of every clock it keeps
     run_fields: Callable[[Path, list], dict] = lambda run_dir, events: {}
-    # cluster_options(kubernetes section) -> RunSpec.cluster, for a backend that dispatches to a cluster
-    cluster_options: Callable | None = None
+    # target(kubernetes section) -> RunSpec.cluster (a cluster.target.ClusterTarget), for a backend
+    # that dispatches to a cluster; the CLI builds it once per run
+    cluster_target: Callable | None = None
 
     @property
     def on_cluster(self) -> bool:
-        return self.cluster_options is not None
+        return self.cluster_target is not None
 
 
 BACKENDS: Registry = Registry(__name__, __path__, "BACKEND", "backend")

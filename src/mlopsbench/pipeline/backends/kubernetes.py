@@ -19,15 +19,15 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from urllib3.exceptions import HTTPError
 
 from ... import atomic
-from ...config import with_defaults
+from ...cluster.kube import KEY, cleanup, dns_name, labels, pod_log
+from ...cluster.target import ClusterTarget, target_from_config
 from ...interrupts import signals_deferred
-from ...kube import KEY, KubeClients, cleanup, connect, dns_name, labels, pod_log
+from ...rawdirs import RunDir
 from ..compiler import Plan
 from ..prometheus import collect, read_saved
 from ..run import RunFailed, RunLog, RunSpec, read_events, release_steps, run_pipeline
@@ -37,50 +37,8 @@ from . import Backend
 MOUNT = "/marshal"
 INPUTS = "inputs"
 SOURCE = "watch"
-CRI = "cri.json"  # the runtime's own times of the run's pods (cluster.cri)
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ClusterSpec:
-    """The ``kubernetes`` section of a configuration, its defaults from the schema."""
-
-    namespace: str
-    image: str
-    image_pull_policy: str
-    service_account: str
-    node_selector: dict
-    resources: dict
-    storage_class: str | None
-    read_write_many: bool
-    volume_size: str
-    prometheus_url: str | None
-    scrape_interval_s: float
-    cri: list[str] | None          # crictl's command line, where this machine is the node
-    api_silence_s: float           # the API server may not answer this long before the run fails
-    node_silence_s: float          # a step's node may not report this long before the run fails
-
-
-def cluster_spec(section: dict) -> ClusterSpec:
-    """The run options of a ``kubernetes`` section (without connection and upload keys)."""
-    section = with_defaults(section, "kubernetes")
-    return ClusterSpec(**{k: v for k, v in section.items() if k not in ("kubeconfig", "context", "local", "upload")})
-
-
-@dataclass(frozen=True)
-class Cluster:
-    """Where the kubernetes backend runs: the API clients and the run options."""
-
-    clients: KubeClients
-    options: ClusterSpec
-
-
-def cluster_from_config(section: dict) -> Cluster:
-    from ...cluster.target import resolve
-
-    section = resolve(section)
-    return Cluster(connect(section), cluster_spec(section))
 
 
 def run_labels(spec: RunSpec, run_name: str) -> dict[str, str]:
@@ -88,7 +46,7 @@ def run_labels(spec: RunSpec, run_name: str) -> dict[str, str]:
                   configuration=dns_name(spec.run.configuration), rep=str(spec.run.rep), run=run_name)
 
 
-def pvc_manifest(cluster: ClusterSpec, name: str, labels: dict) -> dict:
+def pvc_manifest(cluster: ClusterTarget, name: str, labels: dict) -> dict:
     spec = {"accessModes": ["ReadWriteMany" if cluster.read_write_many else "ReadWriteOnce"],
             "resources": {"requests": {"storage": cluster.volume_size}}}
     if cluster.storage_class:
@@ -97,7 +55,7 @@ def pvc_manifest(cluster: ClusterSpec, name: str, labels: dict) -> dict:
             "metadata": {"name": name, "namespace": cluster.namespace, "labels": labels}, "spec": spec}
 
 
-def pod_manifest(cluster: ClusterSpec, name: str, labels: dict, script: str, volume: str,
+def pod_manifest(cluster: ClusterTarget, name: str, labels: dict, script: str, volume: str,
                  deadline_s: float | None, node: str | None, cpu: int) -> dict:
     """One step's Pod: the compiled script runs with the marshal volume as working directory.
 
@@ -138,7 +96,7 @@ def pod_manifest(cluster: ClusterSpec, name: str, labels: dict, script: str, vol
             "metadata": {"name": name, "namespace": cluster.namespace, "labels": labels}, "spec": spec}
 
 
-def stage_manifest(cluster: ClusterSpec, name: str, labels: dict, volume: str) -> dict:
+def stage_manifest(cluster: ClusterTarget, name: str, labels: dict, volume: str) -> dict:
     """A pod that holds the run's volume while the inputs are copied in."""
     spec = pod_manifest(cluster, name, labels | {f"{KEY}/step": "stage-in"}, "", volume, None, None, 1)
     container = spec["spec"]["containers"][0]
@@ -191,8 +149,8 @@ class KubernetesRunner:
     """Runs one compiled pipeline on a cluster; the API clients come with the spec."""
 
     def __init__(self, plan: Plan, spec: RunSpec):
-        cluster: Cluster = spec.cluster
-        self.core, self.watch_factory, self.cluster = cluster.clients.core, cluster.clients.watch, cluster.options
+        cluster: ClusterTarget = spec.cluster
+        self.core, self.watch_factory, self.cluster = cluster.clients.core, cluster.clients.watch, cluster
         self.plan, self.spec = plan, spec
         self.run_name = dns_name(f"mlb-{spec.run.configuration}-{spec.run.rep}-{int(time.time())}")
         self.labels = run_labels(spec, self.run_name)
@@ -214,7 +172,7 @@ class KubernetesRunner:
                            if key in (f"{KEY}/study", f"{KEY}/configuration", f"{KEY}/rep"))
         cleanup(self.core, self.cluster.namespace, f"app.kubernetes.io/component=pipeline-step,{earlier}")
         events.note("cluster", namespace=self.cluster.namespace, run_name=self.run_name, selector=self.selector,
-                    pods=self.pods)
+                    pods=self.pods, server_version=self._server_version())
         try:
             self._dispatch(events, failures)
         finally:
@@ -229,7 +187,7 @@ class KubernetesRunner:
         staged_on = self._stage(events, volume)
         updates: queue.Queue = queue.Queue()
         stop = threading.Event()
-        watch_log = (self.spec.run_dir / "watch.jsonl").open("a")
+        watch_log = RunDir(self.spec.run_dir).watch.open("a")
         watcher = threading.Thread(target=self._watch, args=(updates, stop, watch_log), daemon=True)
         watcher.start()
         status: dict[str, str] = {}
@@ -275,6 +233,16 @@ class KubernetesRunner:
             watcher.join(timeout=5)
             watch_log.close()
 
+    def _server_version(self) -> str | None:
+        """The API server's version, as it reports it (recorded with the run: the report reads it)."""
+        from kubernetes import client
+
+        try:
+            return client.VersionApi(self.core.api_client).get_code().git_version
+        except Exception as exc:  # a fake API in unit tests, or a server that hides its version
+            log.warning("the API server did not say its version: %s", exc)
+            return None
+
     def _note_node(self, step: str, pod, times: dict) -> None:
         """A running pod whose Ready condition turned False, its container not ended: its node
         stopped reporting (the node controller marks such pods), until the pod reports again."""
@@ -306,7 +274,7 @@ class KubernetesRunner:
         started = time.time()
         name = dns_name(f"{self.run_name}-stage-in")
         self.core.create_namespaced_pod(self.cluster.namespace, stage_manifest(self.cluster, name, self.labels, volume))
-        deadline = time.monotonic() + (self.spec.step_timeout or 600)
+        deadline = time.monotonic() + self.spec.step_timeout
         while (pod := self.core.read_namespaced_pod(name, self.cluster.namespace)).status.phase != "Running":
             if pod.status.phase in ("Failed", "Succeeded") or time.monotonic() > deadline:
                 raise RunFailed(f"{self.spec.run_dir}: the pod that stages the inputs did not run "
@@ -374,27 +342,27 @@ class KubernetesRunner:
 
     def _collect_and_clean(self, events: RunLog) -> None:
         """Logs and metrics first, then delete everything the run made, found by label."""
-        logs = self.spec.run_dir / "logs"
+        raw = RunDir(self.spec.run_dir)
         for step, pod in self.pods.items():
             try:
                 text = pod_log(self.core, pod, self.cluster.namespace)
             except Exception as exc:  # a pod never created, or gone: say so in its log
                 text = f"[MLB] no log: {type(exc).__name__}: {exc}\n"
-            atomic.write_bytes(logs / f"{step}.log", text.encode())
+            atomic.write_bytes(raw.log(step), text.encode())
         if self.cluster.prometheus_url:
-            stamps = [e.t for e in read_events(self.spec.run_dir / "events.jsonl")
+            stamps = [e.t for e in read_events(raw.events)
                       if getattr(e, "event", None) in ("created", "finished")]
             start, end = min(stamps, default=time.time()), max(stamps, default=time.time())
             try:
                 collect(self.cluster.prometheus_url, self.cluster.namespace, list(self.pods.values()), start, end,
-                        self.spec.run_dir / "prometheus", self.cluster.scrape_interval_s)
+                        raw.prometheus, self.cluster.scrape_interval_s)
             except Exception as exc:  # keep cleaning up; the run records why metrics are missing
                 events.note("prometheus-failed", error=str(exc))
         if self.cluster.cri:
             from ...cluster.cri import inspect_pods
 
             try:
-                atomic.write_json(self.spec.run_dir / CRI, inspect_pods(self.cluster.cri, {f"{KEY}/run": self.run_name},
+                atomic.write_json(raw.cri, inspect_pods(self.cluster.cri, {f"{KEY}/run": self.run_name},
                                                                          set(self.pods.values())))
             except Exception as exc:  # keep cleaning up; the run records why the runtime's times are missing
                 events.note("cri-failed", error=str(exc))
@@ -412,10 +380,11 @@ def runtime_times(run_dir: Path, pods: dict[str, str]) -> dict[str, dict]:
     (``cri.json``) and the step's own first and last statements (its log), as epoch seconds."""
     from ...cluster.cri import seconds
 
-    saved = json.loads((run_dir / CRI).read_text()) if (run_dir / CRI).exists() else {}
+    raw = RunDir(run_dir)
+    saved = json.loads(raw.cri.read_text()) if raw.cri.exists() else {}
     found = {}
     for step, pod in pods.items():
-        times = first_and_last_statement(run_dir / "logs" / f"{step}.log")
+        times = first_and_last_statement(raw.log(step))
         kept = saved.get(pod, {})
         if kept.get("containers"):
             container = kept["containers"][-1]
@@ -427,6 +396,12 @@ def runtime_times(run_dir: Path, pods: dict[str, str]) -> dict[str, dict]:
     return found
 
 
+def run_fields(run_dir: Path, events: list) -> dict:
+    """The Kubernetes version the run's API server reported (None where it was not recorded)."""
+    note = next((e for e in events if getattr(e, "event", None) == "cluster"), None)
+    return {"server_version": note.detail.get("server_version") if note else None}
+
+
 def step_rows(run_dir, run_id: str, events: list, base: dict) -> list[dict]:
     """Three clocks, kept apart: the watcher's receive times, the API's, kube-state-metrics'.
     The watcher's rows also carry the runtime's own times of each pod, where the run kept them."""
@@ -434,7 +409,7 @@ def step_rows(run_dir, run_id: str, events: list, base: dict) -> list[dict]:
     runtime = runtime_times(Path(run_dir), pods)
     rows = [row | runtime.get(row["step"], {}) for row in event_rows(run_dir, run_id, events, base, SOURCE)]
     rows += event_rows(run_dir, run_id, events, base, "api", api_clock=True)
-    metrics = read_saved(run_dir / "prometheus")
+    metrics = read_saved(RunDir(Path(run_dir)).prometheus)
     for watched in [r for r in rows if r["timestamp_source"] == SOURCE]:
         times = metrics.get(pods.get(watched["step"]), {})
         row = {k: v for k, v in watched.items() if k not in RUNTIME_COLUMNS}  # the runtime's times: once, on the watch's row
@@ -449,7 +424,7 @@ BACKEND = Backend(
     timestamps="Kubernetes pods: created (the create call sent), scheduled, started and finished as the pod "
                "watch received them (sub-second, as ClusterLoader2 does), with the API server's whole-second "
                "times and kube-state-metrics' series from Prometheus kept beside them as two more clocks.",
-    run=lambda plan, spec: KubernetesRunner(plan, spec).run(), step_rows=step_rows,
-    cluster_options=cluster_from_config,
+    run=lambda plan, spec: KubernetesRunner(plan, spec).run(), step_rows=step_rows, run_fields=run_fields,
+    cluster_target=target_from_config,
 )
 

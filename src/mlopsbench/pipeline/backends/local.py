@@ -17,6 +17,7 @@ import queue
 
 from tqdm import tqdm
 
+from ...rawdirs import RunDir
 from ..compiler import Plan
 from ..process import StepProcess, next_timeout
 from ..run import RunLog, RunSpec, release_steps, run_pipeline
@@ -32,7 +33,8 @@ def run_local(plan: Plan, spec: RunSpec) -> str:
 
 
 def _dispatch(plan: Plan, spec: RunSpec, events: RunLog, failures: dict[str, str]) -> None:
-    steps_dir = spec.run_dir / "steps"
+    raw = RunDir(spec.run_dir)
+    steps_dir = raw.steps
     steps_dir.mkdir()
     for name in plan.steps:
         (steps_dir / f"{name}.py").write_text(plan.script(name, spec.parameters))
@@ -56,7 +58,7 @@ def _dispatch(plan: Plan, spec: RunSpec, events: RunLog, failures: dict[str, str
                 if cpu <= free:
                     ready.remove(name)
                     free -= cpu
-                    proc = StepProcess(name, steps_dir / f"{name}.py", spec.run_dir / "logs" / f"{name}.log",
+                    proc = StepProcess(name, steps_dir / f"{name}.py", raw.log(name),
                                        spec, cpu, exits)
                     running[name] = proc
                     events.step("dispatched", name, t=proc.dispatched, detail={"pid": proc.popen.pid, "cpu": cpu})

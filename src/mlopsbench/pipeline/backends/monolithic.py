@@ -7,6 +7,7 @@ import queue
 import re
 from pathlib import Path
 
+from ...rawdirs import RunDir
 from ..compiler import MARKER, Plan
 from ..process import StepProcess, next_timeout
 from ..run import RunLog, RunSpec, run_pipeline
@@ -24,7 +25,7 @@ def run_monolithic(plan: Plan, spec: RunSpec) -> str:
 
 
 def _execute(plan: Plan, spec: RunSpec, events: RunLog, failures: dict[str, str]) -> None:
-    script = spec.run_dir / "notebook.py"
+    script = RunDir(spec.run_dir).notebook_script
     script.write_text(plan.monolith(spec.parameters))
     exits: queue.Queue = queue.Queue()
     events.step("created", NOTEBOOK)
@@ -52,7 +53,7 @@ def _execute(plan: Plan, spec: RunSpec, events: RunLog, failures: dict[str, str]
 
 
 def _log(run_dir: Path) -> Path:
-    return run_dir / "logs" / f"{NOTEBOOK}.log"
+    return RunDir(run_dir).log(NOTEBOOK)
 
 
 def _text(run_dir: Path) -> str:

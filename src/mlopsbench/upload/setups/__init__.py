@@ -28,12 +28,13 @@ class Setup:
     store: Callable         # store(spec) -> the kind of store it uploads to (part of the records' parameters)
     plan: Callable          # plan(spec, models, done) -> the uploads still to do
     run: Callable           # run(spec, plan, sink): upload, hand each UploadRecord to sink, raise StoreError on failure
-    # cluster_options(kubernetes section) -> CellSpec.options, for a setup that runs against a cluster
-    cluster_options: Callable | None = None
+    # target(kubernetes section) -> CellSpec.options (a cluster.target.ClusterTarget), for a setup
+    # that runs against a cluster; the CLI builds it once per cell
+    cluster_target: Callable | None = None
 
     @property
     def on_cluster(self) -> bool:
-        return self.cluster_options is not None
+        return self.cluster_target is not None
 
 
 def always_available(spec) -> None:

@@ -1,4 +1,4 @@
-"""What the cluster setups ("vm" and "pod") share: their options, the netem DaemonSet, the Job.
+"""What the cluster setups ("vm" and "pod") share: the netem DaemonSet, the delay proxy, the Job.
 
 * Latency: opt-in, the netem DaemonSet of ``deploy/netem-daemonset.yaml`` on the edge
   node; it is always deleted at the end, and its pods remove the qdisc as they stop.
@@ -6,7 +6,8 @@
   worker, which prints one record a line; they are read from its log, and the Job is
   deleted afterwards.
 
-The API clients are part of the options, so unit tests drive the same code with a fake.
+The cluster comes in as the cell's ``ClusterTarget`` (its API clients among it), so unit tests
+drive the same code with a fake API.
 """
 
 from __future__ import annotations
@@ -16,67 +17,26 @@ import json
 import logging
 import shlex
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from ...config import with_defaults
+from ...cluster.kube import labels, pod_log
+from ...cluster.target import ClusterTarget
 from ...errors import InputError
-from ...kube import KubeClients, connect, labels, pod_log
-from ...objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint, StoreError, endpoint_from_environment
+from ..objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, StoreError
 from ..plan import CellSpec
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ClusterUpload:
-    """The ``kubernetes.upload`` options (defaults from the schema) and the API clients."""
-
-    clients: KubeClients
-    namespace: str
-    image: str
-    image_pull_policy: str
-    service_account: str          # what the Job runs as (no API rights)
-    service_endpoint: str         # MinIO as a pod reaches it
-    vm_endpoint: Endpoint | None  # MinIO as this host reaches it
-    secret: str
-    node_selector: dict
-    netem: bool
-    netem_manifest: str
-    netem_image: str
-    netem_node_selector: dict
-    netem_namespace: str
-    netem_interface: str
-    job_resources: dict
-    job_timeout_s: float
-
-
-def options_from_config(section: dict, clients: KubeClients | None = None) -> ClusterUpload:
-    """The options of a configuration's ``kubernetes`` section; connects unless given clients."""
-    from ...cluster.target import resolve, store_endpoint
-
-    section = resolve(with_defaults(section, "kubernetes"))
-    if "upload" not in section:
-        raise InputError("the vm and pod upload setups need a kubernetes.upload section (see config/cluster.yaml)")
-    upload = section["upload"]
-    vm_endpoint = store_endpoint(upload["vm_endpoint"]) if section["local"] else \
-        endpoint_from_environment(upload["vm_endpoint"], False)
-    return ClusterUpload(clients=clients or connect(section), namespace=section["namespace"],
-                         image=section["image"], image_pull_policy=section["image_pull_policy"],
-                         service_account=section["service_account"], service_endpoint=upload["service_endpoint"],
-                         vm_endpoint=vm_endpoint,
-                         secret=upload["credentials_secret"], node_selector=upload["job_node_selector"],
-                         netem=upload["netem"], netem_manifest=upload["netem_manifest"],
-                         netem_image=upload["netem_image"], netem_node_selector=upload["netem_node_selector"],
-                         netem_namespace=upload["netem_namespace"], netem_interface=upload["netem_interface"],
-                         job_resources=upload["job_resources"], job_timeout_s=upload["job_timeout_s"])
-
-
-def options_of(spec: CellSpec) -> ClusterUpload:
+def options_of(spec: CellSpec) -> ClusterTarget:
+    """The cluster a setup runs against, with its ``kubernetes.upload`` options."""
     if spec.options is None:
         raise InputError(f"setup {spec.setup} runs on a cluster: give --cluster-config")
+    if spec.options.upload is None:
+        raise InputError("the vm and pod upload setups need kubernetes.upload with vm_endpoint, service_endpoint "
+                         "and credentials_secret (see config/cluster.yaml)")
     return spec.options
 
 
@@ -85,7 +45,7 @@ def cluster_latency(spec: CellSpec):
     """The netem DaemonSet on the edge node where enabled ("netem-daemonset"); else "proxy": the
     caller puts the user-space delay proxy in the uploader's path to the store."""
     options = options_of(spec)
-    if options.netem and spec.latency_ms > 0:
+    if options.upload.netem and spec.latency_ms > 0:
         with netem_delay(options, spec.latency_ms) as emulation:
             yield emulation
     else:
@@ -107,7 +67,7 @@ def service_address(core, namespace: str, endpoint: str) -> str:
 
 
 @contextlib.contextmanager
-def delay_proxy_service(options: ClusterUpload, upstream: str, rtt_ms: float, window_bytes: int):
+def delay_proxy_service(options: ClusterTarget, upstream: str, rtt_ms: float, window_bytes: int):
     """A delay proxy pod on the edge node in front of ``upstream``, behind a Service of its own,
     for the block; yield the Service's address. Both are always deleted."""
     name = f"mlb-delay-{rtt_ms:g}ms-{int(time.time())}".replace(".", "-")
@@ -115,7 +75,7 @@ def delay_proxy_service(options: ClusterUpload, upstream: str, rtt_ms: float, wi
     command = ["mlopsbench", "delay-proxy", "--upstream", upstream, "--port", str(PROXY_PORT), "--rtt-ms", f"{rtt_ms:g}",
                "--window-bytes", str(window_bytes)]
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": options.namespace, "labels": tag},
-           "spec": {"nodeSelector": options.netem_node_selector, "serviceAccountName": options.service_account,
+           "spec": {"nodeSelector": options.upload.netem_node_selector, "serviceAccountName": options.service_account,
                     "automountServiceAccountToken": False, "enableServiceLinks": False, "dnsPolicy": "Default",
                     "terminationGracePeriodSeconds": 1,
                     "securityContext": {"runAsNonRoot": True, "runAsUser": 1000,
@@ -158,25 +118,25 @@ def _wait_for(read, done, timeout: float, poll: float, error):
     return value
 
 
-def netem_daemonset(options: ClusterUpload, delay_ms: float) -> dict:
+def netem_daemonset(options: ClusterTarget, delay_ms: float) -> dict:
     """The package's netem DaemonSet (``netem_manifest``) with the configured image, node and interface,
     the one a cluster's admission policy (deploy/netem-admission.yaml) lets the runner create."""
-    body = yaml.safe_load(Path(options.netem_manifest).read_text())
+    body = yaml.safe_load(Path(options.upload.netem_manifest).read_text())
     container = body["spec"]["template"]["spec"]["containers"][0]
-    container["image"] = options.netem_image
-    body["spec"]["template"]["spec"]["nodeSelector"] = options.netem_node_selector
-    env = {"NETEM_DELAY_MS": f"{delay_ms:g}", "NETEM_INTERFACE": options.netem_interface}
+    container["image"] = options.upload.netem_image
+    body["spec"]["template"]["spec"]["nodeSelector"] = options.upload.netem_node_selector
+    env = {"NETEM_DELAY_MS": f"{delay_ms:g}", "NETEM_INTERFACE": options.upload.netem_interface}
     for item in container["env"]:
         item["value"] = env.get(item["name"], item["value"])
     return body
 
 
 @contextlib.contextmanager
-def netem_delay(options: ClusterUpload, delay_ms: float, timeout: float = 180.0, poll: float = 1.0):
+def netem_delay(options: ClusterTarget, delay_ms: float, timeout: float = 180.0, poll: float = 1.0):
     """Run the netem DaemonSet with ``delay_ms`` for the block; always delete it. A DaemonSet pod
     that fails (a kernel without the netem qdisc, say) is refused at once, with its log."""
     body = netem_daemonset(options, delay_ms)
-    name, namespace = body["metadata"]["name"], options.netem_namespace
+    name, namespace = body["metadata"]["name"], options.upload.netem_namespace
     selector = ",".join(f"{k}={v}" for k, v in body["spec"]["selector"]["matchLabels"].items())
     apps, core = options.clients.apps, options.clients.core
 
@@ -185,7 +145,7 @@ def netem_delay(options: ClusterUpload, delay_ms: float, timeout: float = 180.0,
     def ready(status) -> bool:
         if not status.desired_number_scheduled and time.monotonic() - created > 10:
             raise InputError(f"netem DaemonSet {namespace}/{name}: no node matches its node selector "
-                             f"{options.netem_node_selector} (kubernetes.upload.netem_node_selector)")
+                             f"{options.upload.netem_node_selector} (kubernetes.upload.netem_node_selector)")
         for pod in core.list_namespaced_pod(namespace, label_selector=selector).items:
             for state in (pod.status.container_statuses or []) if pod.status else []:
                 waiting = state.state.waiting if state.state else None
@@ -201,20 +161,20 @@ def netem_delay(options: ClusterUpload, delay_ms: float, timeout: float = 180.0,
     try:
         _wait_for(lambda: apps.read_namespaced_daemon_set_status(name, namespace).status, ready, timeout, poll,
                   InputError(f"netem DaemonSet {namespace}/{name}: not ready after {timeout:g} s"))
-        log.info("netem %g ms on %s of the edge node(s)", delay_ms, options.netem_interface)
+        log.info("netem %g ms on %s of the edge node(s)", delay_ms, options.upload.netem_interface)
         yield "netem-daemonset"
     finally:
         apps.delete_namespaced_daemon_set(name, namespace)
 
 
-def job_manifest(options: ClusterUpload, name: str, labels: dict, models: list[tuple[float, str]], work: dict,
+def job_manifest(options: ClusterTarget, name: str, labels: dict, models: list[tuple[float, str]], work: dict,
                  endpoint: str, service_account: str, deadline_s: int) -> dict:
     """The "pod" uploader: build each model in the pod, then run the upload worker on ``work``."""
     build = [f"mlopsbench upload-model --size {size:g} --unit {unit} --output /tmp/models/model_{size:g}MB.keras"
              for size, unit in models]
     worker = f"mlopsbench upload-worker --endpoint {shlex.quote(endpoint)} < /tmp/plan.json"
     script = " && ".join(["set -e", 'printf "%s" "$PLAN" > /tmp/plan.json', *build, worker])
-    secret_env = [{"name": var, "valueFrom": {"secretKeyRef": {"name": options.secret, "key": key}}}
+    secret_env = [{"name": var, "valueFrom": {"secretKeyRef": {"name": options.upload.credentials_secret, "key": key}}}
                   for var, key in ((ACCESS_KEY_VARS[0], "MINIO_ROOT_USER"), (SECRET_KEY_VARS[0], "MINIO_ROOT_PASSWORD"))]
     return {
         "apiVersion": "batch/v1", "kind": "Job",
@@ -222,14 +182,14 @@ def job_manifest(options: ClusterUpload, name: str, labels: dict, models: list[t
         "spec": {"backoffLimit": 0, "activeDeadlineSeconds": deadline_s, "template": {
             "metadata": {"labels": labels},
             "spec": {
-                "restartPolicy": "Never", "nodeSelector": options.node_selector,
+                "restartPolicy": "Never", "nodeSelector": options.upload.job_node_selector,
                 "serviceAccountName": service_account, "automountServiceAccountToken": False,
                 "enableServiceLinks": False, "dnsPolicy": "Default",
                 "securityContext": {"runAsNonRoot": True, "runAsUser": 1000,
                                     "seccompProfile": {"type": "RuntimeDefault"}},
                 "containers": [{
                     "name": "uploader", "image": options.image, "imagePullPolicy": options.image_pull_policy,
-                    "command": ["/bin/sh", "-c", script], "resources": options.job_resources,
+                    "command": ["/bin/sh", "-c", script], "resources": options.upload.job_resources,
                     "env": [*secret_env, {"name": "PLAN", "value": json.dumps(work)}],
                     "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
                 }],

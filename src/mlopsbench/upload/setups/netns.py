@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from ...latency import netem_available, set_netem
-from ...netns import Namespace, namespaces_supported
+from ..latency import netem_available, set_netem
+from ..netns import Namespace, namespaces_supported
 from ..plan import CellSpec, local_plan
 from ..transfer import Sink, store, upload_from_here
 from . import Setup

@@ -9,14 +9,15 @@ import contextlib
 import time
 from dataclasses import asdict
 
-from ...kube import labels
-from ...objectstore import StoreError
+from ...cluster.kube import labels
+from ...cluster.target import target_from_config
 from ...records import UploadRecord
+from ..objectstore import StoreError
 from ..plan import CellSpec, UploadModel
 from ..transfer import Sink
 from ..worker import job
 from . import Setup, always_available
-from ._cluster import (cluster_latency, delay_proxy_service, job_manifest, options_from_config, options_of, run_job,
+from ._cluster import (cluster_latency, delay_proxy_service, job_manifest, options_of, run_job,
                        service_address)
 from .vm import store_kind
 
@@ -32,17 +33,17 @@ def run(spec: CellSpec, items: list[dict], sink: Sink) -> None:
     options = options_of(spec)
     name = f"mlb-upload-{spec.latency_ms:g}ms-{int(time.time())}".replace(".", "-")
     sizes = sorted({(item["model_mb"], spec.unit) for item in items})
-    store = service_address(options.clients.core, options.namespace, options.service_endpoint)
+    store = service_address(options.clients.core, options.namespace, options.upload.service_endpoint)
     with cluster_latency(spec) as emulation, contextlib.ExitStack() as path:
         target = store
         if emulation == "proxy":  # as on this machine: the proxy relays at 0 ms, so every latency pays it
             target = path.enter_context(delay_proxy_service(options, store, spec.latency_ms, spec.window_bytes))
-        context = {"study": spec.study, "setup": spec.setup, "endpoint": f"http://{options.service_endpoint}",
+        context = {"study": spec.study, "setup": spec.setup, "endpoint": f"http://{options.upload.service_endpoint}",
                    "emulation": emulation, "parameters": asdict(spec.parameters(store_kind(spec)))}
         manifest = job_manifest(options, name, labels("uploader", name), sizes, job(context, items), target,
-                                options.service_account, int(options.job_timeout_s))
+                                options.service_account, int(options.upload.job_timeout_s))
         lines, job_failed = run_job(options.clients.core, options.clients.batch, options.namespace, manifest,
-                                    options.service_endpoint, options.job_timeout_s + 60)
+                                    options.upload.service_endpoint, options.upload.job_timeout_s + 60)
     records = [UploadRecord.from_json(line) for line in lines]
     for record in records:
         sink(record)
@@ -65,5 +66,5 @@ SETUP = Setup(
     path="pod: a Kubernetes Job on the core node uploads to the store's Service from inside the cluster "
          "(the thesis's pod).",
     unavailable=always_available, store=store_kind, plan=plan, run=run,
-    cluster_options=options_from_config,
+    cluster_target=target_from_config,
 )

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+from ...cluster.target import target_from_config
 from ..plan import CellSpec, local_plan
 from ..transfer import Sink, upload_from_here
 from . import Setup, always_available
-from ._cluster import cluster_latency, options_from_config, options_of
+from ._cluster import cluster_latency, options_of
 
 
 def store_kind(spec: CellSpec) -> str:
@@ -14,7 +15,7 @@ def store_kind(spec: CellSpec) -> str:
 
 
 def run(spec: CellSpec, plan: list[dict], sink: Sink) -> None:
-    endpoint = options_of(spec).vm_endpoint
+    endpoint = options_of(spec).upload.vm_store()
     with cluster_latency(spec) as emulation:
         upload_from_here(spec, plan, endpoint, store_kind(spec), emulation, sink)
 
@@ -24,5 +25,5 @@ SETUP = Setup(
     path="vm: this machine uploads to the cluster's store through the address it reaches from outside "
          "(the thesis's VM to VM).",
     unavailable=always_available, store=store_kind, plan=local_plan, run=run,
-    cluster_options=options_from_config,
+    cluster_target=target_from_config,
 )

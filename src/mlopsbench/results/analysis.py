@@ -1,8 +1,8 @@
 """From the tidy tables to every statistic the report shows, and the thesis's claims judged.
 
-``analyse`` returns plain DataFrames and dicts; ``write_stats`` saves them to
-``results/stats/`` (CSV and JSON), which the figures and the report read. A missing
-experiment is carried as missing, never dropped in silence.
+``analyse`` returns a ``bundle.StatsBundle`` (a field per table), which writes itself to
+``results/stats/`` (CSV and JSON) for the figures and the report. A missing experiment is
+carried as missing, never dropped in silence.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import atomic
-from .pipeline.backends import BACKENDS, primary_clocks
+from ..pipeline.backends import BACKENDS, primary_clocks
+from ..upload.setups import SETUPS, comparisons
+from .bundle import StatsBundle, Summary
 from .stats import (NAN, counted_steps, describe, difference, equivalence, in_series, p_value, run_overhead, summarize,
                     trend, verdict)
-from .upload.setups import SETUPS, comparisons
 
 TRIVIAL_STEPS = ("createdict", "dnnpredictsummary", "modelerrorssummary")
 
@@ -39,23 +39,24 @@ def reference_backend(names) -> str:
 
 
 def analyse(steps: pd.DataFrame | None, runs: pd.DataFrame | None, uploads: pd.DataFrame | None,
-            cells: pd.DataFrame | None, margin: float, little: float) -> dict:
+            cells: pd.DataFrame | None, margin: float, little: float) -> StatsBundle:
     """``margin``: claim C9's equivalence margin as a share of the first setup's mean; ``little``:
     claim C2's band in percentage points (both from the configuration's ``analysis``)."""
-    result: dict = {"missing": [], "tables": {}, "trends": [], "claims": [],
-                    "summary": {"equivalence_margin": margin, "little_change_points": little,
-                                "backends": [], "setups": []}}
+    bundle = StatsBundle(Summary(equivalence_margin=margin, little_change_points=little))
+    trends: list[dict] = []
     if steps is None or not steps["timestamp_source"].isin(primary_clocks()).any():
-        result["missing"].append("pipeline")
+        bundle.summary.missing.append("pipeline")
     else:
-        _pipeline(result, steps, runs)
+        _pipeline(bundle, trends, steps, runs)
     if uploads is None or uploads.empty:
-        result["missing"].append("upload")
+        bundle.summary.missing.append("upload")
     else:
-        _upload(result, uploads, cells)
-    result["summary"]["setups"] = _setups(uploads, cells)
-    result["claims"] = claims(result)
-    return result
+        _upload(bundle, trends, uploads, cells)
+    bundle.summary.setups = _setups(uploads, cells)
+    judged = claims(bundle, trends)
+    bundle.trends, bundle.claims = pd.DataFrame(trends), pd.DataFrame(judged)
+    bundle.summary.claims = {c["id"]: c["verdict"] for c in judged}
+    return bundle
 
 
 def _setups(uploads: pd.DataFrame | None, cells: pd.DataFrame | None) -> list[str]:
@@ -67,50 +68,62 @@ def _setups(uploads: pd.DataFrame | None, cells: pd.DataFrame | None) -> list[st
     return sorted(names or {name for name, s in SETUPS.items() if not s.on_cluster})
 
 
-def _pipeline(result: dict, steps: pd.DataFrame, runs: pd.DataFrame | None) -> None:
-    tables = result["tables"]
+def _pipeline(bundle: StatsBundle, trends: list[dict], steps: pd.DataFrame, runs: pd.DataFrame | None) -> None:
     # One clock per backend for the statistics (the watcher's for Kubernetes); the others
     # (the API's and kube-state-metrics' whole seconds) stay in the tidy table.
-    tables["pipeline_timestamp_sources"] = steps.groupby(["backend", "timestamp_source"], as_index=False).size()
+    bundle.pipeline_timestamp_sources = steps.groupby(["backend", "timestamp_source"], as_index=False).size()
     all_clocks = counted_steps(steps)
     steps = steps[steps["timestamp_source"].isin(primary_clocks())]
     ok = counted_steps(steps).copy()
     keys = ["backend", "series", "dataset_mb", "model", "trainable_params", "step"]
-    tables["pipeline_steps_summary"] = pd.concat(
+    bundle.pipeline_steps_summary = pd.concat(
         [describe(ok, keys, metric) for metric in ("duration_seconds", "cell_seconds", "overhead_seconds",
                                                    "overhead_pct")], ignore_index=True)
     overall = run_overhead(steps)
-    tables["pipeline_run_overhead"] = overall
-    tables["pipeline_overall_summary"] = describe(overall, keys[:-1], "overhead_pct")
+    bundle.pipeline_run_overhead = overall
+    bundle.pipeline_overall_summary = describe(overall, keys[:-1], "overhead_pct")
     ok["pending_seconds"] = ok["scheduled"] - ok["created"]
     ok["start_seconds"] = ok["started"] - ok["scheduled"]  # claim C6: scheduling to running
-    tables["pipeline_startup_summary"] = pd.concat(
+    bundle.pipeline_startup_summary = pd.concat(
         [describe(ok, ["backend"], metric) for metric in ("pending_seconds", "start_seconds")], ignore_index=True)
     if runs is not None and not runs.empty:
-        tables["pipeline_runs_summary"] = describe(runs[runs["status"] == "succeeded"], keys[:-1], "wall_seconds")
-        result["summary"]["pipeline_runs_not_succeeded"] = int((~runs["status"].isin(["succeeded", "superseded"])).sum())
-        result["summary"]["pipeline_runs_superseded"] = int((runs["status"] == "superseded").sum())
+        bundle.pipeline_runs_summary = describe(runs[runs["status"] == "succeeded"], keys[:-1], "wall_seconds")
+        bundle.summary.pipeline_runs_not_succeeded = int((~runs["status"].isin(["succeeded", "superseded"])).sum())
+        bundle.summary.pipeline_runs_superseded = int((runs["status"] == "superseded").sum())
+        _recorded(bundle.summary, runs[runs["status"] == "succeeded"])
     names = sorted(steps["backend"].unique())
-    tables |= _overhead_parts(ok, names) | _cluster_cost(ok, names) | _clocks(all_clocks, names) | _pod_seconds(ok)
+    bundle.pipeline_overhead_parts, bundle.pipeline_memory = _overhead_parts(ok, names)
+    bundle.pipeline_cluster_cost = _cluster_cost(ok, names)
+    bundle.pipeline_clocks, bundle.pipeline_clock_lags = _clocks(all_clocks, names)
+    bundle.pipeline_pod_seconds = _pod_seconds(ok)
     for backend in split_backends(names):
         split = overall[overall["backend"] == backend]
-        result["trends"] += [t | {"backend": backend, "series": "dataset"}
+        trends += [t | {"backend": backend, "series": "dataset"}
                              for t in trend(in_series(split, "dataset"), "dataset_mb", "overhead_pct")]
-        result["trends"] += [t | {"backend": backend, "series": "model"}
+        trends += [t | {"backend": backend, "series": "model"}
                              for t in trend(in_series(split, "model"), "trainable_params", "overhead_pct")]
         dnnfit = ok[(ok["backend"] == backend) & (ok["step"] == "dnnfit")]
-        result["trends"] += [t | {"backend": backend, "series": "dataset", "step": "dnnfit"}
+        trends += [t | {"backend": backend, "series": "dataset", "step": "dnnfit"}
                              for t in trend(in_series(dnnfit, "dataset"), "dataset_mb", "overhead_pct")]
-    backend = reference_backend(names)
-    result["split_backend"] = backend
-    result["summary"] |= {"pipeline_runs": int(overall["run_id"].nunique()), "split_backend": backend,
-                          "backends": names}
+    bundle.summary.pipeline_runs = int(overall["run_id"].nunique())
+    bundle.summary.split_backend, bundle.summary.backends = reference_backend(names), names
+
+
+def _recorded(summary: Summary, counted: pd.DataFrame) -> None:
+    """What the counted runs say they were measured with."""
+    summary.models = list(counted.sort_values("trainable_params")["model"].unique())
+    summary.epochs = sorted({int(e) for e in counted["epochs"].dropna()})
+    summary.cores = sorted({int(c) for c in counted["cores"].dropna()})
+    summary.cpu_per_step = [json.loads(m) for m in sorted(counted["cpu_per_step"].dropna().unique())]
+    summary.kubernetes_versions = sorted(counted["server_version"].dropna().unique())
+    per_group = counted.groupby(["backend", "series", "dataset_mb", "model"]).size()
+    summary.pipeline_repetitions = sorted({int(n) for n in per_group})
 
 
 PARTS = ("wait_seconds", "startup_seconds", "marshal_seconds", "rest_seconds")
 
 
-def _overhead_parts(ok: pd.DataFrame, names: list[str]) -> dict:
+def _overhead_parts(ok: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """What each step's overhead is made of, per backend that splits the notebook; and each
     step's peak resident memory where the backend measures it."""
     split = ok[ok["backend"].isin(split_backends(names))]
@@ -118,10 +131,10 @@ def _overhead_parts(ok: pd.DataFrame, names: list[str]) -> dict:
     memory = ok[ok["peak_rss_mib"].notna()] if "peak_rss_mib" in ok else ok.iloc[0:0]
     peaks = memory.groupby(["backend", "series", "dataset_mb", "model", "step"], as_index=False)["peak_rss_mib"].agg(
         ["median", "max"])
-    return {"pipeline_overhead_parts": parts, "pipeline_memory": peaks}
+    return parts, peaks
 
 
-def _cluster_cost(ok: pd.DataFrame, names: list[str]) -> dict:
+def _cluster_cost(ok: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """Per step, what a process costs (a local backend's overhead) and what a cluster adds on top
     (the cluster backend's overhead minus it, Welch 95 % interval), over every configuration."""
     split = split_backends(names)
@@ -135,8 +148,8 @@ def _cluster_cost(ok: pd.DataFrame, names: list[str]) -> dict:
                              "process_mean": float(process.mean()) if len(process) else NAN,
                              "cluster_mean": float(on_cluster.mean()) if len(on_cluster) else NAN}
                             | difference(on_cluster, process))
-    return {"pipeline_cluster_cost": pd.DataFrame(rows, columns=[
-        "step", "cluster", "local", "process_mean", "cluster_mean", "n_a", "n_b", "diff", "diff_low", "diff_high"])}
+    return pd.DataFrame(rows, columns=["step", "cluster", "local", "process_mean", "cluster_mean", "n_a", "n_b",
+                                       "diff", "diff_low", "diff_high"])
 
 
 # A pod's life from the create call to the watch seeing it end, cut at each clock that marks it:
@@ -151,7 +164,7 @@ POD_PARTS = (("scheduling", "created", "scheduled"),
              ("exit seen by the watch", "container_finished", "finished"))
 
 
-def _pod_seconds(ok: pd.DataFrame) -> dict:
+def _pod_seconds(ok: pd.DataFrame) -> pd.DataFrame:
     """Where a pod's seconds go, per backend and step and over all steps (95 % intervals; a part
     between two clocks can be slightly negative). Only pods whose runtime times were kept."""
     pods = ok[ok["container_started"].notna()] if "container_started" in ok else ok.iloc[0:0]
@@ -161,7 +174,7 @@ def _pod_seconds(ok: pd.DataFrame) -> dict:
     for (backend, step), group in groups:
         for part, start, end in POD_PARTS:
             rows.append({"backend": backend, "step": step, "part": part} | summarize(group[end] - group[start]))
-    return {"pipeline_pod_seconds": pd.DataFrame(rows, columns=["backend", "step", "part", *summarize([]).keys()])}
+    return pd.DataFrame(rows, columns=["backend", "step", "part", *summarize([]).keys()])
 
 
 def _clock_pairs(steps: pd.DataFrame, names: list[str]):
@@ -178,7 +191,7 @@ def _clock_pairs(steps: pd.DataFrame, names: list[str]):
 STAMPS = ("created", "scheduled", "started", "finished")
 
 
-def _clocks(steps: pd.DataFrame, names: list[str]) -> dict:
+def _clocks(steps: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per backend with more than one clock, per step: the overhead by each clock, and how far each
     clock moves it from the one the statistics read (paired by run and step, 95 % t-interval); and
     per event, how far each clock's stamp lies before the statistics' clock: whether a shift comes
@@ -197,60 +210,61 @@ def _clocks(steps: pd.DataFrame, names: list[str]) -> dict:
             found = summarize((reference[stamp] - other[stamp]).dropna().tolist())
             lags.append({"backend": backend, "clock": clock, "reference": primary, "event": stamp, "n": found["n"],
                          "lag_mean": found["mean"], "lag_low": found["t_low"], "lag_high": found["t_high"]})
-    return {"pipeline_clocks": pd.DataFrame(shifts, columns=[
-        "backend", "step", "clock", "reference", "reference_mean", "clock_mean", "missing", "n", "shift_mean",
-        "shift_low", "shift_high"]),
-        "pipeline_clock_lags": pd.DataFrame(lags, columns=[
-            "backend", "clock", "reference", "event", "n", "lag_mean", "lag_low", "lag_high"])}
+    return (pd.DataFrame(shifts, columns=["backend", "step", "clock", "reference", "reference_mean", "clock_mean",
+                                          "missing", "n", "shift_mean", "shift_low", "shift_high"]),
+            pd.DataFrame(lags, columns=["backend", "clock", "reference", "event", "n", "lag_mean", "lag_low",
+                                        "lag_high"]))
 
 
-def _upload(result: dict, uploads: pd.DataFrame, cells: pd.DataFrame | None) -> None:
-    tables = result["tables"]
+def _upload(bundle: StatsBundle, trends: list[dict], uploads: pd.DataFrame, cells: pd.DataFrame | None) -> None:
     ok = uploads[uploads["status"] == "ok"]
-    tables["upload_summary"] = describe(ok, ["setup", "latency_ms", "model_mb"], "seconds")
+    bundle.upload_summary = describe(ok, ["setup", "latency_ms", "model_mb"], "seconds")
     for setup, group in ok.groupby("setup"):
-        result["trends"] += [t | {"setup": setup} for t in trend(group, ["model_mb", "latency_ms"], "seconds")]
+        trends += [t | {"setup": setup} for t in trend(group, ["model_mb", "latency_ms"], "seconds")]
     rows = []
     for first, second in comparisons(ok["setup"].unique()):
         for (latency, size), group in ok.groupby(["latency_ms", "model_mb"]):
             a = group.loc[group["setup"] == first, "seconds"]
             b = group.loc[group["setup"] == second, "seconds"]
-            margin = result["summary"]["equivalence_margin"] * a.mean() if len(a) else NAN
+            margin = bundle.summary.equivalence_margin * a.mean() if len(a) else NAN
             rows.append({"latency_ms": latency, "model_mb": size, "a": first, "b": second}
                         | equivalence(a, b, margin))
-    tables["upload_equivalence"] = pd.DataFrame(rows, columns=["latency_ms", "model_mb", "a", "b", "n_a", "n_b",
+    bundle.upload_equivalence = pd.DataFrame(rows, columns=["latency_ms", "model_mb", "a", "b", "n_a", "n_b",
                                                                "diff", "diff_low", "diff_high", "margin", "p",
                                                                "equivalent"])
     if cells is not None:
-        tables["upload_cells"] = cells
-    result["summary"] |= {"uploads": int(len(uploads)), "uploads_not_ok": int((uploads["status"] != "ok").sum()),
-                          "emulations": sorted(uploads["emulation"].dropna().unique().tolist()),
-                          "warmup_uploads": sorted(int(n) for n in uploads["warmup_uploads"].dropna().unique())}
+        bundle.upload_cells = cells
+    summary = bundle.summary
+    summary.uploads, summary.uploads_not_ok = int(len(uploads)), int((uploads["status"] != "ok").sum())
+    summary.emulations = sorted(uploads["emulation"].dropna().unique().tolist())
+    summary.warmup_uploads = sorted(int(n) for n in uploads["warmup_uploads"].dropna().unique())
+    summary.upload_repetitions = sorted({int(n) for n in ok.groupby(["setup", "latency_ms", "model_mb"]).size()})
 
 
-def _trend(result: dict, **match) -> dict | None:
-    return next((t for t in result["trends"] if all(t.get(k) == v for k, v in match.items())), None)
+def _trend(trends: list[dict], **match) -> dict | None:
+    return next((t for t in trends if all(t.get(k) == v for k, v in match.items())), None)
 
 
-def claims(result: dict) -> list[dict]:
+def claims(bundle: StatsBundle, trends: list[dict]) -> list[dict]:
     """Each claim of the thesis, our evidence, and whether our data agrees. The pipeline's claims
     are judged on the reference backend's runs (a cluster's, where one ran)."""
     out = []
-    reference = result.get("split_backend")
+    summary = bundle.summary
+    reference = summary.split_backend
 
     def claim(cid, text, cite, experiment, judge):
-        if experiment in result["missing"]:
+        if experiment in summary.missing:
             out.append({"id": cid, "claim": text, "cite": cite, "evidence": f"{experiment} experiment missing",
                         "verdict": "cannot tell"})
         else:
             evidence, decision = judge()
             if experiment == "pipeline":
-                evidence = f"{result['split_backend']} backend: {evidence}"
+                evidence = f"{reference} backend: {evidence}"
             out.append({"id": cid, "claim": text, "cite": cite, "evidence": evidence, "verdict": decision})
 
     def slope_claim(match, unit, sign):
         def judge():
-            t = _trend(result, **match)
+            t = _trend(trends, **match)
             if t is None or math.isnan(t["slope"]):
                 return "too few runs for a trend", "cannot tell"
             return (f"slope {t['slope']:+.3g} {unit} (95 % CI {t['low']:+.3g} to {t['high']:+.3g}, "
@@ -262,44 +276,44 @@ def claims(result: dict) -> list[dict]:
           slope_claim({"backend": reference, "series": "dataset", "x": "dataset_mb", "y": "overhead_pct"},
                       "points per MB", "negative"))
     claim("C2", "Model size changes the overall overhead little (36.4 % to about 33 %)",
-          "Section 6.1, Figure 16", "pipeline", lambda: _little_change(result))
+          "Section 6.1, Figure 16", "pipeline", lambda: _little_change(bundle, trends))
     claim("C3", "dnnfit dominates the computation time of the pipeline", "Section 6.1, Tables 2 and 4",
-          "pipeline", lambda: _dominates(result))
+          "pipeline", lambda: _dominates(bundle))
     claim("C4", "Trivial jobs (createdict, dnnpredictsummary, modelerrorssummary) stay around 99 % overhead",
-          "Section 6.1, Figure 17", "pipeline", lambda: _trivial(result))
+          "Section 6.1, Figure 17", "pipeline", lambda: _trivial(bundle))
     claim("C5", "dnnfit's overhead share falls as the dataset grows (38 % to 3.2 %)", "Section 6.1, Figure 17",
           "pipeline", slope_claim({"backend": reference, "step": "dnnfit", "x": "dataset_mb"}, "points per MB",
                                   "negative"))
     claim("C6", "Creation to scheduling and scheduling to running mostly take under one second",
-          "Section 6.1.1", "pipeline", lambda: _startup(result))
-    setups = result["summary"]["setups"]
+          "Section 6.1.1", "pipeline", lambda: _startup(bundle))
+    setups = summary.setups
     for setup in setups:
         claim(f"C7-{setup}", f"Upload time grows with network latency ({setup})", "Section 6.2, Figure 19", "upload",
               slope_claim({"setup": setup, "x": "latency_ms"}, "s per ms", "positive"))
         claim(f"C8-{setup}", f"Upload time grows with model size ({setup})", "Section 6.2, Figure 19", "upload",
               slope_claim({"setup": setup, "x": "model_mb"}, "s per MB", "positive"))
-    margin = result["summary"]["equivalence_margin"]
-    pairs = [] if "upload" in result["missing"] else comparisons(setups)
+    margin = summary.equivalence_margin
+    pairs = [] if "upload" in summary.missing else comparisons(setups)
     for first, second in pairs:
         claim(f"C9-{first}-{second}", f"No significant difference between {first} and {second} (the thesis's "
               f"VM against pod; equivalence margin +-{margin:.0%} of the {first} mean)", "Section 6.2.1", "upload",
-              lambda first=first, second=second: _equivalent(result, first, second))
+              lambda first=first, second=second: _equivalent(bundle, first, second))
     if not pairs:
         claim("C9", f"No significant difference between the VM and the pod setups (equivalence margin "
               f"+-{margin:.0%})", "Section 6.2.1", "upload", lambda: ("no pair of setups ran", "cannot tell"))
     return out
 
 
-def _little_change(result):
-    t = _trend(result, backend=result["split_backend"], series="model", x="trainable_params")
-    overall = result["tables"]["pipeline_run_overhead"]
+def _little_change(bundle: StatsBundle, trends: list[dict]):
+    t = _trend(trends, backend=bundle.summary.split_backend, series="model", x="trainable_params")
+    overall = bundle.pipeline_run_overhead
     span = in_series(overall, "model")["trainable_params"]
     if t is None or math.isnan(t["slope"]) or span.empty:
         return "too few runs for a trend", "cannot tell"
     width = span.max() - span.min()
     low, high = sorted((t["low"] * width, t["high"] * width))
     change = t["slope"] * width
-    little = result["summary"]["little_change_points"]
+    little = bundle.summary.little_change_points
     if -little <= low and high <= little:
         decision = "agrees"
     elif high < -little or low > little:
@@ -310,9 +324,9 @@ def _little_change(result):
             f"'little' taken as within +-{little:g} points", decision)
 
 
-def _dominates(result):
-    summary = result["tables"]["pipeline_steps_summary"]
-    cells = summary[(summary["metric"] == "cell_seconds") & (summary["backend"] == result["split_backend"])]
+def _dominates(bundle: StatsBundle):
+    summary = bundle.pipeline_steps_summary
+    cells = summary[(summary["metric"] == "cell_seconds") & (summary["backend"] == bundle.summary.split_backend)]
     leaders = cells.loc[cells.groupby(["series", "dataset_mb", "model"])["mean"].idxmax()]
     count = int((leaders["step"] == "dnnfit").sum())
     others = sorted(set(leaders["step"]) - {"dnnfit"})
@@ -321,9 +335,9 @@ def _dominates(result):
     return evidence, "agrees" if count == len(leaders) else "disagrees"
 
 
-def _trivial(result):
-    summary = result["tables"]["pipeline_steps_summary"]
-    rows = summary[(summary["metric"] == "overhead_pct") & (summary["backend"] == result["split_backend"])
+def _trivial(bundle: StatsBundle):
+    summary = bundle.pipeline_steps_summary
+    rows = summary[(summary["metric"] == "overhead_pct") & (summary["backend"] == bundle.summary.split_backend)
                    & summary["step"].isin(TRIVIAL_STEPS)]
     values = summarize(rows["mean"])
     if values["n"] == 0:
@@ -334,9 +348,9 @@ def _trivial(result):
             f"(95 % CI {low:.1f} to {high:.1f}); 'around 99 %' taken as at least 95 %", decision)
 
 
-def _startup(result):
-    table = result["tables"]["pipeline_startup_summary"]
-    table = table[table["backend"] == result["split_backend"]].set_index("metric")
+def _startup(bundle: StatsBundle):
+    table = bundle.pipeline_startup_summary
+    table = table[table["backend"] == bundle.summary.split_backend].set_index("metric")
     highs = [table.loc[m, "t_high"] for m in ("pending_seconds", "start_seconds") if m in table.index]
     if not highs or any(math.isnan(h) for h in highs):
         return "too few steps", "cannot tell"
@@ -345,10 +359,10 @@ def _startup(result):
     return evidence, "agrees" if max(highs) < 1 else ("disagrees" if min(table["t_low"]) > 1 else "cannot tell")
 
 
-def _equivalent(result, first: str, second: str):
-    table = result["tables"].get("upload_equivalence")
-    table = table[(table["a"] == first) & (table["b"] == second)] if table is not None else None
-    if table is None or table.empty:
+def _equivalent(bundle: StatsBundle, first: str, second: str):
+    table = bundle.upload_equivalence
+    table = table[(table["a"] == first) & (table["b"] == second)] if not table.empty else table
+    if table.empty:
         return f"{first} and {second} have no latency x size cell in common", "cannot tell"
     tested = table[table["equivalent"].notna()]
     if tested.empty:
@@ -358,29 +372,3 @@ def _equivalent(result, first: str, second: str):
     evidence = (f"equivalent in {equivalent} of {len(tested)} latency x size cells; "
                 f"different beyond the margin in {apart}")
     return evidence, "agrees" if equivalent == len(tested) else ("disagrees" if apart else "cannot tell")
-
-
-def read_stats(stats_dir: str | Path) -> dict[str, pd.DataFrame]:
-    """The CSV tables of a stats directory; a table without rows reads as empty."""
-    tables = {}
-    for path in Path(stats_dir).glob("*.csv"):
-        try:
-            tables[path.stem] = pd.read_csv(path)
-        except pd.errors.EmptyDataError:
-            tables[path.stem] = pd.DataFrame()
-    return tables
-
-
-def write_stats(result: dict, out_dir: str | Path) -> list[Path]:
-    out_dir = Path(out_dir)
-    written = []
-    tables = result["tables"] | {"trends": pd.DataFrame(result["trends"]), "claims": pd.DataFrame(result["claims"])}
-    for name, table in tables.items():
-        atomic.write_csv(out_dir / f"{name}.csv", table)
-        written.append(out_dir / f"{name}.csv")
-    summary = result["summary"] | {"missing": result["missing"],
-                                   "claims": {c["id"]: c["verdict"] for c in result["claims"]}}
-    atomic.write_json(out_dir / "summary.json", json.loads(json.dumps(summary, default=float)))
-    written.append(out_dir / "summary.json")
-    return written
-

@@ -1,7 +1,8 @@
 """Matplotlib analogues of the thesis's Figures 14-19, from ``results/stats``.
 
-Our means carry 95 % t-intervals; the thesis's published numbers are overlaid as open
-markers (or bands, where it gives a range). Every backend that runs one job per cell
+Each point carries the interval the tables read for it (``stats.summarize``); the thesis's
+published numbers are overlaid as open markers (or bands, where it gives a range). Names and
+captions come from ``figure_registry``. Every backend that runs one job per cell
 and every upload setup found in the statistics is drawn; none is named here. Every
 figure is saved as vector PDF and as PNG, with a JSON beside it naming the raw exports
 that fed it.
@@ -15,11 +16,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import atomic
-from .analysis import PARTS, read_stats, split_backends
-from .models import trainable_params
+from .. import atomic
+from ..data.models import trainable_params
+from ..rawdirs import CellDir, RunDir
+from ..upload.setups import SETUPS, THESIS_ROLES
+from .analysis import PARTS, split_backends
+from .bundle import StatsBundle
+from .figure_registry import FIGURES, Figure
 from .stats import in_series, reference
-from .upload.setups import SETUPS, THESIS_ROLES
 
 log = logging.getLogger(__name__)
 JOBS = ("dnnfit", "plot", "dnneval", "preprocessing")
@@ -28,27 +32,6 @@ STACK = ("preprocessing", "plot", "createdict", "dnncompile", "dnnfit", "dnneval
          "dnnpredict", "dnnpredictsummary", "kale-marshall-volume")
 JOB_COLORS = {job: f"C{i}" for i, job in enumerate(JOBS)}
 ROLE_MARKERS = {"vm": "o", "pod": "s"}
-
-CAPTIONS = {
-    "fig14_durations": "Mean job durations of one run, model 8x8x8, against dataset size (analogue of Figure 14); "
-                       "one panel per backend that runs a job per cell, and the thesis's Table 2 with the "
-                       "midpoints of Table 3's ranges.",
-    "fig15_overhead_dataset": "Overall overhead of a run against dataset size, model 8x8x8, per backend (Figure 15); "
-                              "the thesis's definition, waiting for cores included. Open markers: the percentages "
-                              "quoted in Section 6.1.",
-    "fig16_overhead_model": "Overall overhead of a run against the model's trainable parameters on the model "
-                            "series' dataset, per backend (Figure 16). Open markers: Section 6.1.",
-    "fig17_job_overhead_dataset": "Overhead share of selected jobs against dataset size, one panel per backend "
-                                  "(Figure 17); the overhead counts waiting for cores, start-up, marshalling and the "
-                                  "rest. Open markers: the end points quoted in Section 6.1.",
-    "fig18_job_overhead_model": "Overhead share of selected jobs against model size, one panel per backend "
-                                "(Figure 18). Bands: the ranges quoted in Section 6.1.",
-    "fig_overhead_parts": "What each step's overhead is made of (mean seconds), one panel per backend that runs a job "
-                          "per cell: waiting for cores or Pending, start-up, marshalling, and the rest.",
-    "fig19_uploads": "Model upload time against model size, one panel per added latency, every setup (Figure 19). "
-                     "Open markers: the times quoted in Section 6.2 for the thesis's VM and pod setups.",
-}
-
 
 def _errorbar(ax, frame: pd.DataFrame, x: str, label: str, color: str, marker: str = "o") -> None:
     frame = frame.sort_values(x)
@@ -63,22 +46,27 @@ def _thesis(ax, xs, ys, color: str, label: str | None = "thesis") -> None:
     ax.scatter(xs, ys, facecolors="none", edgecolors=color, s=60, linewidths=1.5, label=label, zorder=3)
 
 
-def _save(fig, out_dir: Path, name: str, sources: list[str]) -> dict:
+def _save(fig, out_dir: Path, figure: Figure, sources: list[str]) -> dict:
     import matplotlib.pyplot as plt
 
     if not fig.subplotpars.right < 0.9:  # a figure with an outside legend keeps its margin
         fig.tight_layout()
     for suffix in ("pdf", "png"):
-        with atomic.atomic_path(out_dir / f"{name}.{suffix}") as tmp:
+        with atomic.atomic_path(out_dir / f"{figure.name}.{suffix}") as tmp:
             fig.savefig(tmp, format=suffix, dpi=150)
     plt.close(fig)
-    info = {"name": name, "caption": CAPTIONS[name], "sources": sources}
-    atomic.write_json(out_dir / f"{name}.json", info)
+    info = {"name": figure.name, "caption": figure.caption, "sources": sources}
+    atomic.write_json(out_dir / f"{figure.name}.json", info)
     return info
 
 
 def _run_sources(runs: pd.DataFrame) -> list[str]:
-    return sorted({f"{raw_dir}/{{events.jsonl,logs/}}" for raw_dir in runs["raw_dir"]})
+    """Each run's event log and step logs, the raw exports a figure of runs rests on."""
+    found = set()
+    for raw_dir in runs["raw_dir"]:
+        raw = RunDir(Path(raw_dir))
+        found |= {str(raw.events), f"{raw.logs}/"}
+    return sorted(found)
 
 
 def _panels(plt, count: int, width: float, height: float):
@@ -86,11 +74,11 @@ def _panels(plt, count: int, width: float, height: float):
     return fig, list(axes.flat)
 
 
-def pipeline_figures(stats: dict[str, pd.DataFrame], out_dir: Path) -> list[dict]:
-    overall = stats["pipeline_overall_summary"]
+def pipeline_figures(stats: StatsBundle, out_dir: Path) -> list[dict]:
+    overall = stats.pipeline_overall_summary
     names = sorted(overall["backend"].unique())
     backends = split_backends(names) or names[:1]  # the monolithic baseline alone stands for itself
-    runs = stats["pipeline_run_overhead"]
+    runs = stats.pipeline_run_overhead
     runs = runs[runs["backend"].isin(backends)]
     return [_durations_figure(stats, backends, runs, out_dir), *_overall_figures(stats, backends, runs, out_dir),
             *_job_figures(stats, backends, runs, out_dir), _parts_figure(stats, backends, runs, out_dir)]
@@ -101,7 +89,7 @@ def _durations_figure(stats, backends: list[str], runs: pd.DataFrame, out_dir: P
     import matplotlib.pyplot as plt
 
     ref = reference()
-    steps = stats["pipeline_steps_summary"]
+    steps = stats.pipeline_steps_summary
     durations = in_series(steps[steps["metric"] == "duration_seconds"], "dataset")
     thesis = pd.DataFrame(ref["job_duration_s"]["jobs"], index=ref["job_duration_s"]["dataset_mb"])
     for job, (low, high) in ref["job_duration_range_s"]["jobs"].items():
@@ -118,19 +106,19 @@ def _durations_figure(stats, backends: list[str], runs: pd.DataFrame, out_dir: P
     handles, labels = axes[-1].get_legend_handles_labels()
     fig.legend(handles[::-1], labels[::-1], loc="center right", fontsize=8)
     fig.subplots_adjust(right=0.8)
-    return _save(fig, out_dir, "fig14_durations", _run_sources(in_series(runs, "dataset")))
+    return _save(fig, out_dir, FIGURES["durations"], _run_sources(in_series(runs, "dataset")))
 
 
 def _overall_figures(stats, backends: list[str], runs: pd.DataFrame, out_dir: Path) -> list[dict]:
     """Figures 15 and 16: overall overhead, a series per backend."""
     import matplotlib.pyplot as plt
 
-    overall = stats["pipeline_overall_summary"]
+    overall = stats.pipeline_overall_summary
     colors = {backend: f"C{i}" for i, backend in enumerate(backends)}
     points = pd.DataFrame(reference()["overall_overhead_pct"])
     made = []
-    for name, series, x, xlabel in (("fig15_overhead_dataset", "dataset", "dataset_mb", "dataset [MB]"),
-                                    ("fig16_overhead_model", "model", "trainable_params", "trainable parameters")):
+    for figure, series, x, xlabel in ((FIGURES["overhead_dataset"], "dataset", "dataset_mb", "dataset [MB]"),
+                                      (FIGURES["overhead_model"], "model", "trainable_params", "trainable parameters")):
         fig, ax = plt.subplots(figsize=(6, 4))
         for backend in backends:
             _errorbar(ax, in_series(overall[overall["backend"] == backend], series), x, f"reproduced ({backend})",
@@ -140,7 +128,7 @@ def _overall_figures(stats, backends: list[str], runs: pd.DataFrame, out_dir: Pa
         _thesis(ax, xs, mine["value"], "black")
         ax.set(xscale="log", xlabel=xlabel, ylabel="overall overhead [%]", ylim=(0, 100))
         ax.legend()
-        made.append(_save(fig, out_dir, name, _run_sources(in_series(runs, series))))
+        made.append(_save(fig, out_dir, figure, _run_sources(in_series(runs, series))))
     return made
 
 
@@ -148,11 +136,12 @@ def _job_figures(stats, backends: list[str], runs: pd.DataFrame, out_dir: Path) 
     """Figures 17 and 18: overhead of selected jobs, a panel per backend."""
     import matplotlib.pyplot as plt
 
-    steps = stats["pipeline_steps_summary"]
+    steps = stats.pipeline_steps_summary
     shares = steps[(steps["metric"] == "overhead_pct") & steps["step"].isin(JOBS)]
     made = []
-    for name, series, x, xlabel in (("fig17_job_overhead_dataset", "dataset", "dataset_mb", "dataset [MB]"),
-                                    ("fig18_job_overhead_model", "model", "trainable_params", "trainable parameters")):
+    for figure, series, x, xlabel in ((FIGURES["job_overhead_dataset"], "dataset", "dataset_mb", "dataset [MB]"),
+                                      (FIGURES["job_overhead_model"], "model", "trainable_params",
+                                       "trainable parameters")):
         fig, axes = _panels(plt, len(backends), 6.5, 4.2)
         for ax, backend in zip(axes, backends):
             data = in_series(shares[shares["backend"] == backend], series)
@@ -161,7 +150,7 @@ def _job_figures(stats, backends: list[str], runs: pd.DataFrame, out_dir: Path) 
             _job_references(ax, reference(), series)
             ax.set(title=backend, xscale="log", xlabel=xlabel, ylabel="job overhead [%]", ylim=(0, 105))
             ax.legend(fontsize=8)
-        made.append(_save(fig, out_dir, name, _run_sources(in_series(runs, series))))
+        made.append(_save(fig, out_dir, figure, _run_sources(in_series(runs, series))))
     return made
 
 
@@ -169,7 +158,7 @@ def _parts_figure(stats, backends: list[str], runs: pd.DataFrame, out_dir: Path)
     """What the overhead is made of, per step, a panel per backend."""
     import matplotlib.pyplot as plt
 
-    parts = stats["pipeline_overhead_parts"]
+    parts = stats.pipeline_overhead_parts
     fig, axes = _panels(plt, len(backends), 6.5, 4.2)
     for ax, backend in zip(axes, backends):
         frame = parts[parts["backend"] == backend].set_index("step").reindex([s for s in STACK if s in set(parts["step"])])
@@ -181,7 +170,7 @@ def _parts_figure(stats, backends: list[str], runs: pd.DataFrame, out_dir: Path)
                 stacked=True, ax=ax, width=0.7, rot=45, color=["C3", "C0", "C2", "C7"])
             ax.legend(fontsize=8)
         ax.set(title=backend, xlabel="", ylabel="mean overhead [s]")
-    return _save(fig, out_dir, "fig_overhead_parts", _run_sources(runs))
+    return _save(fig, out_dir, FIGURES["overhead_parts"], _run_sources(runs))
 
 
 def _job_references(ax, ref: dict, series: str) -> None:
@@ -201,10 +190,10 @@ def _params_of(model: str) -> int:
     return trainable_params(width, model.count("x") + 1)
 
 
-def upload_figure(stats: dict[str, pd.DataFrame], out_dir: Path) -> dict:
+def upload_figure(stats: StatsBundle, out_dir: Path) -> dict:
     import matplotlib.pyplot as plt
 
-    summary = stats["upload_summary"]
+    summary = stats.upload_summary
     setups = sorted(summary["setup"].unique())
     colors = {setup: f"C{i}" for i, setup in enumerate(setups)}
     role_colors = {}
@@ -226,8 +215,8 @@ def upload_figure(stats: dict[str, pd.DataFrame], out_dir: Path) -> dict:
         ax.legend(fontsize=6)
     for ax in list(axes.flat)[len(latencies):]:
         ax.set_visible(False)
-    sources = sorted(f"{cell}/uploads.jsonl" for cell in stats.get("upload_cells", pd.DataFrame({"cell": []}))["cell"])
-    return _save(fig, out_dir, "fig19_uploads", sources)
+    sources = sorted(str(CellDir(cell).records) for cell in stats.upload_cells.get("cell", []))
+    return _save(fig, out_dir, FIGURES["uploads"], sources)
 
 
 def _role(setup: str) -> str | None:
@@ -236,19 +225,17 @@ def _role(setup: str) -> str | None:
 
 def make_figures(stats_dir: str | Path, out_dir: str | Path) -> list[dict]:
     """Every figure the statistics allow; a missing experiment's figures are not drawn."""
-    import json
-
     import matplotlib
 
     matplotlib.use("Agg")
-    stats_dir, out_dir = Path(stats_dir), Path(out_dir)
-    stats = read_stats(stats_dir)
-    summary = json.loads((stats_dir / "summary.json").read_text())
+    out_dir = Path(out_dir)
+    stats = StatsBundle.read(stats_dir)
+    missing = stats.summary.missing
     made = []
-    if "pipeline" not in summary["missing"]:
+    if "pipeline" not in missing:
         made += pipeline_figures(stats, out_dir)
-    if "upload" not in summary["missing"]:
+    if "upload" not in missing:
         made.append(upload_figure(stats, out_dir))
-    atomic.write_json(out_dir / "index.json", {"figures": made, "missing": summary["missing"]})
-    log.info("%d figures -> %s (missing experiments: %s)", len(made), out_dir, summary["missing"] or "none")
+    atomic.write_json(out_dir / "index.json", {"figures": made, "missing": missing})
+    log.info("%d figures -> %s (missing experiments: %s)", len(made), out_dir, missing or "none")
     return made

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ...data.models import NORMALIZATION_PARAMS, trainable_params
+from ...paths import architecture_name
 from ..analysis import split_backends
-from ..models import NORMALIZATION_PARAMS, trainable_params
-from ..paths import architecture_name
+from ..bundle import StatsBundle
 from ..stats import in_series
 
 TABLE2_JOBS = ("dnnfit", "plot", "dnneval", "dnnpredict")
@@ -61,15 +62,15 @@ def first_row(frame: pd.DataFrame, **match) -> pd.Series | None:
     return None if frame.empty else frame.iloc[0]
 
 
-def backends_of(stats: dict[str, pd.DataFrame]) -> list[str]:
+def backends_of(stats: StatsBundle) -> list[str]:
     """Every backend in the statistics: those that split the notebook first, then the rest."""
-    names = sorted(stats["pipeline_steps_summary"]["backend"].unique())
+    names = sorted(stats.pipeline_steps_summary["backend"].unique())
     split = split_backends(names)
     return split + [n for n in names if n not in split]
 
 
 def _dataset_steps(stats, metric: str) -> pd.DataFrame:
-    frame = stats["pipeline_steps_summary"]
+    frame = stats.pipeline_steps_summary
     return in_series(frame[frame["metric"] == metric], "dataset")
 
 
@@ -106,7 +107,7 @@ def other_durations(stats, ref: dict) -> Table:
 
 def overall(stats, ref_points: list[dict]) -> Table:
     split = split_backends(backends_of(stats))
-    frame = stats["pipeline_overall_summary"]
+    frame = stats.pipeline_overall_summary
     frame = frame[frame["backend"].isin(split)]  # one process per notebook has no overhead by construction
     rows = []
     order = {b: i for i, b in enumerate(split)}
@@ -125,12 +126,12 @@ def overall(stats, ref_points: list[dict]) -> Table:
 
 
 def end_to_end(stats) -> Table:
-    frame = stats.get("pipeline_runs_summary")
+    frame = stats.pipeline_runs_summary
     backends = backends_of(stats)
     split = split_backends(backends)
     baselines = [b for b in backends if b not in split]
     rows = []
-    if frame is not None:
+    if not frame.empty:
         for (series, size, model), group in frame.groupby(["series", "dataset_mb", "model"]):
             by = group.set_index("backend")
             cells = [with_ci(by.loc[b]) if b in by.index else "n/a" for b in backends]
@@ -149,7 +150,7 @@ def end_to_end(stats) -> Table:
 
 
 def uploads(stats, ref: list[dict]) -> Table:
-    frame = stats["upload_summary"]
+    frame = stats.upload_summary
     setups = sorted(frame["setup"].unique())
     quoted = {(r["latency_ms"], r["model_mb"]): r for r in ref}
     rows = []
@@ -164,7 +165,7 @@ def uploads(stats, ref: list[dict]) -> Table:
 
 
 def equivalence(stats) -> Table:
-    frame = stats.get("upload_equivalence", pd.DataFrame())
+    frame = stats.upload_equivalence
     rows = []
     for (a, b), group in (frame.groupby(["a", "b"]) if not frame.empty else []):
         tested = group[group["equivalent"].notna()]
@@ -176,15 +177,17 @@ def equivalence(stats) -> Table:
 
 
 def upload_cells(stats) -> Table:
-    frame = stats.get("upload_cells", pd.DataFrame())
+    frame = stats.upload_cells
     rows = [[r["setup"], f"{r['latency_ms']:g}", r["status"], str(r["uploads"]), str(r["failed"]),
              r["reason"] if isinstance(r["reason"], str) else ""] for _, r in frame.iterrows()]
     return Table("Upload cells", ["setup", "latency ms", "status", "uploads", "not ok", "note"], rows)
 
 
-def parameters(widths: list[int], hidden_layers: int, printed: dict) -> Table:
+def parameters(models: list[str], printed: dict) -> Table:
+    """The trainable parameters of each model the runs trained (named width x ... x width)."""
     rows = []
-    for width in widths:
+    for model in models:
+        width, hidden_layers = int(model.split("x")[0]), model.count("x") + 1
         ours = trainable_params(width, hidden_layers)
         total = ours + NORMALIZATION_PARAMS
         thesis = printed.get(width)
@@ -201,7 +204,7 @@ def parameters(widths: list[int], hidden_layers: int, printed: dict) -> Table:
 
 
 def claims(stats) -> Table:
-    frame = stats.get("claims", pd.DataFrame())
+    frame = stats.claims
     rows = [[r["id"], r["claim"], r["cite"], r["evidence"], r["verdict"]] for _, r in frame.iterrows()]
     return Table("Claims of the thesis, judged on our data", ["", "claim", "where", "our evidence", "verdict"], rows)
 
@@ -221,7 +224,7 @@ PART_NAMES = {"wait_seconds": "waiting", "startup_seconds": "start-up", "marshal
 
 
 def overhead_parts(stats) -> Table:
-    frame = stats.get("pipeline_overhead_parts", pd.DataFrame())
+    frame = stats.pipeline_overhead_parts
     rows = [[r["backend"], r["step"], num(r["overhead_seconds"]), *(num(r[p]) for p in PART_NAMES)]
             for _, r in frame.iterrows()]
     return Table("What each step's overhead is made of (mean seconds over every run)",
@@ -236,7 +239,7 @@ def overhead_parts(stats) -> Table:
 
 
 def cluster_cost(stats) -> Table:
-    frame = stats.get("pipeline_cluster_cost", pd.DataFrame())
+    frame = stats.pipeline_cluster_cost
     rows = [[r["step"], f"{r['cluster']} - {r['local']}", num(r["process_mean"]), num(r["cluster_mean"]),
              interval(r["diff"], r["diff_low"], r["diff_high"])] for _, r in frame.iterrows()]
     return Table("What a process costs, and what Kubernetes adds on top (overhead seconds per step)",
@@ -247,7 +250,7 @@ def cluster_cost(stats) -> Table:
 
 def pod_seconds(stats) -> Table:
     """Where a pod's seconds go: a row per part, over all steps, with the steps that spend least and most."""
-    frame = stats.get("pipeline_pod_seconds", pd.DataFrame())
+    frame = stats.pipeline_pod_seconds
     rows = []
     for (backend, part), group in frame.groupby(["backend", "part"], sort=False):
         overall, steps = group[group["step"] == "all steps"], group[group["step"] != "all steps"]
@@ -266,7 +269,7 @@ def pod_seconds(stats) -> Table:
 
 
 def clocks(stats) -> Table:
-    frame = stats.get("pipeline_clocks", pd.DataFrame())
+    frame = stats.pipeline_clocks
     rows = [[r["backend"], r["step"], r["clock"], num(r["reference_mean"]), num(r["clock_mean"]),
              interval(r["shift_mean"], r["shift_low"], r["shift_high"]), str(int(r["missing"]))]
             for _, r in frame.iterrows()]
@@ -278,7 +281,7 @@ def clocks(stats) -> Table:
 
 
 def clock_lags(stats) -> Table:
-    frame = stats.get("pipeline_clock_lags", pd.DataFrame())
+    frame = stats.pipeline_clock_lags
     rows = [[r["backend"], r["clock"], r["event"], str(int(r["n"])),
              interval(r["lag_mean"], r["lag_low"], r["lag_high"])] for _, r in frame.iterrows()]
     return Table("Where the clocks part: how long after each clock's stamp the watch saw the event (seconds)",
@@ -292,7 +295,7 @@ def clock_lags(stats) -> Table:
 
 
 def memory(stats) -> Table:
-    frame = stats.get("pipeline_memory", pd.DataFrame())
+    frame = stats.pipeline_memory
     if not frame.empty:  # the largest configuration: the biggest dataset, then the biggest model
         frame = frame.assign(_params=frame["model"].map(lambda m: int(m.split("x")[0])))
         largest = frame.sort_values(["dataset_mb", "_params"]).iloc[-1]

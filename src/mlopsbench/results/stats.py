@@ -1,4 +1,4 @@
-"""Statistics over the tidy tables: plain functions, no I/O except ``write_stats``.
+"""Statistics over the tidy tables: plain functions, no I/O but reading the thesis's numbers.
 
 * ``summarize``: n, mean, SD, median, min, max, the 95 % t-interval of the mean, a
   distribution-free 95 % interval of the median (binomial order statistics), Shapiro-Wilk,
@@ -34,7 +34,7 @@ NAN = float("nan")
 
 def reference() -> dict:
     """The thesis's published numbers (thesis_reference.yaml), each with its citation."""
-    return yaml.safe_load(resources.files("mlopsbench").joinpath("thesis_reference.yaml").read_text())
+    return yaml.safe_load(resources.files(__package__).joinpath("thesis_reference.yaml").read_text())
 
 
 def median_ci(values: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:

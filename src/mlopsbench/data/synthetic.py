@@ -8,11 +8,12 @@ pretends to be the real data: reports built from it say so through the counts.
 from __future__ import annotations
 
 import gzip
+import json
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from . import atomic
+from .. import atomic
 
 START = datetime(2004, 2, 28, 0, 58, 46)
 
@@ -56,15 +57,16 @@ def tidy_tables(config: dict, scale: int = 1, seed: int = 0):
     import numpy as np
     import pandas as pd
 
-    from .config import pipeline_configurations, series_of
+    from ..config import pipeline_configurations, series_of
     from .models import trainable_params
-    from .paths import architecture_name
-    from .pipeline.backends import BACKENDS
-    from .pipeline.tidy import RUN_COLUMNS, STEP_COLUMNS
-    from .upload.tidy import CELL_COLUMNS, UPLOAD_COLUMNS
+    from ..paths import architecture_name
+    from ..pipeline.backends import BACKENDS
+    from ..pipeline.tidy import RUN_COLUMNS, STEP_COLUMNS
+    from ..upload.tidy import CELL_COLUMNS, UPLOAD_COLUMNS
 
     rng = np.random.default_rng(seed)
     layers = config["model"]["hidden_layers"]
+    cpu_per_step = json.dumps({step: 2 if step == "dnnfit" else 1 for step in STEPS}, sort_keys=True)
     steps, runs = [], []
     for backend in config["pipeline"]["backends"]:
         for c in pipeline_configurations(config):
@@ -97,7 +99,8 @@ def tidy_tables(config: dict, scale: int = 1, seed: int = 0):
                 runs.append(base | {"created": t - wall, "finished": t, "wall_seconds": wall, "cell_seconds": cells,
                                     "overhead_seconds": wall - cells, "overhead_pct": 100 * (wall - cells) / wall,
                                     "imports_seconds": None, "steps": len(STEPS), "steps_failed": 0,
-                                    "status": "succeeded"})
+                                    "status": "succeeded", "epochs": config["training"]["epochs"], "cores": 2,
+                                    "cpu_per_step": cpu_per_step})
     uploads, cell_rows = [], []
     upload = config["upload"]
     for setup in upload["setups"]:

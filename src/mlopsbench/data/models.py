@@ -20,8 +20,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import atomic, paths
-from .errors import InputError
+from .. import atomic, paths
+from ..errors import InputError
 
 N_FEATURES = 3
 BYTES_PER_WEIGHT = 4  # float32
@@ -43,8 +43,8 @@ def trainable_params(width: int, hidden_layers: int, n_inputs: int = N_FEATURES)
     return first + middle + (width + 1)
 
 
-def build_regression_model(width: int, hidden_layers: int = 3, learning_rate: float = 0.001,
-                           loss: str = "mean_absolute_error", features=None, seed: int | None = None):
+def build_regression_model(width: int, hidden_layers: int, learning_rate: float, loss: str, features=None,
+                           seed: int | None = None):
     """The Keras model of Section 5.3.2; ``features`` (n x 3) adapts the Normalization."""
     import keras
 
@@ -99,12 +99,20 @@ def load_features(csv_path: str | Path):
     return np.loadtxt(csv_path, delimiter=",", skiprows=1, usecols=(0, 1, 2), dtype="float32", ndmin=2)
 
 
+def _untrained(width: int, hidden_layers: int, seed: int | None = None):
+    """An upload model: the regression model compiled as the configuration's training defaults say."""
+    from ..config import default
+
+    return build_regression_model(width, hidden_layers, default("training.learning_rate"), default("training.loss"),
+                                  seed=seed)
+
+
 def _saved_overhead_bytes(hidden_layers: int) -> int:
     """Bytes a saved model has beyond its float32 weights: archive, config, HDF5 headers.
 
     Measured on a width-1 model of the same depth; it barely depends on width.
     """
-    model = build_regression_model(1, hidden_layers)
+    model = _untrained(1, hidden_layers)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp, "probe.keras")
         model.save(path)
@@ -133,7 +141,7 @@ def build_upload_model(size: float, unit: str, hidden_layers: int, dest: str | P
     """Save an untrained model whose file is ``size`` ``unit`` within ``tolerance``."""
     target = round(size * UNIT_BYTES[unit])
     width = width_for_bytes(target, hidden_layers, _saved_overhead_bytes(hidden_layers))
-    model = build_regression_model(width, hidden_layers, seed=seed)
+    model = _untrained(width, hidden_layers, seed)
     info = save_model(model, dest, {"target_bytes": target, "size": size, "unit": unit, "width": width})
     error = info["bytes"] / target - 1
     if abs(error) > tolerance:

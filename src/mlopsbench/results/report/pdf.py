@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import atomic
+from ... import atomic
 from .tables import Table
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import atomic
-from .errors import InputError
+from .. import atomic
+from ..errors import InputError
 
 FIELDS = ("date", "time", "epoch", "moteid", "temperature", "humidity", "light", "voltage")
 OUTPUT_COLUMNS = ("humidity", "light", "voltage", "temperature")

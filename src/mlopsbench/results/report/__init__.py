@@ -10,17 +10,17 @@ the limitations.
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
-import pandas as pd
 import yaml
 
-from ..analysis import read_stats
-from ..pipeline.backends import BACKENDS
+from ..bundle import StatsBundle
+from ..figure_registry import FIGURES
+from ...pipeline.backends import BACKENDS
 from ..stats import in_series, reference
-from ..upload.setups import SETUPS
+from ...upload.setups import SETUPS
 from . import provenance, tables
 from .pdf import build_pdf
 from .tables import TABLE2_JOBS, TABLE4_JOBS, pct
@@ -31,8 +31,8 @@ class Context:
 
     def __init__(self, stats_dir: Path, figures_dir: Path, config_path: Path, data_files: list[Path],
                  counts_path: Path | None, repo: Path, manifest: dict | None = None):
-        self.stats = read_stats(stats_dir)
-        self.summary = json.loads((stats_dir / "summary.json").read_text())
+        self.stats = StatsBundle.read(stats_dir)
+        self.summary = self.stats.summary
         self.figures = {f["name"]: f | {"png": figures_dir / f"{f['name']}.png"}
                         for f in json.loads((figures_dir / "index.json").read_text())["figures"]}
         self.config_text = config_path.read_text()
@@ -41,21 +41,19 @@ class Context:
         self.data_files = data_files
         self.repo = repo
         self.ref = reference()
-        self.missing = self.summary["missing"]
+        self.missing = self.summary.missing
         self.backends = [] if "pipeline" in self.missing else tables.backends_of(self.stats)
-        self.setups = self.summary.get("setups", [])
+        self.setups = self.summary.setups
         # A study rebuilt from its raw exports (the reference run) was measured elsewhere: its
         # manifest, not this machine, says where and with what.
         self.manifest = manifest
 
     def tables(self) -> dict[str, tables.Table]:
-        model = self.config["model"]
         machine, versions = ((self.manifest["machine"], self.manifest["versions"]) if self.manifest
                              else (provenance.machine(), provenance.versions()))
         made = {"setup": tables.setup(machine, self.backends, self.setups, versions,
                                       provenance.checksums(self.data_files), self.counts),
-                "parameters": tables.parameters(model["widths"], model["hidden_layers"],
-                                                self.ref["trainable_params"]["printed"]),
+                "parameters": tables.parameters(self.summary.models, self.ref["trainable_params"]["printed"]),
                 "claims": tables.claims(self.stats)}
         if "pipeline" not in self.missing:
             made |= {"durations": tables.per_size(self.stats, "duration_seconds", TABLE2_JOBS, self.ref["job_duration_s"],
@@ -77,7 +75,7 @@ class Context:
     def answer(self) -> list[str]:
         """The study's answer in a few sentences, each number with the interval the tables read."""
         said = []
-        cost = self.stats.get("pipeline_cluster_cost", pd.DataFrame())
+        cost = self.stats.pipeline_cluster_cost
         pooled = cost[cost["step"] == "all steps"] if not cost.empty else cost
         for _, row in pooled.iterrows():
             said.append(f"A notebook step run as a Kubernetes pod ({row['cluster']}) carries "
@@ -85,8 +83,8 @@ class Context:
                         f"same step run as a local process, which itself costs {tables.num(row['process_mean'])} s "
                         f"(mean over {int(row['n_a'])} pod and {int(row['n_b'])} process steps of every configuration; "
                         "Welch 95 % interval).")
-        overall = self.stats.get("pipeline_overall_summary", pd.DataFrame())
-        backend = self.summary.get("split_backend")
+        overall = self.stats.pipeline_overall_summary
+        backend = self.summary.split_backend
         if backend and not overall.empty:
             dataset = in_series(overall[overall["backend"] == backend], "dataset").sort_values("dataset_mb")
             if len(dataset) >= 2:
@@ -96,7 +94,7 @@ class Context:
                 said.append(f"The overhead's share of a run on {backend} goes from {tables.with_ci(small, 1)} % at "
                             f"{small['dataset_mb']:g} MB to {tables.with_ci(large, 1)} % at {large['dataset_mb']:g} MB "
                             f"(model {small['model']}; the thesis: {thesis}, Figure 15).")
-        verdicts = {c["id"]: c for c in self.stats.get("claims", pd.DataFrame()).to_dict("records")}
+        verdicts = {c["id"]: c for c in self.stats.claims.to_dict("records")}
         for kind, what in (("C7", "latency"), ("C8", "model size")):
             judged = [c for cid, c in verdicts.items() if cid.startswith(f"{kind}-")]
             if judged:
@@ -113,8 +111,8 @@ class Context:
     def differences(self) -> list[str]:
         """By how much our jobs' durations and own execution times differ from the thesis's at the same
         configurations (Tables 2 and 4), on the backend that stands for its Kubernetes runs."""
-        backend = self.summary.get("split_backend")
-        summary = self.stats.get("pipeline_steps_summary", pd.DataFrame())
+        backend = self.summary.split_backend
+        summary = self.stats.pipeline_steps_summary
         said = []
         for metric, ref in (("duration_seconds", self.ref["job_duration_s"]), ("cell_seconds", self.ref["cell_time_s"])):
             ours = in_series(summary[(summary["metric"] == metric) & (summary["backend"] == backend)], "dataset") \
@@ -141,13 +139,12 @@ class Context:
             items.append(f"The node filter kept {self.counts['kept']:,} readings of mote {self.counts['mote']}, not "
                          f"the ~{self.ref['dataset_points']['value']:,} the thesis reports ("
                          f"{self.ref['dataset_points']['cite']}): this input is not the full published file.")
-        reps = self.config["pipeline"]["repetitions"]
-        if reps < 6:
-            items.append(f"{reps} repetitions per pipeline configuration (the thesis ran 6): intervals are wide.")
-        if self.config["upload"]["repetitions"] < 10:
-            items.append(f"{self.config['upload']['repetitions']} repetitions per upload configuration "
-                         f"(the thesis ran 10).")
-        if "proxy" in self.summary.get("emulations", []):
+        runs, uploads = self.summary.pipeline_repetitions, self.summary.upload_repetitions
+        if runs and min(runs) < 6:
+            items.append(f"{_count(runs)} repetitions per pipeline configuration (the thesis ran 6): intervals are wide.")
+        if uploads and min(uploads) < 10:
+            items.append(f"{_count(uploads)} repetitions per upload configuration (the thesis ran 10).")
+        if "proxy" in self.summary.emulations:
             items.append("Latency came from the user-space delay proxy, not netem: TCP's own slow start and "
                          "loss recovery are not emulated, only delay, a handshake round trip and a window.")
         if self.backends and not any(BACKENDS[b].on_cluster for b in self.backends if b in BACKENDS):
@@ -164,30 +161,47 @@ class Context:
         return items
 
     def _cluster_shape(self) -> str:
-        if self.config.get("kubernetes", {}).get("local"):
-            return (f"one node on this machine ({os.cpu_count()} cores) plays both the core and the edge role, "
-                    "built and started by this package, with images imported rather than pulled")
+        # Only where the runner's machine was the node did the runs keep the runtime's own clock.
+        if not self.stats.pipeline_pod_seconds.empty:
+            return (f"one node on the runner's machine ({_count(self.summary.cores)} cores) plays both the core and "
+                    "the edge role, built and started by this package, with images imported rather than pulled")
         return "the cluster named by the configuration's kubeconfig"
 
     def waiting(self) -> list[str]:
         """Steps whose overhead is mostly waiting for cores, which the thesis's definition counts."""
-        frame = self.stats.get("pipeline_overhead_parts", pd.DataFrame())
+        frame = self.stats.pipeline_overhead_parts
         found = frame[frame["wait_seconds"] > 0.5 * frame["overhead_seconds"]] if not frame.empty else frame
         return [f"{r['step']} on {r['backend']}: {r['wait_seconds']:.1f} of its {r['overhead_seconds']:.1f} s of "
                 f"overhead was spent waiting for cores" for _, r in found.iterrows()]
 
+    def _kubernetes(self) -> str:
+        """The Kubernetes version the runs' API server reported, else the manifest's build, else unknown."""
+        if self.summary.kubernetes_versions:
+            return " and ".join(self.summary.kubernetes_versions)
+        built = ((self.manifest or {}).get("tools") or {}).get("kube-apiserver")
+        return built.split()[-1] if built and built != "unknown" else "(version not recorded)"
+
+    def _cores(self) -> str:
+        """The cores each step asked for, as the runs recorded them."""
+        asked = self.summary.cpu_per_step
+        if not asked:
+            return "no run recorded the cores its steps asked for"
+        uniform = {n for mapping in asked for n in mapping.values()}
+        if len(uniform) == 1:
+            return f"every step asked for {uniform.pop()} core(s), whatever its notebook tag"
+        wanted = "; ".join(", ".join(f"{step} {n}" for step, n in sorted(mapping.items()) if n > 1) for mapping in asked)
+        return (f"each step asked for the cores of its notebook tag (limit:cpu), capped at the runner's "
+                f"{_count(self.summary.cores)} ({wanted}; the others 1), so a step waited until they were free, and "
+                f"that wait counts as overhead, as a pod's Pending time does in the thesis")
+
     def methods(self) -> dict:
         timestamps = " ".join(BACKENDS[b].timestamps for b in self.backends if b in BACKENDS)
-        request = self.config["pipeline"].get("cpu_request")
-        cores = ("each step asked for the cores of its notebook tag (limit:cpu; dnnfit 4, capped at the machine's), "
-                 "so a step waited until they were free, and that wait counts as overhead, as a pod's Pending time "
-                 "does in the thesis" if request is None else
-                 f"every step asked for {request} core(s) (pipeline.cpu_request), not its notebook tag")
+        cores = self._cores()
         latency = "Not measured (the upload experiment is missing)."
         if "upload" not in self.missing:
-            emulations = self.summary.get("emulations", [])
+            emulations = self.summary.emulations
             paths = " ".join(SETUPS[s].path for s in self.setups if s in SETUPS)
-            warmups = " or ".join(map(str, self.summary.get("warmup_uploads", [])))
+            warmups = " or ".join(map(str, self.summary.warmup_uploads))
             latency = (f"Setups: {paths} Emulation in force: {', '.join(emulations)}. The configured latency is "
                        f"added to every round trip, half in each direction, as the thesis's netem delay on the edge "
                        f"interface. Unmeasured uploads before each cell's first measured one: {warmups or 'none'} "
@@ -200,16 +214,24 @@ class Context:
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(template.parent), autoescape=True,
                                  undefined=jinja2.StrictUndefined, lstrip_blocks=True)
         verdicts = {"agrees": 0, "disagrees": 0, "cannot tell": 0}
-        for value in self.summary.get("claims", {}).values():
+        for value in self.summary.claims.values():
             verdicts[value] += 1
         return env.get_template(template.name).render(
             study=self.config["study"], generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             git=provenance.git(self.repo), measured_with=(self.manifest or {}).get("measured_with_commit"),
             summary=self.summary, missing=self.missing, verdicts=verdicts,
-            backends=self.backends, margin=self.summary["equivalence_margin"], methods=self.methods(),
+            backends=self.backends, margin=self.summary.equivalence_margin, methods=self.methods(),
             waiting=self.waiting(), on_cluster=any(BACKENDS[b].on_cluster for b in self.backends if b in BACKENDS),
-            runtime_clock=not self.stats.get("pipeline_pod_seconds", pd.DataFrame()).empty,
-            limitations=self.limitations(), answer=self.answer(), differences=self.differences(), pct=pct)
+            runtime_clock=not self.stats.pipeline_pod_seconds.empty,
+            limitations=self.limitations(), answer=self.answer(), differences=self.differences(), pct=pct,
+            runner_cores=_count(self.summary.cores) if self.summary.cores else "unrecorded",
+            kubernetes=self._kubernetes(),
+            fig=SimpleNamespace(**{key: figure.name for key, figure in FIGURES.items()}))
+
+
+def _count(values: list[int]) -> str:
+    """2, or 2-3 where the runs differ."""
+    return f"{min(values)}" if min(values) == max(values) else f"{min(values)}-{max(values)}"
 
 
 def write_report(stats_dir, figures_dir, config_path, template, dest, data_files=(), counts_path=None,

@@ -17,8 +17,8 @@ from requests.adapters import HTTPAdapter
 from tqdm import tqdm
 from urllib3.util.retry import Retry
 
-from . import atomic
-from .errors import InputError
+from .. import atomic
+from ..errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from . import atomic
-from .errors import InputError
+from .. import atomic
+from ..errors import InputError
 from .intel_lab import OUTPUT_COLUMNS as COLUMNS
 
 MB = 10**6

@@ -1,0 +1,214 @@
+"""The cluster's daemons, one entry each, in the order ``up`` starts them; ``down`` stops them in
+the opposite order.
+
+An entry says everything about one daemon: its command line (made from the node's paths,
+addresses and binaries), the configuration file it reads, the fixed TCP ports it listens on
+(``up`` refuses to start while one is taken), when it is ready, what ``up`` does once it is
+(import the images, apply the cluster's objects, wait for the node), and what ``down`` must
+undo once it has stopped. Consecutive entries marked ``with_previous`` start together and are
+waited for together. ``status``, ``problems``, ``leftovers``, the free-port check and
+``down`` all read this table; adding a daemon is one entry.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import requests
+import urllib3
+
+from . import images, teardown
+from .node import (API_PORT, CONTROLLER_MANAGER_PORT, ETCD_PORTS, KSM_JOB, KSM_PORTS, KUBE_PROXY_PORTS, KUBELET_PORTS,
+                   NODE_NAME, PROMETHEUS_PORT, SCHEDULER_PORT, Layout, Network, cni_config, containerd_config, kube_proxy_config,
+                   kubelet_config, prometheus_config)
+from .objects import (ACCESS_MANIFESTS, STORE_MANIFEST, admin_api, apply, cluster_objects, repo_manifests,
+                      store_secret, wait_node)
+
+
+@dataclass(frozen=True)
+class Node:
+    """What the daemons' command lines and configuration files are made of."""
+
+    layout: Layout
+    network: Network
+    binaries: dict[str, Path]
+    scrape_interval_s: float
+    repo: Path                                        # the project: its deploy/ manifests
+    images: dict[str, tuple[list, dict]]              # image name -> its layers and config
+    store_credentials: tuple[str, str]                # the in-cluster store's access and secret key
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    argv: Callable[[Node], list[str]]
+    ready: Callable[[Node], bool]
+    ports: tuple[int, ...] = ()
+    config: Callable[[Node], Path] | None = None   # writes the file its command line names
+    then: Callable[[Node], None] | None = None     # what up does once its wave is ready
+    undo: Callable[[Layout], None] | None = None   # what down removes once it has stopped
+    with_previous: bool = False                     # starts together with the entry before it
+
+
+def answers(url: str) -> bool:
+    """A health endpoint on loopback answers (its certificate is self-signed)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+        return requests.get(url, timeout=2, verify=False).ok
+
+
+def api_ready(layout: Layout, server: str) -> bool:
+    """The API server's /readyz with the admin's certificate (anonymous requests are refused).
+    ``verify`` is given per request: requests lets REQUESTS_CA_BUNDLE override a session's."""
+    return requests.get(f"{server}/readyz", timeout=5, verify=str(layout.pki / "ca.crt"),
+                        cert=(str(layout.pki / "admin.crt"), str(layout.pki / "admin.key"))).ok
+
+
+def ctr(layout: Layout) -> list[str]:
+    return ["ctr", "--address", str(layout.socket), "-n", "k8s.io"]
+
+
+def _scraped_kube_state_metrics() -> bool:
+    """Prometheus's latest scrape of kube-state-metrics succeeded: the third clock runs."""
+    body = requests.get(f"http://127.0.0.1:{PROMETHEUS_PORT}/api/v1/query", params={"query": f'up{{job="{KSM_JOB}"}}'},
+                        timeout=2).json()
+    return any(sample["value"][1] == "1" for sample in body["data"]["result"])
+
+
+def _kubeconfig_flags(node: Node, name: str) -> list[str]:
+    path = node.layout.conf / f"{name}.kubeconfig"
+    return [f"--kubeconfig={path}", f"--authentication-kubeconfig={path}", f"--authorization-kubeconfig={path}"]
+
+
+def _etcd(node: Node) -> list[str]:
+    p, (client, peer, metrics) = node.layout.pki, ETCD_PORTS
+    return [str(node.binaries["etcd"]), "--name", "mlopsbench", "--data-dir", str(node.layout.var / "etcd"),
+            f"--listen-client-urls=https://127.0.0.1:{client}", f"--advertise-client-urls=https://127.0.0.1:{client}",
+            f"--listen-peer-urls=http://127.0.0.1:{peer}", f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
+            f"--initial-cluster=mlopsbench=http://127.0.0.1:{peer}", "--initial-cluster-state=new",
+            f"--listen-metrics-urls=http://127.0.0.1:{metrics}",
+            f"--cert-file={p / 'etcd-server.crt'}", f"--key-file={p / 'etcd-server.key'}", "--client-cert-auth",
+            f"--trusted-ca-file={p / 'etcd-ca.crt'}", "--quota-backend-bytes=2147483648", "--log-level=warn"]
+
+
+def _apiserver(node: Node) -> list[str]:
+    p, network = node.layout.pki, node.network
+    return [
+        str(node.binaries["kube-apiserver"]), f"--advertise-address={network.node_ip}", "--bind-address=0.0.0.0",
+        f"--secure-port={API_PORT}", f"--etcd-servers=https://127.0.0.1:{ETCD_PORTS[0]}",
+        f"--etcd-cafile={p / 'etcd-ca.crt'}", f"--etcd-certfile={p / 'apiserver-etcd-client.crt'}",
+        f"--etcd-keyfile={p / 'apiserver-etcd-client.key'}", f"--tls-cert-file={p / 'apiserver.crt'}",
+        f"--tls-private-key-file={p / 'apiserver.key'}", f"--client-ca-file={p / 'ca.crt'}",
+        f"--kubelet-client-certificate={p / 'apiserver-kubelet-client.crt'}",
+        f"--kubelet-client-key={p / 'apiserver-kubelet-client.key'}",
+        f"--kubelet-certificate-authority={p / 'ca.crt'}", "--kubelet-preferred-address-types=InternalIP,Hostname",
+        "--authorization-mode=Node,RBAC", "--anonymous-auth=false", "--enable-admission-plugins=NodeRestriction",
+        "--allow-privileged=true", f"--service-cluster-ip-range={network.service_cidr}",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        f"--service-account-key-file={p / 'service-account.pub'}",
+        f"--service-account-signing-key-file={p / 'service-account.key'}",
+        f"--requestheader-client-ca-file={p / 'front-proxy-ca.crt'}",
+        "--requestheader-allowed-names=front-proxy-client", "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group", "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        f"--proxy-client-cert-file={p / 'front-proxy-client.crt'}",
+        f"--proxy-client-key-file={p / 'front-proxy-client.key'}", "--profiling=false", "--v=1"]
+
+
+def _controller_manager(node: Node) -> list[str]:
+    p, network = node.layout.pki, node.network
+    return [
+        str(node.binaries["kube-controller-manager"]), *_kubeconfig_flags(node, "kube-controller-manager"),
+        "--bind-address=127.0.0.1", f"--secure-port={CONTROLLER_MANAGER_PORT}", f"--client-ca-file={p / 'ca.crt'}",
+        f"--root-ca-file={p / 'ca.crt'}", f"--service-account-private-key-file={p / 'service-account.key'}",
+        "--use-service-account-credentials=true", f"--cluster-signing-cert-file={p / 'ca.crt'}",
+        f"--cluster-signing-key-file={p / 'ca.key'}", f"--service-cluster-ip-range={network.service_cidr}",
+        f"--cluster-cidr={network.cluster_cidr}", "--allocate-node-cidrs=false", "--leader-elect=false",
+        f"--flex-volume-plugin-dir={node.layout.var / 'flexvolume'}", "--profiling=false", "--v=1"]
+
+
+def _kubelet(node: Node) -> list[str]:
+    layout, c = node.layout, node.layout.conf
+    return [str(node.binaries["kubelet"]), f"--config={c / 'kubelet-config.yaml'}",
+            f"--kubeconfig={c / 'kubelet.kubeconfig'}", f"--root-dir={layout.var / 'kubelet'}",
+            f"--cert-dir={layout.var / 'kubelet' / 'pki'}", f"--hostname-override={NODE_NAME}",
+            f"--node-ip={node.network.node_ip}", "--v=1"]
+
+
+def _containerd_files(node: Node) -> Path:
+    """containerd's configuration, and the CNI configuration its CRI plugin reads."""
+    cni_config(node.layout, node.network)
+    return containerd_config(node.layout, images.PAUSE_IMAGE)
+
+
+def _import_images(node: Node) -> None:
+    for name, (layers, config) in node.images.items():
+        images.ensure_imported(ctr(node.layout), name, layers, config)
+
+
+def _apply_objects(node: Node) -> None:
+    apply(admin_api(node.layout), cluster_objects() + repo_manifests(node.repo, *ACCESS_MANIFESTS) +
+          [store_secret(*node.store_credentials)] + repo_manifests(node.repo, STORE_MANIFEST))
+
+
+COMPONENTS: tuple[Component, ...] = (
+    Component("containerd", lambda n: ["/usr/bin/containerd", "--config", str(n.layout.conf / "containerd.toml")],
+              lambda n: subprocess.run(ctr(n.layout) + ["version"], capture_output=True).returncode == 0,
+              config=_containerd_files, then=_import_images),
+    Component("etcd", _etcd, lambda n: '"health":"true"' in requests.get(
+                  f"http://127.0.0.1:{ETCD_PORTS[2]}/health", timeout=2).text, ports=ETCD_PORTS),
+    Component("kube-apiserver", _apiserver, lambda n: api_ready(n.layout, n.network.server), ports=(API_PORT,),
+              then=_apply_objects),
+    Component("kube-controller-manager", _controller_manager,
+              lambda n: answers(f"https://127.0.0.1:{CONTROLLER_MANAGER_PORT}/healthz"),
+              ports=(CONTROLLER_MANAGER_PORT,)),
+    Component("kube-scheduler", lambda n: [
+                  str(n.binaries["kube-scheduler"]), *_kubeconfig_flags(n, "kube-scheduler"), "--bind-address=127.0.0.1",
+                  f"--secure-port={SCHEDULER_PORT}", "--leader-elect=false", "--profiling=false", "--v=1"],
+              lambda n: answers(f"https://127.0.0.1:{SCHEDULER_PORT}/healthz"), ports=(SCHEDULER_PORT,),
+              with_previous=True),
+    # Its pod sandboxes go through CRI once it has stopped (nothing starts them again), while
+    # containerd still runs: containers, CNI DEL (veths, IPAM, portmap chains), network namespaces.
+    Component("kubelet", _kubelet, lambda n: answers(f"http://127.0.0.1:{KUBELET_PORTS[1]}/healthz"),
+              ports=KUBELET_PORTS, config=lambda n: kubelet_config(n.layout),
+              then=lambda n: wait_node(admin_api(n.layout)), undo=teardown.remove_pods, with_previous=True),
+    Component("kube-proxy", lambda n: [str(n.binaries["kube-proxy"]),
+                                       f"--config={n.layout.conf / 'kube-proxy-config.yaml'}", "--v=1"],
+              lambda n: answers(f"http://127.0.0.1:{KUBE_PROXY_PORTS[0]}/healthz"), ports=KUBE_PROXY_PORTS,
+              config=lambda n: kube_proxy_config(n.layout, n.network), undo=teardown.kube_proxy_cleanup,
+              with_previous=True),
+    Component("provisioner", lambda n: [
+                  sys.executable, "-m", "mlopsbench.cluster.provisioner", f"--kubeconfig={n.layout.admin_kubeconfig}",
+                  f"--node={NODE_NAME}", f"--root={n.layout.var / 'volumes'}"], lambda n: True),
+    Component("kube-state-metrics", lambda n: [
+                  str(n.binaries["kube-state-metrics"]), f"--kubeconfig={n.layout.conf / 'kube-state-metrics.kubeconfig'}",
+                  "--host=127.0.0.1", f"--port={KSM_PORTS[0]}", "--telemetry-host=127.0.0.1",
+                  f"--telemetry-port={KSM_PORTS[1]}", "--resources=pods"],
+              lambda n: answers(f"http://127.0.0.1:{KSM_PORTS[0]}/healthz"), ports=KSM_PORTS),
+    # Ready once it has scraped kube-state-metrics: before that, the third clock misses pods.
+    Component("prometheus", lambda n: [
+                  shutil.which("prometheus") or "/usr/bin/prometheus", f"--config.file={n.layout.conf / 'prometheus.yaml'}",
+                  f"--storage.tsdb.path={n.layout.var / 'prometheus'}",
+                  f"--web.listen-address=127.0.0.1:{PROMETHEUS_PORT}", "--storage.tsdb.retention.time=2d",
+                  "--log.level=warn"],
+              lambda n: _scraped_kube_state_metrics(), ports=(PROMETHEUS_PORT,),
+              config=lambda n: prometheus_config(n.layout, n.scrape_interval_s)),
+)
+NAMES = tuple(component.name for component in COMPONENTS)
+PORTS = tuple(port for component in COMPONENTS for port in component.ports)
+
+
+def waves() -> list[list[Component]]:
+    """The entries in start order, those that start together grouped."""
+    grouped: list[list[Component]] = []
+    for component in COMPONENTS:
+        if component.with_previous and grouped:
+            grouped[-1].append(component)
+        else:
+            grouped.append([component])
+    return grouped

@@ -1,0 +1,97 @@
+"""A study's statistics as one typed bundle: each table a field, written and read here only.
+
+``analysis.analyse`` fills a ``StatsBundle``; ``write`` puts every table in
+``<stats dir>/<field>.csv`` and the facts about the study (``Summary``) in ``summary.json``;
+``read`` gives the same bundle back to the figures and the report. A table the study could
+not make (its experiment missing) is an empty frame.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import pandas as pd
+
+from .. import atomic
+
+SUMMARY = "summary.json"
+
+
+@dataclass
+class Summary:
+    """What the figures and the report need to know about the study beside its tables."""
+
+    equivalence_margin: float               # claim C9's margin, a share of the first setup's mean
+    little_change_points: float             # claim C2's band, in percentage points
+    missing: list[str] = field(default_factory=list)   # experiments without data: pipeline, upload
+    backends: list[str] = field(default_factory=list)
+    setups: list[str] = field(default_factory=list)
+    split_backend: str | None = None        # the backend whose jobs judge the thesis's claims
+    pipeline_runs: int = 0
+    pipeline_runs_superseded: int = 0
+    pipeline_runs_not_succeeded: int = 0
+    uploads: int = 0
+    uploads_not_ok: int = 0
+    emulations: list[str] = field(default_factory=list)
+    warmup_uploads: list[int] = field(default_factory=list)
+    claims: dict[str, str] = field(default_factory=dict)  # claim id -> verdict
+    # What the counted runs and uploads recorded they were measured with (never the configuration):
+    models: list[str] = field(default_factory=list)        # smallest first
+    epochs: list[int] = field(default_factory=list)
+    cores: list[int] = field(default_factory=list)         # the runner's cores
+    cpu_per_step: list[dict] = field(default_factory=list)  # each distinct step -> cores asked for
+    pipeline_repetitions: list[int] = field(default_factory=list)  # counted runs per backend and configuration
+    upload_repetitions: list[int] = field(default_factory=list)    # verified uploads per setup, latency and size
+    kubernetes_versions: list[str] = field(default_factory=list)   # what the runs' API servers reported
+
+
+def _table() -> pd.DataFrame:
+    return pd.DataFrame()
+
+
+@dataclass
+class StatsBundle:
+    summary: Summary
+    pipeline_timestamp_sources: pd.DataFrame = field(default_factory=_table)  # rows per backend and clock
+    pipeline_steps_summary: pd.DataFrame = field(default_factory=_table)      # per step: durations, overheads
+    pipeline_run_overhead: pd.DataFrame = field(default_factory=_table)       # one row per run
+    pipeline_overall_summary: pd.DataFrame = field(default_factory=_table)    # the runs' overhead per configuration
+    pipeline_startup_summary: pd.DataFrame = field(default_factory=_table)    # creation to scheduling to running
+    pipeline_runs_summary: pd.DataFrame = field(default_factory=_table)       # end-to-end wall times
+    pipeline_overhead_parts: pd.DataFrame = field(default_factory=_table)     # wait, start-up, marshalling, rest
+    pipeline_memory: pd.DataFrame = field(default_factory=_table)             # each step's peak resident memory
+    pipeline_cluster_cost: pd.DataFrame = field(default_factory=_table)       # what a pod adds over a process
+    pipeline_clocks: pd.DataFrame = field(default_factory=_table)             # each clock's overhead against ours
+    pipeline_clock_lags: pd.DataFrame = field(default_factory=_table)         # each clock's stamps against ours
+    pipeline_pod_seconds: pd.DataFrame = field(default_factory=_table)        # where a pod's seconds go (CRI)
+    upload_summary: pd.DataFrame = field(default_factory=_table)
+    upload_equivalence: pd.DataFrame = field(default_factory=_table)          # claim C9's tests
+    upload_cells: pd.DataFrame = field(default_factory=_table)                # finished or skipped, and why
+    trends: pd.DataFrame = field(default_factory=_table)                      # slopes with HC3 intervals
+    claims: pd.DataFrame = field(default_factory=_table)                      # the thesis's claims judged
+
+    @classmethod
+    def table_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls) if f.name != "summary")
+
+    def write(self, out_dir: str | Path) -> list[Path]:
+        out_dir = Path(out_dir)
+        written = []
+        for name in self.table_names():
+            atomic.write_csv(out_dir / f"{name}.csv", getattr(self, name))
+            written.append(out_dir / f"{name}.csv")
+        atomic.write_json(out_dir / SUMMARY, json.loads(json.dumps(asdict(self.summary), default=float)))
+        return written + [out_dir / SUMMARY]
+
+    @classmethod
+    def read(cls, stats_dir: str | Path) -> "StatsBundle":
+        stats_dir = Path(stats_dir)
+        tables = {}
+        for name in cls.table_names():
+            try:
+                tables[name] = pd.read_csv(stats_dir / f"{name}.csv")
+            except pd.errors.EmptyDataError:  # a table without rows
+                tables[name] = pd.DataFrame()
+        return cls(Summary(**json.loads((stats_dir / SUMMARY).read_text())), **tables)

@@ -1,0 +1,35 @@
+"""Unit tests of the cluster's component table, which needs no cluster: one entry per daemon,
+its ports, its command line and configuration file made from the node alone, and the order
+``up`` walks it in (``down`` walks it backwards). The daemons themselves run in
+tests/test_cluster_lifecycle.py."""
+
+from pathlib import Path
+
+from mlopsbench.cluster.components import COMPONENTS, NAMES, PORTS, Node, waves
+from mlopsbench.cluster.node import Layout, Network
+
+
+def test_one_entry_per_daemon_and_each_port_once():
+    assert len(set(NAMES)) == len(NAMES) == 10 and len(set(PORTS)) == len(PORTS)
+    assert [component.name for wave in waves() for component in wave] == list(NAMES)
+    assert [[c.name for c in wave] for wave in waves()] == [
+        ["containerd"], ["etcd"], ["kube-apiserver"],
+        ["kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"],
+        ["provisioner"], ["kube-state-metrics"], ["prometheus"]]
+
+
+def test_command_lines_and_configuration_files_come_from_the_node(tmp_path):
+    layout = Layout(tmp_path / "state")
+    network = Network(node_ip="192.0.2.10", pod_cidr="10.244.0.0/24", cluster_cidr="10.244.0.0/16",
+                      service_cidr="10.96.0.0/16")
+    binaries = {name: Path(f"/opt/bin/{name}") for name in NAMES}
+    node = Node(layout, network, binaries, 5.0, tmp_path, {}, ("access", "secret"))
+    for component in COMPONENTS:
+        argv = component.argv(node)
+        assert argv and all(isinstance(arg, str) for arg in argv), component.name
+        if component.config:
+            written = component.config(node)
+            assert written.is_file() and written.is_relative_to(layout.root), component.name
+            assert any(str(written) in arg for arg in argv), f"{component.name} does not read {written}"
+        for port in component.ports:
+            assert any(str(port) in arg for arg in argv) or component.config, f"{component.name}: port {port}"
