@@ -18,6 +18,11 @@ def test_one_entry_per_daemon_and_each_port_once():
         ["provisioner"], ["kube-state-metrics"], ["prometheus"]]
 
 
+def test_no_fixed_port_lies_where_the_kernel_hands_out_ports_to_connections():
+    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    assert [port for port in PORTS if low <= port <= high] == []
+
+
 def test_command_lines_and_configuration_files_come_from_the_node(tmp_path):
     layout = Layout(tmp_path / "state")
     network = Network(node_ip="192.0.2.10", pod_cidr="10.244.0.0/24", cluster_cidr="10.244.0.0/16",

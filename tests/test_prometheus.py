@@ -97,4 +97,4 @@ def test_errors_name_the_server(prometheus, tmp_path):
         collect(prometheus, 'bad"quote', ["x"], T0, RUN_END, tmp_path, SCRAPE_S)
     port = free_ports(1)[0]
     with pytest.raises(PrometheusError, match=f"http://127.0.0.1:{port}: query failed"):
-        collect(f"http://127.0.0.1:{port}", NS, ["x"], T0, RUN_END, tmp_path, timeout=2)
+        collect(f"http://127.0.0.1:{port}", NS, ["x"], T0, RUN_END, tmp_path, SCRAPE_S, timeout=2)

@@ -34,11 +34,13 @@ NODE_LABELS = {"iot": "core", "iot.mlopsbench.io/edge": "true"}
 BRIDGE = "mlbcni0"
 POD_RANGES = ("10.244.0.0/16", "10.245.0.0/16", "172.30.0.0/16")
 SERVICE_RANGES = ("10.96.0.0/16", "10.97.0.0/16", "172.31.0.0/16")
+# Every fixed port lies below the kernel's ephemeral range (32768-60999 by default): a port inside
+# it can be held for a moment by any outgoing connection, and the daemon then fails to bind.
 API_PORT = 6443
 ETCD_PORTS = (2379, 2380, 2381)
-KSM_PORTS = (38080, 38081)
+KSM_PORTS = (18080, 18081)
 KSM_JOB = "kube-state-metrics"  # its scrape job in our Prometheus
-PROMETHEUS_PORT = 39090
+PROMETHEUS_PORT = 19090
 KUBELET_PORTS = (10250, 10248)      # its API, its healthz
 KUBE_PROXY_PORTS = (10256, 10249)   # healthz, metrics
 CONTROLLER_MANAGER_PORT, SCHEDULER_PORT = 10257, 10259
