@@ -26,6 +26,9 @@ mkdir -p study/results
 [ -d "$here/results/raw" ] && cp -rn "$here/results/raw" study/results/
 raw=study/data/raw/intel_lab/data.txt.gz
 [ -f "$raw" ] || mlopsbench sample-data --output "$raw" --lines 1560000 --seed 54
+# A sitting whose machine was reclaimed leaves Snakemake's lock behind; only this script runs here.
+pgrep -f "snakemake --snakefile ../code/Snakefile" >/dev/null || (cd study && snakemake --snakefile ../code/Snakefile \
+    --configfile ../code/reference/cluster-thesis/config.yaml --cores 1 --unlock >/dev/null 2>&1)
 n=$(( $(grep -c " start " "$here/sittings.txt" 2>/dev/null || true) + 1 ))
 machine="$(hostname) cores $(nproc) memory $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo) kernel $(uname -r)"
 echo "sitting $n commit $(git -C code rev-parse HEAD) start $(date -u +%FT%TZ) on $machine" >> "$here/sittings.txt"
