@@ -7,7 +7,8 @@
 # (the real file cannot be downloaded where this ran). Runs and cells already shipped in this
 # folder are copied in first, so a sitting on a fresh machine continues where the last one
 # stopped. Each sitting appends a line (commit, start, end, machine) to this folder's
-# sittings.txt. Stop a sitting with Ctrl-C after any finished run; then `mlopsbench reference
+# sittings.txt. Stop a sitting after any finished run with Ctrl-C, or, where it runs in the background (which
+# ignores SIGINT), with SIGTERM to its snakemake; then `mlopsbench reference
 # collect --study WORKDIR/study` copies what finished into this folder.
 set -euo pipefail
 commit=${1:?the commit of the measuring code}
