@@ -143,3 +143,22 @@ def test_clock_lags_separate_resolution_from_what_a_clock_marks(repo, tmp_path, 
     shift = pd.read_csv(tmp_path / "stats/pipeline_clocks.csv")["shift_mean"]
     assert (abs(shift + (lags.loc["finished", "lag_mean"] - lags.loc["created", "lag_mean"])) < 0.3).all()
     assert "Where the clocks part" in text
+
+
+def test_dnnfit_alone_is_paired_with_the_same_cell_in_the_notebook_by_repetition(quick):
+    from mlopsbench.pipeline.backends import primary_clocks
+
+    steps, runs, uploads, cells = tidy_tables(quick)
+    pairs = analyse(steps, runs, uploads, cells, margin=0.1, little=5.0).pipeline_cell_pairs
+    fits = steps[(steps["step"] == "dnnfit") & steps["timestamp_source"].isin(primary_clocks())]
+
+    def cell(backend, row):
+        same = fits[(fits["backend"] == backend) & (fits["series"] == row["series"]) &
+                    (fits["dataset_mb"] == row["dataset_mb"]) & (fits["model"] == row["model"]) &
+                    (fits["rep"] == row["rep"])]
+        return same["cell_seconds"].item()
+
+    assert set(pairs["baseline"]) == {"monolithic"} and set(pairs["backend"]) == set(steps["backend"]) - {"monolithic"}
+    for _, row in pairs.iterrows():
+        assert row["ratio"] == pytest.approx(cell(row["backend"], row) / cell("monolithic", row))
+    assert len(pairs) == len(fits[fits["backend"] != "monolithic"])

@@ -96,6 +96,7 @@ def _pipeline(bundle: StatsBundle, trends: list[dict], steps: pd.DataFrame, runs
     bundle.pipeline_cluster_cost = _cluster_cost(ok, names)
     bundle.pipeline_clocks, bundle.pipeline_clock_lags = _clocks(all_clocks, names)
     bundle.pipeline_pod_seconds = _pod_seconds(ok)
+    bundle.pipeline_cell_pairs = _cell_pairs(ok, names)
     for backend in split_backends(names):
         split = overall[overall["backend"] == backend]
         trends += [t | {"backend": backend, "series": "dataset"}
@@ -162,6 +163,24 @@ POD_PARTS = (("scheduling", "created", "scheduled"),
              ("the step's own work", "step_started", "step_finished"),
              ("process exit", "step_finished", "container_finished"),
              ("exit seen by the watch", "container_finished", "finished"))
+
+
+def _cell_pairs(ok: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """dnnfit's own cell time as a job of its own beside the same cell in the notebook's one process,
+    paired by configuration and repetition: does a cell split out run at the notebook's speed?"""
+    keys = ["series", "dataset_mb", "model", "rep"]
+    fits = ok[ok["step"] == "dnnfit"]
+    split = split_backends(names)
+    pairs = []
+    for baseline in (n for n in names if n not in split):
+        notebook = fits[fits["backend"] == baseline][keys + ["cell_seconds"]].rename(
+            columns={"cell_seconds": "notebook_seconds"})
+        for backend in split:
+            paired = fits[fits["backend"] == backend][keys + ["cell_seconds"]].merge(notebook, on=keys)
+            pairs.append(paired.assign(backend=backend, baseline=baseline,
+                                       ratio=paired["cell_seconds"] / paired["notebook_seconds"]))
+    columns = ["backend", "baseline", *keys, "cell_seconds", "notebook_seconds", "ratio"]
+    return pd.concat(pairs, ignore_index=True)[columns] if pairs else pd.DataFrame(columns=columns)
 
 
 def _pod_seconds(ok: pd.DataFrame) -> pd.DataFrame:

@@ -58,6 +58,7 @@ class StatsBundle:
     pipeline_steps_summary: pd.DataFrame = field(default_factory=_table)      # per step: durations, overheads
     pipeline_run_overhead: pd.DataFrame = field(default_factory=_table)       # one row per run
     pipeline_overall_summary: pd.DataFrame = field(default_factory=_table)    # the runs' overhead per configuration
+    pipeline_cell_pairs: pd.DataFrame = field(default_factory=_table)        # dnnfit split against the notebook, per rep
     pipeline_startup_summary: pd.DataFrame = field(default_factory=_table)    # creation to scheduling to running
     pipeline_runs_summary: pd.DataFrame = field(default_factory=_table)       # end-to-end wall times
     pipeline_overhead_parts: pd.DataFrame = field(default_factory=_table)     # wait, start-up, marshalling, rest

@@ -62,7 +62,7 @@ class Context:
                                                    "Table 4 analogue: the jobs' own execution times [s]"),
                      "other_durations": tables.other_durations(self.stats, self.ref["job_duration_range_s"]),
                      "overall": tables.overall(self.stats, self.ref["overall_overhead_pct"]),
-                     "end_to_end": tables.end_to_end(self.stats), "overhead_parts": tables.overhead_parts(self.stats),
+                     "end_to_end": tables.end_to_end(self.stats), "cell_pairs": tables.cell_pairs(self.stats), "overhead_parts": tables.overhead_parts(self.stats),
                      "cluster_cost": tables.cluster_cost(self.stats), "pod_seconds": tables.pod_seconds(self.stats),
                      "clocks": tables.clocks(self.stats),
                      "clock_lags": tables.clock_lags(self.stats),

@@ -149,6 +149,19 @@ def end_to_end(stats) -> Table:
                  "spawn to exit. Ratios of means.")
 
 
+def cell_pairs(stats) -> Table:
+    frame = stats.pipeline_cell_pairs
+    rows = [[r["backend"], r["baseline"], f"{r['dataset_mb']:g}", r["model"], str(int(r["rep"])), num(r["cell_seconds"]),
+             num(r["notebook_seconds"]), num(r["ratio"], 3)]
+            for _, r in frame.sort_values(["backend", "dataset_mb", "model", "rep"]).iterrows()]
+    return Table("dnnfit's cell alone against the same cell in the notebook (seconds, paired by repetition)",
+                 ["backend", "notebook in", "dataset MB", "model", "rep", "cell alone", "cell in the notebook",
+                  "ratio"], rows,
+                 "The cell's own statements only (training), timed inside the step and inside the notebook; no "
+                 "start-up, marshalling or waiting. A ratio near 1: a cell split into a job of its own trains at "
+                 "the notebook's speed.")
+
+
 def uploads(stats, ref: list[dict]) -> Table:
     frame = stats.upload_summary
     setups = sorted(frame["setup"].unique())
