@@ -71,3 +71,28 @@ def test_collect_copies_what_finished_with_its_kept_attempts_and_nothing_else(re
     assert not (folder / runs[1]).exists()  # the next sitting resumes it
     assert (folder / "inputs/data.checked.json").exists()
     assert collect(study, folder) == []  # what was collected stays as collected
+
+
+def test_the_full_design_is_predicted_per_backend_and_setup_from_the_reference(repo, shipped):
+    from mlopsbench.config import load_config
+    from mlopsbench.reference import wall_time
+
+    times = wall_time(shipped, load_config(repo / "config/cluster-thesis.yaml"))
+    expected = {"pipeline kubernetes", "pipeline local", "pipeline monolithic",
+                "upload host", "upload netns", "upload vm", "upload pod"}
+    assert set(times["measured"]) == set(times["design"]) == expected
+    # The full design repeats everything more often than the reference did.
+    assert all(times["design"][key] > times["measured"][key] > 0 for key in expected)
+    assert json.loads((shipped / MANIFEST).read_text())["measured_wall_s"] == pytest.approx(times["measured"])
+
+
+def test_an_attempt_cut_short_before_its_logs_were_fetched_is_kept_and_never_counted(repo):
+    """Sitting 1's machine was reclaimed while kubernetes 8x8x8_40MB rep 2 trained: its first steps had
+    finished, but the runner never fetched their logs. Its rows stay, without cell times, uncounted."""
+    from mlopsbench.pipeline.tidy import read_run
+
+    attempt = next((repo / REFERENCE / "results/raw/pipeline/kubernetes/8x8x8_40MB").glob("2.attempt-*"))
+    rows, run = read_run(attempt, kept_as="attempt")
+    finished = [r for r in rows if r["status"] == "succeeded"]
+    assert finished and all(r["cell_seconds"] is None for r in finished)
+    assert run["status"] == "interrupted" and {r["run_status"] for r in rows} == {"interrupted"}

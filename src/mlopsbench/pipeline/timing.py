@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..rawdirs import RunDir
-from ..records import RunStarted, StepEvent
+from ..records import RunFinished, RunStarted, StepEvent
 from .compiler import MARKER
 
 _JT = re.compile(r"^\[JT\][ _]+(\S+?)[ _]+time\(s\)[ _]+([-+0-9.eE]+)\s*$", re.M)
@@ -126,11 +126,15 @@ def event_rows(run_dir: Path, run_id: str, events: list, base: dict, source: str
                 step["peak_rss_mib"] = event.detail["peak_rss_kib"] / 1024
         elif event.event == "skipped":
             step["status"] = "skipped"
+    # A run that succeeded has every finished step's log. An attempt cut short (its machine gone
+    # before the runner fetched the logs) may not: its steps keep their rows with no cell time,
+    # and, as every step of an attempt that did not succeed, are never counted.
+    succeeded = isinstance(events[-1], RunFinished) and events[-1].status == "succeeded"
     rows = []
     for name, step in steps.items():
         log_path = RunDir(run_dir).log(name)
         times = jt_times(log_path)
-        if step["status"] == "succeeded" and name not in times:
+        if succeeded and step["status"] == "succeeded" and name not in times:
             raise missing_jt(run_id, name, log_path)
         # The runner's wait4() count, where it has one, over the step's own.
         rows.append(with_overhead(base | log_marks(log_path) | step | {"timestamp_source": source,
