@@ -15,7 +15,8 @@ NOT_CONFIG_OWNED = {("download", "retries"), ("pipeline-run", "cores"),
                     ("pipeline-run", "keep_marshal"), ("upload-run", "secure"), ("upload-worker", "secure"),
                     ("dvc-params", "output"), ("sample-data", "lines"), ("sample-data", "seed"),
                     ("cluster", "runner"), ("cluster", "repo"), ("cluster", "hold"), ("cluster", "release"),
-                    ("progress", "study"), ("reference", "dir"), ("reference", "template")}
+                    ("progress", "study"), ("reference", "dir"), ("reference", "template"),
+                    ("reference", "design")}
 
 
 def _cluster_names(index: int) -> set[str]:

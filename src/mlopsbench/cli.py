@@ -217,6 +217,10 @@ def _reference(args) -> None:
         log.info("%d run and cell directories copied into %s", len(copied), folder)
     elif args.action == "rebuild":
         log.info("rebuilt %s from the raw exports in %s", reference.rebuild(folder, Path(args.template)), folder)
+    elif args.action == "wall-time":
+        from .config import load_config
+
+        print(reference.wall_time_table(reference.wall_time(folder, load_config(args.design)), args.design))
     else:
         if not args.commit:
             raise InputError("reference manifest: --commit names the commit of the measuring code")
@@ -531,15 +535,18 @@ def _analysis_commands(command) -> None:
 
     p = command("reference", _reference, "the shipped reference run: collect its raw exports, rebuild it, "
                                          "write its manifest")
-    p.add_argument("action", choices=["collect", "rebuild", "manifest"],
+    p.add_argument("action", choices=["collect", "rebuild", "manifest", "wall-time"],
                    help="collect: copy the finished runs and cells of --study into --dir; rebuild: tidy tables, "
-                        "statistics, figures and PDF from --dir's raw exports alone; manifest: --dir's MANIFEST.json")
+                        "statistics, figures and PDF from --dir's raw exports alone; manifest: --dir's MANIFEST.json; "
+                        "wall-time: what the reference took per backend and setup, and what --design would take")
     p.add_argument("--dir", default="reference/cluster-thesis", type=_existing_dir,
                    help="the reference folder (its config.yaml is the design it ran)")
     p.add_argument("--study", type=_existing_dir, help="collect: the measuring study's working directory")
     p.add_argument("--template", default="report/report.md.j2", type=input_file, help="rebuild: the report template")
     p.add_argument("--commit", help="manifest: the commit of the measuring code")
     p.add_argument("--sittings", type=input_file, help="manifest: a file with a line per sitting")
+    p.add_argument("--design", default="config/cluster-thesis.yaml", type=input_file,
+                   help="wall-time: the design whose wall time to predict from the reference's")
 
 
 def _cluster_commands(command) -> None:

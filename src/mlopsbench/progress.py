@@ -1,15 +1,17 @@
-"""How far a study has come, and about how long the rest will take, from its raw exports.
+"""How far a study has come, and about how long the rest (or another design) will take, from its
+raw exports.
 
-A run or upload cell counts as done once its ``run.json`` exists. The time left is estimated
-from the ones done: a run that has not been measured takes what runs of the same
-configuration took on any backend, else what the finished runs took per MB of dataset;
-an upload cell takes what the finished cells of its latency took, else their mean. The
-estimate says how many finished runs and cells it rests on.
+A run or upload cell counts as done once its ``run.json`` exists. Times are predicted from the
+ones done: a run takes what runs of its configuration took on its backend, else on any
+backend, else what the finished runs took per MB of dataset; an upload cell takes what one
+upload took in the finished cells of its setup and latency, else of its latency, else in any
+cell, times its number of uploads. The estimate says how many finished runs and cells it rests on.
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from pathlib import Path
 from statistics import mean
 
@@ -29,38 +31,108 @@ def _run_seconds(run_dir: Path) -> float | None:
 
 
 def _cell_seconds(cell_dir: Path) -> float | None:
-    """A finished upload cell's wall time: its first upload's start to its ``run.json``."""
-    try:
-        raw = CellDir(cell_dir)
-        first = json.loads(raw.records.open().readline())
-        return raw.finished.stat().st_mtime - first["started"]
-    except (OSError, ValueError, KeyError):
+    """A finished upload cell's wall time: its first upload's start to its last upload's end (from
+    the records, so a copy of the cell keeps it)."""
+    raw = CellDir(cell_dir)
+    if not raw.finished.exists():
         return None
+    try:
+        records = [json.loads(line) for line in raw.records.read_text().splitlines() if line.strip()]
+        return max(r["started"] + (r["seconds"] or 0.0) for r in records) - records[0]["started"]
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
+
+
+def _uploads_per_cell(config: dict) -> int:
+    return config["upload"]["repetitions"] * len(config["upload"]["model_sizes_mb"])
+
+
+def _runs(config: dict, study: Path) -> dict[Path, tuple]:
+    """Each run directory of the design, with its (backend, configuration)."""
+    hidden = config["model"]["hidden_layers"]
+    return {study / Path(paths.pipeline_run(backend, c.width, hidden, c.dataset_mb, rep)).parent: (backend, c)
+            for backend, c, rep in pipeline_runs(config)}
+
+
+def _cells(config: dict, study: Path) -> dict[Path, tuple]:
+    """Each upload cell directory of the design, with its (setup, latency)."""
+    return {study / Path(paths.upload_cell(setup, latency)).parent: (setup, latency)
+            for setup, latency in upload_cells(config)}
+
+
+class Timings:
+    """What the finished runs and cells of a study took, as predictions for runs and cells of any design."""
+
+    def __init__(self, config: dict, study: Path):
+        self.runs, self.cells = _runs(config, study), _cells(config, study)
+        self.run_took = {d: s for d in self.runs if (s := _run_seconds(d)) is not None}
+        per_cell = _uploads_per_cell(config)
+        self.upload_took = {d: s / per_cell for d in self.cells if (s := _cell_seconds(d)) is not None}
+
+    @property
+    def based_on(self) -> int:
+        return len(self.run_took) + len(self.upload_took)
+
+    def run(self, backend: str, configuration) -> float | None:
+        same_backend = [s for d, s in self.run_took.items() if self.runs[d] == (backend, configuration)]
+        same = [s for d, s in self.run_took.items() if self.runs[d][1] == configuration]
+        if same_backend or same:
+            return mean(same_backend or same)
+        if not self.run_took:
+            return None
+        return mean(s / self.runs[d][1].dataset_mb for d, s in self.run_took.items()) * configuration.dataset_mb
+
+    def cell(self, setup: str, latency: float, uploads: int) -> float | None:
+        same_setup = [s for d, s in self.upload_took.items() if self.cells[d] == (setup, latency)]
+        same = [s for d, s in self.upload_took.items() if self.cells[d][1] == latency]
+        pool = same_setup or same or list(self.upload_took.values())
+        return mean(pool) * uploads if pool else None
 
 
 def estimate(config: dict, study: Path) -> dict:
     """Runs and cells done out of the design's, and the seconds of measuring left (None until the
     estimate has something to rest on)."""
-    hidden = config["model"]["hidden_layers"]
-    runs = {study / Path(paths.pipeline_run(backend, c.width, hidden, c.dataset_mb, rep)).parent: c
-            for backend, c, rep in pipeline_runs(config)}
-    cells = {study / Path(paths.upload_cell(setup, latency)).parent: latency
-             for setup, latency in upload_cells(config)}
-    run_took = {d: s for d in runs if (s := _run_seconds(d)) is not None}
-    cell_took = {d: s for d in cells if (s := _cell_seconds(d)) is not None}
-    to_run = [d for d in runs if not RunDir(d).finished.exists()]
-    to_upload = [d for d in cells if not CellDir(d).finished.exists()]
-    if (to_run and not run_took) or (to_upload and not cell_took):
-        left = None
-    else:
-        same = {c: [s for d, s in run_took.items() if runs[d] == c] for c in set(runs.values())}
-        per_mb = mean(s / runs[d].dataset_mb for d, s in run_took.items()) if run_took else 0.0
-        left = sum(mean(same[runs[d]]) if same[runs[d]] else per_mb * runs[d].dataset_mb for d in to_run)
-        at = {latency: [s for d, s in cell_took.items() if cells[d] == latency] for latency in set(cells.values())}
-        cell_mean = mean(cell_took.values()) if cell_took else 0.0
-        left += sum(mean(at[cells[d]]) if at[cells[d]] else cell_mean for d in to_upload)
-    return {"runs": len(runs), "runs_done": len(runs) - len(to_run), "cells": len(cells),
-            "cells_done": len(cells) - len(to_upload), "seconds_left": left, "based_on": len(run_took) + len(cell_took)}
+    timings = Timings(config, study)
+    to_run = [key for d, key in timings.runs.items() if not RunDir(d).finished.exists()]
+    to_upload = [key for d, key in timings.cells.items() if not CellDir(d).finished.exists()]
+    times = [timings.run(*key) for key in to_run]
+    times += [timings.cell(*key, _uploads_per_cell(config)) for key in to_upload]
+    return {"runs": len(timings.runs), "runs_done": len(timings.runs) - len(to_run), "cells": len(timings.cells),
+            "cells_done": len(timings.cells) - len(to_upload),
+            "seconds_left": None if None in times else sum(times), "based_on": timings.based_on}
+
+
+def measured_seconds(config: dict, study: Path) -> dict[str, float]:
+    """The wall time the finished runs took per backend ("pipeline <backend>") and the finished
+    upload cells per setup ("upload <setup>"), in seconds."""
+    timings, totals = Timings(config, study), defaultdict(float)
+    for d, seconds in timings.run_took.items():
+        totals[f"pipeline {timings.runs[d][0]}"] += seconds
+    for d, per_upload in timings.upload_took.items():
+        totals[f"upload {timings.cells[d][0]}"] += per_upload * _uploads_per_cell(config)
+    return dict(totals)
+
+
+def _add(totals: dict, key: str, seconds: float | None) -> None:
+    """Add to a total that stays None once any of its parts has no prediction."""
+    so_far = totals.get(key, 0.0)
+    totals[key] = None if seconds is None or so_far is None else so_far + seconds
+
+
+def design_seconds(design: dict, config: dict, study: Path) -> dict[str, float | None]:
+    """Another design's wall time per backend and upload setup, predicted from what the finished
+    runs and cells of ``study`` (measured with ``config``) took; None where nothing predicts it."""
+    timings, totals = Timings(config, study), {}
+    for backend, configuration, _ in pipeline_runs(design):
+        _add(totals, f"pipeline {backend}", timings.run(backend, configuration))
+    for setup, latency in upload_cells(design):
+        _add(totals, f"upload {setup}", timings.cell(setup, latency, _uploads_per_cell(design)))
+    return totals
+
+
+def hours_minutes(seconds: float) -> str:
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 def describe(found: dict) -> str:
@@ -70,5 +142,4 @@ def describe(found: dict) -> str:
         return text + "; nothing left to measure"
     if found["seconds_left"] is None:
         return text + "; no estimate of the rest until a run and an upload cell have finished"
-    hours, minutes = divmod(round(found["seconds_left"] / 60), 60)
-    return text + f"; about {hours} h {minutes:02d} min of measuring left (from {found['based_on']} finished)"
+    return text + f"; about {hours_minutes(found['seconds_left'])} of measuring left (from {found['based_on']} finished)"

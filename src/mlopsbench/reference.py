@@ -89,6 +89,31 @@ def rebuild(folder: Path, template: Path) -> Path:
                         manifest_path=folder / MANIFEST)
 
 
+def wall_time(folder: Path, design: dict) -> dict[str, dict[str, float | None]]:
+    """Per backend and upload setup: the wall time the reference measured, and what ``design``
+    would take on the same machine, predicted from it (``progress.design_seconds``)."""
+    from .progress import design_seconds, measured_seconds
+
+    config = load_config(folder / "config.yaml")
+    return {"measured": measured_seconds(config, folder), "design": design_seconds(design, config, folder)}
+
+
+def wall_time_table(times: dict[str, dict[str, float | None]], design_name: str) -> str:
+    """``wall_time``'s answer as a plain-text table, with a total line."""
+    from .progress import hours_minutes
+
+    def shown(seconds: float | None) -> str:
+        return "-" if seconds is None else hours_minutes(seconds)
+
+    keys = sorted(times["measured"].keys() | times["design"].keys())
+    lines = [f"{'':20} {'measured':>14} {design_name:>28}"]
+    lines += [f"{key:20} {shown(times['measured'].get(key)):>14} {shown(times['design'].get(key)):>28}" for key in keys]
+    design = list(times["design"].values())
+    lines.append(f"{'all':20} {shown(sum(times['measured'].values())):>14} "
+                 f"{shown(None if None in design else sum(design)):>28}")
+    return "\n".join(lines)
+
+
 def _command(*args: str) -> str:
     """The first line a tool prints about its version; "unknown" where it is missing or fails."""
     try:
@@ -112,6 +137,7 @@ def write_manifest(folder: Path, commit: str, sittings: list[str]) -> dict:
         "tools": {"kernel": _command("uname", "-r"), "containerd": _command("containerd", "--version"),
                   "runc": _command("runc", "--version"), "prometheus": _command("prometheus", "--version"),
                   "kube-apiserver": _command(str(recorded_binary(Layout.default().root, "kube-apiserver")), "--version")},
+        "measured_wall_s": wall_time(folder, load_config(folder / "config.yaml"))["measured"],
         "bytes": sum(p.stat().st_size for p in files),
         "files": {str(p.relative_to(folder)): sha256_of(p) for p in files},
     }
