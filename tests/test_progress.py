@@ -8,7 +8,7 @@ import yaml
 
 from mlopsbench import paths
 from mlopsbench.config import validate_config
-from mlopsbench.progress import describe, design_seconds, estimate, measured_seconds
+from mlopsbench.progress import Timings, describe, design_seconds, estimate, measured_seconds
 
 
 @pytest.fixture
@@ -57,13 +57,13 @@ def test_another_design_is_predicted_per_backend_from_what_finished(config, tmp_
     finish_run(tmp_path, "local", 8, 2, 100.0)
     finish_run(tmp_path, "monolithic", 8, 2, 60.0)
     finish_cell(tmp_path, "host", 0, 30.0)
-    assert measured_seconds(config, tmp_path) == pytest.approx(
+    assert measured_seconds(Timings(config, tmp_path)) == pytest.approx(
         {"pipeline local": 100.0, "pipeline monolithic": 60.0, "upload host": 30.0})
 
     design = copy.deepcopy(config)
     design["pipeline"]["repetitions"] = 3
     design["upload"]["repetitions"] *= 2
-    predicted = design_seconds(design, config, tmp_path)
+    predicted = design_seconds(design, Timings(config, tmp_path))
     per_mb = (100 / 2 + 60 / 2) / 2
     unmeasured_mb = 3 * (0.1 + 0.5 + 1) + 3 * 3 * 1    # 8x8x8 at the other sizes; three widths at 1 MB
     # A configuration measured on this backend takes what it took there, not the mean of both backends.
@@ -75,5 +75,5 @@ def test_another_design_is_predicted_per_backend_from_what_finished(config, tmp_
 
 def test_a_design_with_a_backend_nothing_measured_has_no_estimate_for_it(config, tmp_path):
     finish_cell(tmp_path, "host", 0, 30.0)
-    predicted = design_seconds(config, config, tmp_path)
+    predicted = design_seconds(config, Timings(config, tmp_path))
     assert predicted["pipeline local"] is None and predicted["upload host"] == pytest.approx(60.0, abs=1e-9)

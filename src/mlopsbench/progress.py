@@ -61,17 +61,18 @@ def _cells(config: dict, study: Path) -> dict[Path, tuple]:
 
 
 class Timings:
-    """What the finished runs and cells of a study took, as predictions for runs and cells of any design."""
+    """What the finished runs and cells of a study took (read once), as predictions for runs and
+    cells of any design."""
 
     def __init__(self, config: dict, study: Path):
         self.runs, self.cells = _runs(config, study), _cells(config, study)
         self.run_took = {d: s for d in self.runs if (s := _run_seconds(d)) is not None}
-        per_cell = _uploads_per_cell(config)
-        self.upload_took = {d: s / per_cell for d in self.cells if (s := _cell_seconds(d)) is not None}
+        self.cell_took = {d: s for d in self.cells if (s := _cell_seconds(d)) is not None}
+        self.uploads_per_cell = _uploads_per_cell(config)
 
     @property
     def based_on(self) -> int:
-        return len(self.run_took) + len(self.upload_took)
+        return len(self.run_took) + len(self.cell_took)
 
     def run(self, backend: str, configuration) -> float | None:
         same_backend = [s for d, s in self.run_took.items() if self.runs[d] == (backend, configuration)]
@@ -83,10 +84,10 @@ class Timings:
         return mean(s / self.runs[d][1].dataset_mb for d, s in self.run_took.items()) * configuration.dataset_mb
 
     def cell(self, setup: str, latency: float, uploads: int) -> float | None:
-        same_setup = [s for d, s in self.upload_took.items() if self.cells[d] == (setup, latency)]
-        same = [s for d, s in self.upload_took.items() if self.cells[d][1] == latency]
-        pool = same_setup or same or list(self.upload_took.values())
-        return mean(pool) * uploads if pool else None
+        same_setup = [s for d, s in self.cell_took.items() if self.cells[d] == (setup, latency)]
+        same = [s for d, s in self.cell_took.items() if self.cells[d][1] == latency]
+        pool = same_setup or same or list(self.cell_took.values())
+        return mean(pool) / self.uploads_per_cell * uploads if pool else None
 
 
 def estimate(config: dict, study: Path) -> dict:
@@ -102,14 +103,14 @@ def estimate(config: dict, study: Path) -> dict:
             "seconds_left": None if None in times else sum(times), "based_on": timings.based_on}
 
 
-def measured_seconds(config: dict, study: Path) -> dict[str, float]:
+def measured_seconds(timings: Timings) -> dict[str, float]:
     """The wall time the finished runs took per backend ("pipeline <backend>") and the finished
     upload cells per setup ("upload <setup>"), in seconds."""
-    timings, totals = Timings(config, study), defaultdict(float)
+    totals = defaultdict(float)
     for d, seconds in timings.run_took.items():
         totals[f"pipeline {timings.runs[d][0]}"] += seconds
-    for d, per_upload in timings.upload_took.items():
-        totals[f"upload {timings.cells[d][0]}"] += per_upload * _uploads_per_cell(config)
+    for d, seconds in timings.cell_took.items():
+        totals[f"upload {timings.cells[d][0]}"] += seconds
     return dict(totals)
 
 
@@ -119,10 +120,10 @@ def _add(totals: dict, key: str, seconds: float | None) -> None:
     totals[key] = None if seconds is None or so_far is None else so_far + seconds
 
 
-def design_seconds(design: dict, config: dict, study: Path) -> dict[str, float | None]:
+def design_seconds(design: dict, timings: Timings) -> dict[str, float | None]:
     """Another design's wall time per backend and upload setup, predicted from what the finished
-    runs and cells of ``study`` (measured with ``config``) took; None where nothing predicts it."""
-    timings, totals = Timings(config, study), {}
+    runs and cells of a study took; None where nothing predicts it."""
+    totals = {}
     for backend, configuration, _ in pipeline_runs(design):
         _add(totals, f"pipeline {backend}", timings.run(backend, configuration))
     for setup, latency in upload_cells(design):
@@ -142,4 +143,5 @@ def describe(found: dict) -> str:
         return text + "; nothing left to measure"
     if found["seconds_left"] is None:
         return text + "; no estimate of the rest until a run and an upload cell have finished"
-    return text + f"; about {hours_minutes(found['seconds_left'])} of measuring left (from {found['based_on']} finished)"
+    left = hours_minutes(found["seconds_left"])
+    return text + f"; about {left} of measuring left (from {found['based_on']} finished)"

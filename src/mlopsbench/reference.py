@@ -92,10 +92,10 @@ def rebuild(folder: Path, template: Path) -> Path:
 def wall_time(folder: Path, design: dict) -> dict[str, dict[str, float | None]]:
     """Per backend and upload setup: the wall time the reference measured, and what ``design``
     would take on the same machine, predicted from it (``progress.design_seconds``)."""
-    from .progress import design_seconds, measured_seconds
+    from .progress import Timings, design_seconds, measured_seconds
 
-    config = load_config(folder / "config.yaml")
-    return {"measured": measured_seconds(config, folder), "design": design_seconds(design, config, folder)}
+    timings = Timings(load_config(folder / "config.yaml"), folder)
+    return {"measured": measured_seconds(timings), "design": design_seconds(design, timings)}
 
 
 def wall_time_table(times: dict[str, dict[str, float | None]], design_name: str) -> str:
@@ -125,8 +125,9 @@ def _command(*args: str) -> str:
 
 def write_manifest(folder: Path, commit: str, sittings: list[str]) -> dict:
     """``MANIFEST.json``: the measuring commit, the sittings, the machine, and every file's checksum."""
-    from .data.download import sha256_of
     from .cluster.build import recorded_binary
+    from .data.download import sha256_of
+    from .progress import Timings, measured_seconds
     from .cluster.node import Layout
     from .results.report.provenance import machine, versions
 
@@ -137,7 +138,7 @@ def write_manifest(folder: Path, commit: str, sittings: list[str]) -> dict:
         "tools": {"kernel": _command("uname", "-r"), "containerd": _command("containerd", "--version"),
                   "runc": _command("runc", "--version"), "prometheus": _command("prometheus", "--version"),
                   "kube-apiserver": _command(str(recorded_binary(Layout.default().root, "kube-apiserver")), "--version")},
-        "measured_wall_s": wall_time(folder, load_config(folder / "config.yaml"))["measured"],
+        "measured_wall_s": measured_seconds(Timings(load_config(folder / "config.yaml"), folder)),
         "bytes": sum(p.stat().st_size for p in files),
         "files": {str(p.relative_to(folder)): sha256_of(p) for p in files},
     }

@@ -105,8 +105,18 @@ def _parts(row: dict) -> dict:
     return row
 
 
-def missing_jt(run_id: str, step: str, log_path: Path) -> TidyError:
-    return TidyError(f"run {run_id}, step {step}: {log_path} has no '[JT] {step} time(s)' line")
+def run_succeeded(events: list) -> bool:
+    return isinstance(events[-1], RunFinished) and events[-1].status == "succeeded"
+
+
+def cell_time(times: dict[str, float], run_id: str, step: str, log_path: Path, step_succeeded: bool,
+              succeeded: bool) -> float | None:
+    """A step's own time from its [JT] line. In a run that succeeded every finished step has one. An
+    attempt cut short (its machine gone before the runner fetched the logs) may not: its steps keep
+    their rows with no cell time and, as every step of an attempt that did not succeed, never count."""
+    if succeeded and step_succeeded and step not in times:
+        raise TidyError(f"run {run_id}, step {step}: {log_path} has no '[JT] {step} time(s)' line")
+    return times.get(step)
 
 
 def event_rows(run_dir: Path, run_id: str, events: list, base: dict, source: str, api_clock: bool = False) -> list[dict]:
@@ -126,17 +136,12 @@ def event_rows(run_dir: Path, run_id: str, events: list, base: dict, source: str
                 step["peak_rss_mib"] = event.detail["peak_rss_kib"] / 1024
         elif event.event == "skipped":
             step["status"] = "skipped"
-    # A run that succeeded has every finished step's log. An attempt cut short (its machine gone
-    # before the runner fetched the logs) may not: its steps keep their rows with no cell time,
-    # and, as every step of an attempt that did not succeed, are never counted.
-    succeeded = isinstance(events[-1], RunFinished) and events[-1].status == "succeeded"
+    succeeded = run_succeeded(events)
     rows = []
     for name, step in steps.items():
         log_path = RunDir(run_dir).log(name)
-        times = jt_times(log_path)
-        if succeeded and step["status"] == "succeeded" and name not in times:
-            raise missing_jt(run_id, name, log_path)
+        seconds = cell_time(jt_times(log_path), run_id, name, log_path, step["status"] == "succeeded", succeeded)
         # The runner's wait4() count, where it has one, over the step's own.
         rows.append(with_overhead(base | log_marks(log_path) | step | {"timestamp_source": source,
-                                                                       "cell_seconds": times.get(name)}))
+                                                                       "cell_seconds": seconds}))
     return rows

@@ -11,7 +11,7 @@ from ...rawdirs import RunDir
 from ..compiler import MARKER, Plan
 from ..process import StepProcess, next_timeout
 from ..run import RunLog, RunSpec, run_pipeline
-from ..timing import jt_times, missing_jt, started_at, with_overhead
+from ..timing import cell_time, jt_times, run_succeeded, started_at, with_overhead
 from . import Backend
 
 SOURCE = "in-process"
@@ -68,17 +68,16 @@ def step_rows(run_dir: Path, run_id: str, events: list, base: dict) -> list[dict
     for edge, name, t in _CELL.findall(text):
         marks.setdefault(name, {})[edge] = float(t)
     times = jt_times(_log(run_dir))
-    ok = getattr(events[-1], "status", None) == "succeeded"
+    ok = run_succeeded(events)
     rows = []
     for name, _ in events[0].steps:
         mark = marks.get(name, {})
         status = "succeeded" if "end" in mark else ("failed" if "start" in mark else "not-run")
-        if status == "succeeded" and name not in times:
-            raise missing_jt(run_id, name, _log(run_dir))
+        seconds = cell_time(times, run_id, name, _log(run_dir), status == "succeeded", ok)
         start = mark.get("start")
         rows.append(with_overhead(base | {
             "step": name, "created": start, "scheduled": start, "started": start, "finished": mark.get("end"),
-            "timestamp_source": SOURCE, "cell_seconds": times.get(name) if ok or status == "succeeded" else None,
+            "timestamp_source": SOURCE, "cell_seconds": seconds if ok or status == "succeeded" else None,
             "status": status}))
     return rows
 
