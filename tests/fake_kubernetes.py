@@ -13,7 +13,7 @@ class RawResponse:
 
 
 class FakeCluster:
-    """CoreV1Api's collection deletes, recorded."""
+    """CoreV1Api's (and AppsV1Api's) collection deletes, recorded."""
 
     def __init__(self):
         self.deleted: list[tuple[str, str]] = []
@@ -23,6 +23,12 @@ class FakeCluster:
 
     def delete_collection_namespaced_persistent_volume_claim(self, namespace, label_selector):
         self.deleted.append(("pvcs", label_selector))
+
+    def delete_collection_namespaced_service(self, namespace, label_selector):
+        self.deleted.append(("services", label_selector))
+
+    def delete_collection_namespaced_deployment(self, namespace, label_selector):
+        self.deleted.append(("deployments", label_selector))
 
 
 class FakeBatch:

@@ -1,6 +1,6 @@
 """Unit tests of the Kubernetes backend that need no cluster: the generated Pod and PVC specs are
 valid against the Kubernetes OpenAPI schemas and carry the least-privilege settings, and clean-up
-selects what runs leave (step, uploader and proxy pods, their volumes) by default, never the
+selects what runs leave (step, uploader, proxy and serving pods, their volumes, services and deployments) by default, never the
 cluster's store or Prometheus. Everything else runs against a real cluster
 (tests/test_kubernetes_cluster.py)."""
 
@@ -28,10 +28,12 @@ def plan(repo):
 
 def test_cleanup_command_defaults_to_what_runs_leave():
     cluster = FakeCluster()
-    cleanup(cluster, "mlopsbench")
+    cleanup(cluster, "mlopsbench", apps=cluster)
     selector = ("app.kubernetes.io/part-of=mlopsbench,"
-                "app.kubernetes.io/component in (pipeline-step,uploader,delay-proxy)")
-    assert cluster.deleted == [("pods", selector), ("pvcs", selector)]
+                "app.kubernetes.io/component in (pipeline-step,uploader,delay-proxy,serving)")
+    # The serving Deployment goes first, else its ReplicaSet would start its pod again.
+    assert cluster.deleted == [("deployments", selector), ("pods", selector), ("pvcs", selector),
+                               ("services", selector)]
 
 
 @pytest.mark.parametrize("version", ["1.30.0", "1.33.0", "1.37.0"])

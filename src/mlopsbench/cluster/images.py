@@ -40,6 +40,10 @@ JOB_IMAGE = "docker.io/library/mlopsbench:local"
 PAUSE_IMAGE = "registry.k8s.io/pause:mlopsbench"
 SUITE = "bookworm"
 VENV = "/opt/venv"
+SERVING_IMAGE = "docker.io/library/mlopsbench-serving:local"
+SERVING_VENV = "/opt/serving"
+SERVING_CONSTRAINTS = "serving-constraints.txt"
+SERVING_REQUIREMENTS = ("kserve", "tensorflow", "minio")
 PROJECT = "/opt/mlopsbench"
 # Bump when the steps below change, so that cached layers are rebuilt.
 RECIPE = "2"
@@ -157,26 +161,40 @@ def _trust_store() -> str:
     raise ImageError("no CA bundle found to let pip reach PyPI from the image build; set SSL_CERT_FILE")
 
 
+@contextmanager
+def _chroot(rootfs: Path, files: dict[str, str]):
+    """Run commands in ``rootfs`` as in an image build: its /proc, this machine's pip cache, DNS and
+    trust store (a registry proxy may present its own CA), and ``files`` under /tmp; yields the
+    command prefix. Every build-only file is gone afterwards."""
+    shutil.copy("/etc/resolv.conf", rootfs / "etc/resolv.conf")
+    shutil.copy(_trust_store(), rootfs / "tmp/build-ca.crt")
+    for name, text in files.items():
+        (rootfs / "tmp" / name).write_text(text)
+    pip_cache = Path.home() / ".cache" / "pip"
+    pip_cache.mkdir(parents=True, exist_ok=True)
+    try:
+        with ExitStack() as stack:
+            stack.enter_context(_mounted(Path("/proc"), rootfs / "proc"))
+            stack.enter_context(_mounted(pip_cache, rootfs / "root/.cache/pip"))
+            yield ["chroot", str(rootfs), "/usr/bin/env", "-i", "HOME=/root", "LANG=C.UTF-8",
+                   "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                   "DEBIAN_FRONTEND=noninteractive", "PIP_DISABLE_PIP_VERSION_CHECK=1",
+                   "PIP_ROOT_USER_ACTION=ignore", "PIP_CERT=/tmp/build-ca.crt", "PIP_DEFAULT_TIMEOUT=180"]
+    finally:
+        for scratch in [*(f"tmp/{name}" for name in files), "tmp/build-ca.crt", "etc/resolv.conf"]:
+            (rootfs / scratch).unlink(missing_ok=True)
+        shutil.rmtree(rootfs / "root/.cache", ignore_errors=True)
+
+
 def _base_rootfs(repo: Path):
     def build(rootfs: Path) -> None:
         if shutil.which("debootstrap") is None:
             raise ImageError("the job image is built with debootstrap: apt-get install debootstrap")
         log.info("debootstrap %s from %s (about a minute)", SUITE, _mirror())
         _run(["debootstrap", "--variant=minbase", SUITE, str(rootfs), _mirror()])
-        shutil.copy("/etc/resolv.conf", rootfs / "etc/resolv.conf")
-        # This machine's trust store, for the build only (a registry proxy may present its own CA).
-        shutil.copy(_trust_store(), rootfs / "tmp/build-ca.crt")
-        (rootfs / "tmp/constraints.txt").write_text((repo / "constraints.txt").read_text())
-        (rootfs / "tmp/requirements.txt").write_text("\n".join(_dependencies(repo)) + "\n")
-        pip_cache = Path.home() / ".cache" / "pip"
-        pip_cache.mkdir(parents=True, exist_ok=True)
-        with ExitStack() as stack:
-            stack.enter_context(_mounted(Path("/proc"), rootfs / "proc"))
-            stack.enter_context(_mounted(pip_cache, rootfs / "root/.cache/pip"))
-            chroot = ["chroot", str(rootfs), "/usr/bin/env", "-i", "HOME=/root", "LANG=C.UTF-8",
-                      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                      "DEBIAN_FRONTEND=noninteractive", "PIP_DISABLE_PIP_VERSION_CHECK=1",
-                      "PIP_ROOT_USER_ACTION=ignore", "PIP_CERT=/tmp/build-ca.crt", "PIP_DEFAULT_TIMEOUT=180"]
+        files = {"constraints.txt": (repo / "constraints.txt").read_text(),
+                 "requirements.txt": "\n".join(_dependencies(repo)) + "\n"}
+        with _chroot(rootfs, files) as chroot:
             log.info("installing Python and the pinned dependencies in the image (a few minutes)")
             _run(chroot + ["apt-get", "install", "-y", "-q", "--no-install-recommends", "python3", "python3-venv",
                            "iproute2"])
@@ -186,9 +204,24 @@ def _base_rootfs(repo: Path):
             _run(chroot + ["useradd", "--uid", "1000", "--create-home", "mlopsbench"])
             _run(chroot + ["apt-get", "clean"])
         shutil.rmtree(rootfs / "var/lib/apt/lists", ignore_errors=True)
-        for scratch in ("tmp/constraints.txt", "tmp/requirements.txt", "tmp/build-ca.crt", "etc/resolv.conf"):
-            (rootfs / scratch).unlink(missing_ok=True)
-        shutil.rmtree(rootfs / "root/.cache", ignore_errors=True)
+    return build
+
+
+def _serving_rootfs(repo: Path, base: Layer):
+    """Only ``SERVING_VENV``: KServe, TensorFlow and minio as ``serving-constraints.txt`` pins them,
+    installed with the base layer's Python, for the serving image (base + this + project)."""
+    def build(rootfs: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix="mlb-serving-below-", dir=cache_dir()) as tmp:
+            below = Path(tmp)
+            with tarfile.open(base.path) as layer:
+                layer.extractall(below, filter="fully_trusted")
+            with _chroot(below, {"constraints.txt": (repo / SERVING_CONSTRAINTS).read_text()}) as chroot:
+                log.info("installing the serving environment in the image (a few minutes)")
+                _run(chroot + ["python3", "-m", "venv", SERVING_VENV])
+                _run(chroot + [f"{SERVING_VENV}/bin/pip", "install", "-q", "-c", "/tmp/constraints.txt",
+                               *SERVING_REQUIREMENTS])
+            (rootfs / "opt").mkdir()
+            shutil.move(below / SERVING_VENV.lstrip("/"), rootfs / SERVING_VENV.lstrip("/"))
     return build
 
 
@@ -209,23 +242,41 @@ def _project_rootfs(repo: Path):
     return build
 
 
-def job_layers(repo: Path) -> list[Layer]:
+def _base_key(repo: Path) -> str:
     base = hashlib.sha256(f"{RECIPE}\n{SUITE}\n{_mirror()}\n".encode())
     base.update((repo / "constraints.txt").read_bytes())
     base.update("\n".join(_dependencies(repo)).encode())
+    return base.hexdigest()[:12]
+
+
+def _project_layer(repo: Path) -> Layer:
     project = hashlib.sha256(RECIPE.encode())
     _hash_files(project, repo / "src", "*.py")
     _hash_files(project, repo / "src", "*.yaml")
     _hash_files(project, repo / "src", "go*")
     _hash_files(project, repo / "notebooks")
-    return [_layer("job-base", base.hexdigest()[:12], _base_rootfs(repo)),
-            _layer("job-project", project.hexdigest()[:12], _project_rootfs(repo))]
+    return _layer("job-project", project.hexdigest()[:12], _project_rootfs(repo))
+
+
+def job_layers(repo: Path) -> list[Layer]:
+    return [_layer("job-base", _base_key(repo), _base_rootfs(repo)), _project_layer(repo)]
+
+
+def serving_layers(repo: Path) -> list[Layer]:
+    """The job image's base, the serving environment on it, the project on top."""
+    base = _layer("job-base", _base_key(repo), _base_rootfs(repo))
+    key = hashlib.sha256(f"{RECIPE}\n{base.digest}\n".encode() + (repo / SERVING_CONSTRAINTS).read_bytes())
+    return [base, _layer("serving-env", key.hexdigest()[:12], _serving_rootfs(repo, base)), _project_layer(repo)]
 
 
 JOB_CONFIG = {"User": "1000", "WorkingDir": "/home/mlopsbench", "Entrypoint": ["python"],
               "Env": [f"PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                       "MPLBACKEND=Agg", "PYTHONUNBUFFERED=1"]}
 PAUSE_CONFIG = {"Entrypoint": ["/pause"], "Env": ["PATH=/"]}
+# The serving environment imports only the package (never the study's pins from /opt/venv).
+SERVING_CONFIG = {"User": "1000", "WorkingDir": "/home/mlopsbench", "Entrypoint": [f"{SERVING_VENV}/bin/python"],
+                  "Env": [f"PATH={SERVING_VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                          f"PYTHONPATH={PROJECT}/src", "PYTHONUNBUFFERED=1"]}
 
 
 # --- OCI archives and import ------------------------------------------------------------------

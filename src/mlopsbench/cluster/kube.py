@@ -6,14 +6,16 @@ so the runners work the same against a real cluster and, in unit tests, a fake.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 PART_OF = "mlopsbench"
 KEY = "mlopsbench.io"
 # What a run makes and deletes again; the store, Prometheus and kube-state-metrics are not among them.
-RUN_COMPONENTS = ("pipeline-step", "uploader", "delay-proxy")
+RUN_COMPONENTS = ("pipeline-step", "uploader", "delay-proxy", "serving")
 LEFT_BY_RUNS = f"app.kubernetes.io/part-of={PART_OF},app.kubernetes.io/component in ({','.join(RUN_COMPONENTS)})"
 
 
@@ -54,12 +56,50 @@ def labels(component: str, instance: str, **ours: str) -> dict[str, str]:
             **{f"{KEY}/{key}": value for key, value in ours.items()}}
 
 
-def pod_log(core, name: str, namespace: str) -> str:
-    """A pod's log as text (the client's own decoding can hand back the repr of bytes)."""
-    return core.read_namespaced_pod_log(name, namespace, _preload_content=False).data.decode(errors="replace")
+def pod_log(core, name: str, namespace: str, container: str | None = None, previous: bool = False) -> str:
+    """A pod's (or one of its containers') log as text (the client's own decoding can hand back the
+    repr of bytes); ``previous``: that of the container's last run before a restart."""
+    extra = ({"container": container} if container else {}) | ({"previous": True} if previous else {})
+    return core.read_namespaced_pod_log(name, namespace, _preload_content=False, **extra).data.decode(errors="replace")
 
 
-def cleanup(core, namespace: str, selector: str = LEFT_BY_RUNS) -> None:
-    """Delete the pods and volume claims that match ``selector`` (default: what runs make)."""
+def cleanup(core, namespace: str, selector: str = LEFT_BY_RUNS, apps=None) -> None:
+    """Delete the Deployments (with ``apps``), pods, volume claims and Services that match
+    ``selector`` (default: what runs make). Deployments first: else they would make their pods again."""
+    if apps is not None:
+        apps.delete_collection_namespaced_deployment(namespace, label_selector=selector)
     core.delete_collection_namespaced_pod(namespace, label_selector=selector)
     core.delete_collection_namespaced_persistent_volume_claim(namespace, label_selector=selector)
+    core.delete_collection_namespaced_service(namespace, label_selector=selector)
+
+
+class PodCopyError(RuntimeError):
+    pass
+
+
+def exec_output(core, namespace: str, pod: str, command: list[str], stdin: bytes | None = None) -> str:
+    """Run ``command`` in the pod's first container (feeding it ``stdin``); its output and errors as
+    text. Read here, not by the client, which would turn a JSON line into a dict's repr."""
+    from kubernetes.stream import stream
+
+    session = stream(core.connect_get_namespaced_pod_exec, pod, namespace, command=command, stdin=stdin is not None,
+                     stdout=True, stderr=True, tty=False, _preload_content=False)
+    for start in range(0, len(stdin or b""), 1 << 20):
+        session.write_stdin(stdin[start:start + (1 << 20)])
+    output = ""
+    while session.is_open():
+        session.update(timeout=1)
+        output += session.read_stdout() + session.read_stderr()
+    session.close()
+    return output
+
+
+def copy_into_pod(core, namespace: str, pod: str, source: Path, dest: str) -> None:
+    """Stream ``source`` into ``dest`` in the pod (exec; ``head -c`` ends after the size sent), and
+    check what arrived by its SHA-256."""
+    data = source.read_bytes()
+    folder = dest.rpartition("/")[0]
+    command = ["sh", "-c", f"mkdir -p {folder} && head -c {len(data)} > {dest} && sha256sum {dest}"]
+    output = exec_output(core, namespace, pod, command, stdin=data)
+    if hashlib.sha256(data).hexdigest() not in output:
+        raise PodCopyError(f"copying {source} into pod {namespace}/{pod} failed: {output.strip()[-500:]}")

@@ -125,6 +125,12 @@ def _start_wave(node: Node, wave: list[Component], timeout: float = 120.0) -> No
             component.then(node)
 
 
+def import_image(name: str, layers: list, config: dict, layout: Layout | None = None) -> str:
+    """Import an image into the running cluster's containerd, building what the cache lacks (an image
+    only some experiments need, like the serving image, is imported when first needed)."""
+    return images.ensure_imported(ctr(layout or Layout.default()), name, layers, config)
+
+
 def up(repo: Path, scrape_interval_s: float | None = None, layout: Layout | None = None) -> Cluster:
     """Start the cluster, or check the running one and bring its images up to date.
     ``scrape_interval_s``: Prometheus's, for kube-state-metrics (default: the configuration's)."""
@@ -135,7 +141,7 @@ def up(repo: Path, scrape_interval_s: float | None = None, layout: Layout | None
     current = status(layout)
     if current is not None:
         log.info("cluster already up (API %s); bringing its images and manifests up to date", current.server)
-        images.ensure_imported(ctr(layout), images.JOB_IMAGE, images.job_layers(repo), images.JOB_CONFIG)
+        import_image(images.JOB_IMAGE, images.job_layers(repo), images.JOB_CONFIG, layout)
         apply(admin_api(layout), repo_manifests(repo, *ACCESS_MANIFESTS, STORE_MANIFEST))
         return current
     if any(running(layout.pids / name) for name in NAMES) or layout.run.exists():

@@ -13,7 +13,6 @@ a fake API.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import queue
@@ -24,7 +23,7 @@ from pathlib import Path
 from urllib3.exceptions import HTTPError
 
 from ... import atomic
-from ...cluster.kube import KEY, cleanup, dns_name, labels, pod_log
+from ...cluster.kube import KEY, PodCopyError, cleanup, copy_into_pod, dns_name, labels, pod_log
 from ...cluster.target import ClusterTarget, target_from_config
 from ...interrupts import signals_deferred
 from ...rawdirs import RunDir
@@ -103,26 +102,6 @@ def stage_manifest(cluster: ClusterTarget, name: str, labels: dict, volume: str)
     container["command"] = ["sleep", "3600"]
     container["resources"] = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}
     return spec
-
-
-def copy_into_pod(core, namespace: str, pod: str, source: Path, dest: str) -> None:
-    """Stream ``source`` into ``dest`` in the pod (exec; ``head -c`` ends after the size sent)."""
-    from kubernetes.stream import stream
-
-    data = source.read_bytes()
-    folder = dest.rpartition("/")[0]
-    command = ["sh", "-c", f"mkdir -p {folder} && head -c {len(data)} > {dest} && sha256sum {dest}"]
-    session = stream(core.connect_get_namespaced_pod_exec, pod, namespace, command=command, stdin=True, stdout=True,
-                     stderr=True, tty=False, _preload_content=False)
-    for start in range(0, len(data), 1 << 20):
-        session.write_stdin(data[start:start + (1 << 20)])
-    output = ""
-    while session.is_open():
-        session.update(timeout=1)
-        output += session.read_stdout() + session.read_stderr()
-    session.close()
-    if hashlib.sha256(data).hexdigest() not in output:
-        raise RunFailed(f"copying {source} into pod {namespace}/{pod} failed: {output.strip()[-500:]}")
 
 
 def _epoch(value) -> float | None:
@@ -281,7 +260,10 @@ class KubernetesRunner:
                                 f"({pod.status.phase}: {pod.status.reason or 'not scheduled in time'})")
             time.sleep(0.2)
         for path in self.inputs.values():
-            copy_into_pod(self.core, self.cluster.namespace, name, path, f"{MOUNT}/{INPUTS}/{path.name}")
+            try:
+                copy_into_pod(self.core, self.cluster.namespace, name, path, f"{MOUNT}/{INPUTS}/{path.name}")
+            except PodCopyError as error:
+                raise RunFailed(str(error)) from None
         self.core.delete_namespaced_pod(name, self.cluster.namespace, grace_period_seconds=0)
         events.note("staged", pod=name, node=pod.spec.node_name, seconds=time.time() - started,
                     files={n: str(p) for n, p in self.inputs.items()})

@@ -167,6 +167,12 @@ def netem_delay(options: ClusterTarget, delay_ms: float, timeout: float = 180.0,
         apps.delete_namespaced_daemon_set(name, namespace)
 
 
+def store_credentials_env(secret: str) -> list[dict]:
+    """The store's keys from the cluster's Secret, as the variables the minio client reads."""
+    return [{"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+            for var, key in ((ACCESS_KEY_VARS[0], "MINIO_ROOT_USER"), (SECRET_KEY_VARS[0], "MINIO_ROOT_PASSWORD"))]
+
+
 def job_manifest(options: ClusterTarget, name: str, labels: dict, models: list[tuple[float, str]], work: dict,
                  endpoint: str, service_account: str, deadline_s: int) -> dict:
     """The "pod" uploader: build each model in the pod, then run the upload worker on ``work``."""
@@ -174,8 +180,6 @@ def job_manifest(options: ClusterTarget, name: str, labels: dict, models: list[t
              for size, unit in models]
     worker = f"mlopsbench upload-worker --endpoint {shlex.quote(endpoint)} < /tmp/plan.json"
     script = " && ".join(["set -e", 'printf "%s" "$PLAN" > /tmp/plan.json', *build, worker])
-    secret_env = [{"name": var, "valueFrom": {"secretKeyRef": {"name": options.upload.credentials_secret, "key": key}}}
-                  for var, key in ((ACCESS_KEY_VARS[0], "MINIO_ROOT_USER"), (SECRET_KEY_VARS[0], "MINIO_ROOT_PASSWORD"))]
     return {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": name, "namespace": options.namespace, "labels": labels},
@@ -190,7 +194,8 @@ def job_manifest(options: ClusterTarget, name: str, labels: dict, models: list[t
                 "containers": [{
                     "name": "uploader", "image": options.image, "imagePullPolicy": options.image_pull_policy,
                     "command": ["/bin/sh", "-c", script], "resources": options.upload.job_resources,
-                    "env": [*secret_env, {"name": "PLAN", "value": json.dumps(work)}],
+                    "env": [*store_credentials_env(options.upload.credentials_secret),
+                            {"name": "PLAN", "value": json.dumps(work)}],
                     "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
                 }],
             }}},
