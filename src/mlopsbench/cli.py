@@ -113,8 +113,9 @@ def _cleanup(args) -> None:
 
     target = target_from_config(_kubernetes_section(args.cluster_config, "cleanup"))
     selector = args.selector or LEFT_BY_RUNS
-    cleanup(target.clients.core, target.namespace, selector)
-    log.info("deleted pods and volumes matching %s in namespace %s", selector, target.namespace)
+    cleanup(target.clients.core, target.namespace, selector, apps=target.clients.apps)
+    log.info("deleted deployments, pods, volumes and services matching %s in namespace %s", selector,
+             target.namespace)
 
 
 def _pipeline_tidy(args) -> None:
@@ -126,22 +127,28 @@ def _pipeline_tidy(args) -> None:
              int((runs["status"] == "superseded").sum()), args.steps_output, args.runs_output)
 
 
-def _upload_run(args) -> None:
+def _cell_spec(args, reps: int, **unit):
+    """A cell's setup, latency, store and path (upload and serving cells alike) from the command line."""
     from .upload.objectstore import endpoint_from_environment
-    from .upload.cell import run_cell
-    from .upload.plan import MIB, CellSpec, model_from_sidecar
+    from .upload.plan import MIB, CellSpec
     from .upload.setups import setup
 
     chosen = setup(args.setup)
     endpoint = endpoint_from_environment(args.endpoint, args.secure) if args.endpoint else None
-    models = [model_from_sidecar(m) for m in args.models]
     options = None
     if chosen.on_cluster:
         options = chosen.cluster_target(_kubernetes_section(args.cluster_config, f"setup {args.setup}"))
-    spec = CellSpec(args.setup, args.latency_ms, args.reps, Path(args.out_dir), study=args.study,
+    return CellSpec(args.setup, args.latency_ms, reps, Path(args.out_dir), study=args.study,
                     part_size=args.part_size_mib * MIB, window_bytes=args.window_kib * 1024, bucket=args.bucket,
-                    unit=args.unit, endpoint=endpoint, options=options)
-    manifest = run_cell(spec, models)
+                    endpoint=endpoint, options=options, **unit)
+
+
+def _upload_run(args) -> None:
+    from .upload.cell import run_cell
+    from .upload.plan import model_from_sidecar
+
+    models = [model_from_sidecar(m) for m in args.models]
+    manifest = run_cell(_cell_spec(args, args.reps, unit=args.unit), models)
     log.info("%s at %g ms: %s", args.setup, args.latency_ms, manifest["status"])
 
 
@@ -174,11 +181,59 @@ def _upload_tidy(args) -> None:
              len(cells), args.output)
 
 
+def _serving_versions(args) -> None:
+    from .data.models import build_upload_model
+
+    for number, dest in enumerate(args.output, start=1):   # each version its own weights
+        info = build_upload_model(args.size_mb, args.unit, args.hidden_layers, dest, seed=args.seed + number)
+        log.info("version %d of the %g %s model: %s (%d bytes)", number, args.size_mb, args.unit, dest, info["bytes"])
+
+
+def _serving_run(args) -> None:
+    from .serving import env
+    from .serving.cell import ServingSpec, run_cell
+    from .upload.setups import SETUPS
+
+    repo = _checkout(args.repo)
+    spec = ServingSpec(args.setup, args.method, args.latency_ms, args.model_mb, len(args.versions) - 1,
+                       args.poll_interval_s, args.rate_per_s, args.settle_s, args.update_timeout_s,
+                       args.request_timeout_s, args.ready_timeout_s, _cell_spec(args, 0))
+    if SETUPS[args.setup].on_cluster:
+        site = {"image": env.serving_image(repo, args.image)}
+    else:
+        site = {"python": env.python(repo)}
+    manifest = run_cell(spec, [Path(v) for v in args.versions], env.framework(repo), **site)
+    log.info("serving %s %s at %g ms, %g MB: %s", args.setup, args.method, args.latency_ms, args.model_mb,
+             manifest["status"])
+
+
+def _serving_publish(args) -> None:
+    import json
+
+    from .serving.versions import publish
+    from .upload.objectstore import client, endpoint_from_environment
+    from .upload.plan import MIB
+
+    minio = client(endpoint_from_environment(args.endpoint, args.secure))
+    started, ended = publish(minio, args.bucket, args.model, args.version, Path(args.path), args.part_size_mib * MIB)
+    print(json.dumps({"version": args.version, "started": started, "ended": ended}), flush=True)
+
+
+def _serving_tidy(args) -> None:
+    from .serving.tidy import tidy_serving
+
+    updates, requests = tidy_serving(args.cells, args.updates_output, args.requests_output)
+    log.info("%d updates (%d not ok), %d requests from %d cells -> %s", len(updates),
+             int((updates["status"] != "ok").sum()), len(requests), len(args.cells), args.updates_output)
+
+
 def _stats(args) -> None:
     from .results.analysis import analyse, load_table
 
     bundle = analyse(load_table(args.steps), load_table(args.runs), load_table(args.uploads),
-                     load_table(args.upload_cells), margin=args.equivalence_margin, little=args.little_change_points)
+                     load_table(args.upload_cells), margin=args.equivalence_margin, little=args.little_change_points,
+                     serving_updates=load_table(args.serving_updates),
+                     serving_requests=load_table(args.serving_requests))
     written = bundle.write(args.out_dir)
     verdicts = ", ".join(f"{cid} {verdict}" for cid, verdict in bundle.summary.claims.items())
     log.info("%d files -> %s; missing: %s; claims: %s", len(written), args.out_dir,
@@ -235,10 +290,12 @@ def _dvc_params(args) -> None:
     params = write_params(args.config, args.output)
     derived = params["derived"]
     on_cluster = len(derived["cluster_runs"]) + len(derived["local_cluster_runs"])
-    log.info("%s: %d pipeline runs (%d on a cluster), %d upload cells", args.output,
+    log.info("%s: %d pipeline runs (%d on a cluster), %d upload cells, %d serving cells", args.output,
              len(derived["pipeline_runs"]) + on_cluster, on_cluster,
              len(derived["upload_cells"]) + len(derived["cluster_upload_cells"]) +
-             len(derived["local_cluster_upload_cells"]))
+             len(derived["local_cluster_upload_cells"]),
+             len(derived["serving_cells"]) + len(derived["cluster_serving_cells"]) +
+             len(derived["local_cluster_serving_cells"]))
 
 
 def _checkout(given: str | None) -> Path:
@@ -374,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_commands(command, choices)
     _pipeline_commands(command, choices)
     _upload_commands(command, choices)
+    _serving_commands(command, choices)
     _analysis_commands(command)
     _cluster_commands(command)
     return parser
@@ -467,6 +525,57 @@ def _pipeline_commands(command, choices) -> None:
     p.add_argument("--runs-output", required=True, type=output_file, help="parquet, one row per run")
 
 
+def _serving_commands(command, choices) -> None:
+    """The serving experiment: how long until the edge answers with a new model."""
+    p = command("serving-versions", _serving_versions, "save one model file per version, each with its own weights")
+    p.add_argument("--size-mb", type=positive, required=True)
+    config_option(p, "--unit", "upload.size_unit", choices=choices("upload.size_unit"))
+    p.add_argument("--hidden-layers", type=at_least_one, required=True)
+    config_option(p, "--seed", "upload.seed", type=_number(int, 0, True, "0 or more"))
+    p.add_argument("--output", nargs="+", required=True, type=output_file, help=".keras files, version 1 first")
+
+    p = command("serving-run", _serving_run, "serve a model at the edge and measure every update to a new version")
+    p.add_argument("--setup", choices=choices("serving.setups"), required=True)
+    p.add_argument("--method", choices=choices("serving.methods"), required=True)
+    p.add_argument("--latency-ms", type=non_negative, required=True)
+    p.add_argument("--model-mb", type=positive, required=True, help="the versions' nominal size")
+    p.add_argument("--versions", nargs="+", required=True, type=input_file,
+                   help="the model files: the first serves from the start, each later one is one update")
+    p.add_argument("--out-dir", required=True, help="raw exports: requests.jsonl, updates.jsonl, run.json, logs/")
+    config_option(p, "--study", "study")
+    config_option(p, "--poll-interval-s", "serving.poll_interval_s", type=positive)
+    config_option(p, "--rate-per-s", "serving.rate_per_s", type=positive)
+    config_option(p, "--settle-s", "serving.settle_s", type=non_negative)
+    config_option(p, "--update-timeout-s", "serving.update_timeout_s", type=positive)
+    config_option(p, "--request-timeout-s", "serving.request_timeout_s", type=positive)
+    config_option(p, "--ready-timeout-s", "serving.ready_timeout_s", type=positive)
+    config_option(p, "--part-size-mib", "upload.part_size_mib", type=_number(int, 5, True, "5 or more (S3's minimum)"))
+    config_option(p, "--window-kib", "upload.proxy_window_kib", type=_number(int, 64, True, "64 or more"))
+    config_option(p, "--bucket", "upload.store.bucket")
+    p.add_argument("--endpoint", help="host:port of an S3/MinIO store; default: an embedded SeaweedFS")
+    p.add_argument("--secure", action="store_true", help="use HTTPS with --endpoint")
+    p.add_argument("--cluster-config", help="configuration with kubernetes.upload (vm and pod: the edge as a pod)")
+    config_option(p, "--image", "serving.image", help="vm and pod: the serving image; on the package's own cluster "
+                                                       "it is built and imported when missing")
+    p.add_argument("--repo", help="the project checkout (its serving-constraints.txt); default: this package's")
+
+    p = command("serving-publish", _serving_publish, "upload a model file as a new version and point the store's "
+                                                     "LATEST at it; print the upload's start and end as JSON")
+    p.add_argument("--endpoint", required=True, help="host:port of the S3 store (keys from the environment)")
+    p.add_argument("--secure", action="store_true", help="use HTTPS")
+    config_option(p, "--bucket", "upload.store.bucket")
+    p.add_argument("--model", required=True)
+    p.add_argument("--version", required=True)
+    p.add_argument("--path", required=True, type=input_file)
+    config_option(p, "--part-size-mib", "upload.part_size_mib", type=_number(int, 5, True, "5 or more (S3's minimum)"))
+
+    p = command("serving-tidy", _serving_tidy, "build the tidy serving tables from raw serving cells")
+    p.add_argument("--cells", nargs="*", required=True, help="the cells' raw directories (none: empty tables, for a "
+                                                              "study without a serving section)")
+    p.add_argument("--updates-output", required=True, type=output_file, help="parquet, one row per update")
+    p.add_argument("--requests-output", required=True, type=output_file, help="parquet, one row per request")
+
+
 def _upload_commands(command, choices) -> None:
     """The model-upload experiment."""
     p = command("upload-run", _upload_run, "upload every model reps times at one latency in one setup")
@@ -509,6 +618,8 @@ def _analysis_commands(command) -> None:
     p.add_argument("--runs", help="pipeline_runs.parquet")
     p.add_argument("--uploads", help="uploads.parquet")
     p.add_argument("--upload-cells", help="upload_cells.parquet")
+    p.add_argument("--serving-updates", help="serving_updates.parquet (only where the study has a serving section)")
+    p.add_argument("--serving-requests", help="serving_requests.parquet")
     config_option(p, "--equivalence-margin", "analysis.equivalence_margin", type=positive,
                   help="TOST margin, share of the first setup's mean")
     config_option(p, "--little-change-points", "analysis.little_change_points", type=positive,

@@ -92,7 +92,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
         missing = error.message.split("'")[1]
         prefix = f"{where}." if error.absolute_path else ""
         return f"{prefix}{missing}: required key is missing{_because(error)}"
-    if "x-expects" in error.schema and error.validator in ("oneOf", "anyOf", "pattern"):
+    if "x-expects" in error.schema and error.validator in ("oneOf", "anyOf", "pattern", "contains"):
         return f"{where}: {error.instance!r} is not {error.schema['x-expects']}"
     return f"{where}: {error.message}"
 

@@ -6,6 +6,8 @@ stages and the command line all agree on them.
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 RAW_INTEL_LAB = "data/raw/intel_lab/data.txt.gz"
 # The record that the raw file was checked against its pin: the download job's output, so
 # that the workflow never deletes the raw file itself.
@@ -21,6 +23,11 @@ PIPELINE_RUNS = "results/tidy/pipeline_runs.parquet"
 UPLOAD_CELL = "results/raw/upload/{setup}/{latency}ms/run.json"
 UPLOADS = "results/tidy/uploads.parquet"
 UPLOAD_CELLS = "results/tidy/upload_cells.parquet"
+# The serving experiment: every version of a model size (v1 serves first; each later one is an update).
+SERVING_VERSION = "data/models/serving/{size}MB/v{version}.keras"
+SERVING_CELL = "results/raw/serving/{setup}/{method}/{latency}ms/{size}MB/run.json"
+SERVING_UPDATES = "results/tidy/serving_updates.parquet"
+SERVING_REQUESTS = "results/tidy/serving_requests.parquet"
 STATS_DIR = "results/stats"
 FIGURES_DIR = "results/figures"
 REPORT = "results/report/report.pdf"
@@ -70,6 +77,19 @@ def pipeline_run(backend: str, width: int, hidden_layers: int, size_mb: float, r
 
 def upload_cell(setup: str, latency_ms: float) -> str:
     return UPLOAD_CELL.format(setup=setup, latency=format_size(latency_ms))
+
+
+def serving_versions_dir(size_mb: float) -> str:
+    return str(PurePosixPath(SERVING_VERSION.format(size=format_size(size_mb), version=1)).parent)
+
+
+def serving_versions(size_mb: float, updates: int) -> list[str]:
+    """The version files of one model size: v1 and one per update."""
+    return [SERVING_VERSION.format(size=format_size(size_mb), version=n) for n in range(1, updates + 2)]
+
+
+def serving_cell(setup: str, method: str, latency_ms: float, size_mb: float) -> str:
+    return SERVING_CELL.format(setup=setup, method=method, latency=format_size(latency_ms), size=format_size(size_mb))
 
 
 def sidecar(path: str) -> str:

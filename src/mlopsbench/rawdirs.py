@@ -71,3 +71,21 @@ class CellDir(RawDir):
     @property
     def records(self) -> Path:           # one upload a line, written as each ends
         return self.root / "uploads.jsonl"
+
+
+class ServingCellDir(RawDir):
+    @property
+    def requests(self) -> Path:          # one client request a line, written as each answers
+        return self.root / "requests.jsonl"
+
+    @property
+    def updates(self) -> Path:           # one new version a line, from its upload to the switch
+        return self.root / "updates.jsonl"
+
+    @property
+    def models(self) -> Path:            # the versions the edge downloaded (removed once the cell ends)
+        return self.root / "models"
+
+    @property
+    def logs(self) -> Path:              # the model server's and the updater's own logs
+        return self.root / "logs"

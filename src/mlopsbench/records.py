@@ -212,6 +212,76 @@ class UploadRecord:
         return cls(**data | {"parameters": UploadParameters(**data["parameters"])})
 
 
+# --- serving: time to serve a new model ------------------------------------------------------
+
+@dataclass(frozen=True)
+class ServingParameters:
+    """What an update was measured with; recorded with every request and update of a cell."""
+
+    setup: str                 # host, netns, vm or pod
+    method: str                # in-place (the server swaps versions) or rollout (a new pod)
+    latency_ms: float
+    model_mb: float
+    poll_interval_s: float | None   # in-place: how often the updater asks the store; rollout: None
+    rate_per_s: float          # the client's fixed request rate
+    emulation: str             # proxy, netem, netem-daemonset or none
+    framework: str             # the serving framework and its version, e.g. "kserve 0.21.0"
+
+
+@dataclass(frozen=True)
+class ServingRequest:
+    """One prediction request of the client: when it was due and sent, what answered, how fast.
+    Times are this machine's wall clock (``clock``), which the pods on its node share."""
+
+    study: str
+    parameters: ServingParameters
+    update: int                # the update this request ran through (1, 2, ...)
+    due: float                 # when the fixed rate wanted it sent
+    sent: float
+    seconds: float | None      # until the answer; None where none came
+    status: int | None         # HTTP status; None where the connection failed
+    model_version: str | None  # the version that answered, as the server says
+    error: str | None = None
+    clock: str = "CLOCK_REALTIME"
+
+    def to_json(self) -> dict:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ServingRequest":
+        data = _known(cls, data)
+        return cls(**data | {"parameters": ServingParameters(**data["parameters"])})
+
+
+@dataclass(frozen=True)
+class ServingUpdate:
+    """One new version, from its upload to the server's switch, as the updater (in place) or the
+    rollout watcher saw it. ``status``: ok, or failed with the server's ``error``."""
+
+    study: str
+    parameters: ServingParameters
+    update: int
+    version: str
+    upload_started: float
+    upload_ended: float
+    detected: float | None = None          # the updater saw the new version (rollout: the rollout began)
+    download_started: float | None = None
+    download_ended: float | None = None
+    load_started: float | None = None
+    ready: float | None = None             # the server answered that the version is loaded (rollout: Ready)
+    status: str = "ok"
+    error: str | None = None
+    clock: str = "CLOCK_REALTIME"
+
+    def to_json(self) -> dict:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ServingUpdate":
+        data = _known(cls, data)
+        return cls(**data | {"parameters": ServingParameters(**data["parameters"])})
+
+
 # --- JSON lines --------------------------------------------------------------------------------
 
 class JsonLines:

@@ -1,0 +1,110 @@
+"""Integration tests of the serving experiment's parts, all real: KServe's ModelServer in its own
+environment serving the regression model, the updater polling a real SeaweedFS, and the
+fixed-rate client through every update. A new version serves with no failed request; a
+truncated one is refused with the server's reason while the old one keeps answering."""
+
+import threading
+import time
+
+import pytest
+
+from mlopsbench.data.models import build_regression_model, save_model
+from mlopsbench.serving import env
+from mlopsbench.serving.cell import FEATURES
+from mlopsbench.serving.client import Client
+from mlopsbench.serving.edge import EdgeProcesses
+from mlopsbench.serving.versions import publish
+from mlopsbench.upload.objectstore import SeaweedFS, client, ensure_bucket, free_ports
+
+pytestmark = pytest.mark.integration
+
+MODEL, BUCKET, POLL_S, RATE = "intel54", "mlopsbench", 0.5, 20.0
+
+
+@pytest.fixture(scope="module")
+def serving_python(repo):
+    return env.python(repo)
+
+
+def version_file(folder, seed):
+    model = build_regression_model(8, 3, 0.001, "mean_absolute_error", seed=seed)
+    save_model(model, folder / f"v{seed}.keras")
+    return folder / f"v{seed}.keras"
+
+
+def wait_for(check, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{what}: not within {timeout} s")
+
+
+def edge(tmp_path, serving_python, endpoint):
+    """The store holds v1; the server serves it, and the updater polls for the next."""
+    return EdgeProcesses(serving_python, endpoint, BUCKET, MODEL, tmp_path / "models", tmp_path / "logs",
+                         free_ports(1)[0], POLL_S, ready_timeout_s=300)
+
+
+def through_update(server_url, publish_next, until, timeout=180.0):
+    """The client at a fixed rate before, during and after one update; every answer."""
+    answers, stop = [], threading.Event()
+    fixed_rate = Client(server_url, MODEL, FEATURES, RATE, timeout_s=30)
+    thread = threading.Thread(target=fixed_rate.run, args=(stop, answers.append))
+    thread.start()
+    try:
+        time.sleep(2)
+        publish_next()
+        wait_for(lambda: until(answers), timeout, "the update")
+        time.sleep(2)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    return answers
+
+
+def test_a_new_version_serves_without_a_failed_request(tmp_path, serving_python):
+    with SeaweedFS(tmp_path / "store", isolate=False) as endpoint:
+        ensure_bucket(endpoint, BUCKET)
+        minio = client(endpoint)
+        publish(minio, BUCKET, MODEL, "v1", version_file(tmp_path, 1), part_size=16 * 2**20)
+        second = version_file(tmp_path, 2)
+        with edge(tmp_path, serving_python, endpoint) as served:
+            published = {}
+            answers = through_update(
+                served.url, lambda: published.update(
+                    zip(("started", "ended"), publish(minio, BUCKET, MODEL, "v2", second, 16 * 2**20))),
+                until=lambda seen: any(a.model_version == "v2" for a in list(seen)))
+            observed = served.observed(timeout_s=30)
+    assert [a for a in answers if a.error] == []
+    versions = [a.model_version for a in sorted(answers, key=lambda a: a.sent)]
+    first_new = versions.index("v2")
+    assert set(versions[:first_new]) == {"v1"} and first_new > 0
+    assert observed["version"] == "v2" and observed["status"] == "ok"
+    assert published["ended"] <= observed["detected"] <= published["ended"] + POLL_S + 5
+    assert observed["detected"] <= observed["download_started"] <= observed["download_ended"] \
+        <= observed["load_started"]
+    assert observed["load_started"] <= observed["ready"]
+
+
+def test_a_truncated_version_is_refused_and_the_old_one_keeps_answering(tmp_path, serving_python):
+    with SeaweedFS(tmp_path / "store", isolate=False) as endpoint:
+        ensure_bucket(endpoint, BUCKET)
+        minio = client(endpoint)
+        publish(minio, BUCKET, MODEL, "v1", version_file(tmp_path, 1), part_size=16 * 2**20)
+        whole = version_file(tmp_path, 2).read_bytes()
+        (tmp_path / "cut.keras").write_bytes(whole[: len(whole) // 2])
+        with edge(tmp_path, serving_python, endpoint) as served:
+            seen = []
+
+            def updater_saw_it(_answers):
+                observed = served.observed(timeout_s=0.2)
+                seen.extend([observed] if observed else [])
+                return bool(seen)
+
+            answers = through_update(served.url, lambda: publish(minio, BUCKET, MODEL, "v2", tmp_path / "cut.keras",
+                                                                 16 * 2**20), until=updater_saw_it)
+    observed = seen[0]
+    assert observed["version"] == "v2" and observed["status"] == "failed" and "HTTP 503" in observed["error"]
+    assert [a for a in answers if a.error] == [] and {a.model_version for a in answers} == {"v1"}
