@@ -3,6 +3,7 @@
 # Rules only call the `mlopsbench` CLI; the logic lives in src/mlopsbench.
 from mlopsbench import paths
 from mlopsbench.config import (
+    choices,
     cpu_request_args,
     pipeline_runs,
     series_of,
@@ -10,8 +11,10 @@ from mlopsbench.config import (
     upload_cells,
     validate_config,
 )
-from mlopsbench.results.figure_registry import FIGURE_NAMES, FIGURES
+from mlopsbench.results.figure_registry import figures_of
 from mlopsbench.pipeline.backends import BACKENDS
+from mlopsbench.serving.plan import serving_cell_files, update_count
+from mlopsbench.serving.plan import run_args as serving_run_args
 from mlopsbench.upload.setups import SETUPS
 
 
@@ -29,6 +32,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/pipeline.smk"
 include: "workflow/rules/upload.smk"
+include: "workflow/rules/serving.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -27,6 +27,7 @@ def reduced_config(repo, path):
     config["pipeline"] |= {"repetitions": 1, "model_series_dataset_mb": 0.1}
     config["upload"] |= {"repetitions": 1, "model_sizes_mb": [1], "latencies_ms": [0, 50],
                          "setups": ["host", "vm", "pod"]}
+    config["serving"] |= {"setups": ["host", "vm", "pod"], "latencies_ms": [0], "model_sizes_mb": [1], "updates": 2}
     path.write_text(yaml.safe_dump(config))
     return path
 
@@ -47,6 +48,12 @@ def test_reduced_cluster_study_end_to_end(repo, local_cluster, admin, tmp_path, 
     uploads = pd.read_parquet(work / "results/tidy/uploads.parquet")
     assert set(uploads["setup"]) == {"host", "vm", "pod"} and uploads["verified"].all()
     assert set(uploads.loc[uploads["setup"] == "pod", "emulation"]) == {"proxy"}
+    served = pd.read_parquet(work / "results/tidy/serving_updates.parquet")
+    # host in place; vm and pod in place and rolled out; two updates each
+    assert len(served) == (1 + 2 + 2) * 2 and (served["status"] == "ok").all()
+    assert set(zip(served["setup"], served["method"])) == {("host", "in-place"), ("vm", "in-place"),
+                                                           ("vm", "rollout"), ("pod", "in-place"), ("pod", "rollout")}
+    assert (served["failed_requests"] + served["unanswered_requests"] == 0).all()
 
     for name in ("fig15_overhead_dataset", "fig_overhead_parts"):
         sources = json.loads((work / f"results/figures/{name}.json").read_text())["sources"]

@@ -40,6 +40,7 @@ def write_mini_config(repo_dir, margin=0.10):
     config["training"]["epochs"] = 1
     config["pipeline"] |= {"repetitions": 1, "backends": ["monolithic"], "model_series_dataset_mb": 0.1}
     config["upload"] |= {"repetitions": 1, "model_sizes_mb": [1], "latencies_ms": [0], "setups": ["host"]}
+    config["serving"] |= {"setups": ["host"], "latencies_ms": [0], "model_sizes_mb": [1], "updates": 1}
     config["analysis"]["equivalence_margin"] = margin
     (repo_dir / "config/mini.yaml").write_text(yaml.safe_dump(config))
 

@@ -106,7 +106,7 @@ def selected_entries(stage_name: str) -> dict[str, list[str]]:
     on_cluster = "cluster" in stage_name
     if stage_name.endswith("_run"):
         return {"mlopsbench.pipeline.backends": [n for n, b in BACKENDS.items() if b.on_cluster == on_cluster]}
-    if stage_name.endswith("upload_cell"):
+    if stage_name.endswith(("upload_cell", "serving_cell")):
         return {"mlopsbench.upload.setups": [n for n, s in SETUPS.items() if s.on_cluster == on_cluster]}
     return {}
 

@@ -16,6 +16,7 @@ def config(repo):
     design = yaml.safe_load((repo / "config/quick.yaml").read_text())
     design["pipeline"] |= {"backends": ["local", "monolithic"], "repetitions": 1}
     design["upload"] |= {"setups": ["host"], "latencies_ms": [0, 400]}
+    design["serving"] |= {"setups": ["host"], "latencies_ms": [0], "model_sizes_mb": [1, 4], "updates": 2}
     return validate_config(design)
 
 
@@ -50,7 +51,27 @@ def test_the_rest_is_estimated_from_what_finished(config, tmp_path):
     others = [c for c in (0.1, 0.5, 1, 2) if c != 2]
     expected_runs = sum(2 * per_mb * size for size in others) + 3 * 2 * per_mb * 1  # the 1 MB model series: 3 widths
     assert found["seconds_left"] == pytest.approx(expected_runs + 30.0, rel=0.05)
-    assert "2 of 14 pipeline runs and 1 of 2 upload cells done; about" in describe(found)
+    assert "2 of 14 pipeline runs, 0 of 2 serving cells and 1 of 2 upload cells done; about" in describe(found)
+    assert "not counting the serving cells until one has finished" in describe(found)
+
+
+def finish_serving(study, size_mb, seconds):
+    cell = study / paths.serving_cell("host", "in-place", 0, size_mb)
+    cell.parent.mkdir(parents=True)
+    records = [{"sent": 1000.0, "seconds": 0.01}, {"sent": 1000.0 + seconds - 1.0, "seconds": 1.0}]
+    (cell.parent / "requests.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    cell.write_text("{}")
+
+
+def test_serving_cells_are_estimated_once_one_finished(config, tmp_path):
+    finish_run(tmp_path, "local", 8, 2, 100.0)
+    finish_cell(tmp_path, "host", 0, 30.0)
+    before = estimate(config, tmp_path)["seconds_left"]
+    finish_serving(tmp_path, 1, 40.0)    # two updates: 20 s each
+    found = estimate(config, tmp_path)
+    assert found["serving_done"] == 1 and found["serving_estimated"]
+    assert found["seconds_left"] == pytest.approx(before + 40.0)   # the 4 MB cell: what the 1 MB one took
+    assert measured_seconds(Timings(config, tmp_path))["serving host"] == pytest.approx(40.0)
 
 
 def test_another_design_is_predicted_per_backend_from_what_finished(config, tmp_path):

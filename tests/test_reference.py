@@ -80,9 +80,11 @@ def test_the_full_design_is_predicted_per_backend_and_setup_from_the_reference(r
     times = wall_time(shipped, load_config(repo / "config/cluster-thesis.yaml"))
     expected = {"pipeline kubernetes", "pipeline local", "pipeline monolithic",
                 "upload host", "upload netns", "upload vm", "upload pod"}
-    assert set(times["measured"]) == set(times["design"]) == expected
+    assert set(times["measured"]) == {key for key in times["design"] if not key.startswith("serving ")} == expected
     # The full design repeats everything more often than the reference did.
     assert all(times["design"][key] > times["measured"][key] > 0 for key in expected)
+    # The reference ran no serving cell, so nothing predicts the design's: no estimate, never a guess.
+    assert all(seconds is None for key, seconds in times["design"].items() if key.startswith("serving "))
     assert json.loads((shipped / MANIFEST).read_text())["measured_wall_s"] == pytest.approx(times["measured"])
 
 

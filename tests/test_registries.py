@@ -13,6 +13,7 @@ from mlopsbench.upload.setups import SETUPS, comparisons
 # Options whose values no configuration holds; everything else with a default must take the schema's.
 NOT_CONFIG_OWNED = {("download", "retries"), ("pipeline-run", "cores"),
                     ("pipeline-run", "keep_marshal"), ("upload-run", "secure"), ("upload-worker", "secure"),
+                    ("serving-run", "secure"), ("serving-publish", "secure"),
                     ("dvc-params", "output"), ("sample-data", "lines"), ("sample-data", "seed"),
                     ("cluster", "runner"), ("cluster", "repo"), ("cluster", "hold"), ("cluster", "release"),
                     ("progress", "study"), ("reference", "dir"), ("reference", "template"),

@@ -362,6 +362,9 @@ def test_a_dataset_csv_without_the_four_columns_is_refused(tmp_path, cli_env):
     (lambda c: c["data"]["dataset_sizes_mb"].append(float("inf")), "data.dataset_sizes_mb[4]: inf is not a finite"),
     (lambda c: c["pipeline"].update(step_timeout_s=float("inf")), "pipeline.step_timeout_s: inf is not a finite"),
     (lambda c: c["upload"]["model_sizes_mb"].append(float("nan")), "upload.model_sizes_mb[4]: nan is not a finite"),
+    (lambda c: c["serving"].update(methods=["rollout"]),
+     "serving.setups: ['host', 'netns'] is not a list with vm or pod (the rollout method needs the edge as a pod)"),
+    (lambda c: c["serving"].update(poll_interval_s=float("nan")), "serving.poll_interval_s: nan is not a finite"),
 ])
 def test_check_config_explains_in_plain_words(repo, tmp_path, cli_env, change, message):
     config = yaml.safe_load((repo / "config/quick.yaml").read_text())

@@ -24,10 +24,10 @@ def pdf_text(path):
     return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
 
 
-def build(repo, tmp_path, tables, config_path):
+def build(repo, tmp_path, tables, config_path, **serving):
     analysis = load_config(config_path)["analysis"]
-    analyse(*tables, margin=analysis["equivalence_margin"], little=analysis["little_change_points"]).write(
-        tmp_path / "stats")
+    analyse(*tables, margin=analysis["equivalence_margin"], little=analysis["little_change_points"],
+            **serving).write(tmp_path / "stats")
     make_figures(tmp_path / "stats", tmp_path / "figures")
     return write_report(tmp_path / "stats", tmp_path / "figures", config_path, repo / "report/report.md.j2",
                         tmp_path / "report.pdf")
@@ -55,11 +55,31 @@ def test_report_has_every_section_figure_and_claim(repo, tmp_path, quick):
     assert "thesis counts Normalization's 7 non-trainable weights" in text
 
 
+def test_the_serving_section_sets_time_to_serve_beside_its_parts_and_claims(repo, tmp_path, quick):
+    from test_serving_stats import requests_table, updates_table
+
+    updates = updates_table({("host", "in-place", 0, 1.0): [3.0, 3.2, 3.1],
+                             ("host", "in-place", 250, 1.0): [6.0, 6.5, 6.2],
+                             ("netns", "in-place", 0, 1.0): [3.1, 3.3, 3.0]})
+    pdf = build(repo, tmp_path, tidy_tables(quick, seed=3), repo / "config/quick.yaml", serving_updates=updates,
+                serving_requests=requests_table(updates))
+    text = " ".join(pdf_text(pdf).split())
+    assert "Beyond the thesis: time to serve a new model" in text and "Not part of this study" not in text
+    assert "Time to serve a new model [s]" in text and "Where the time to serve goes" in text
+    assert "Requests through every update" in text and "steady serving and during an update" in text
+    for name in ("fig_serving_time", "fig_serving_parts", "fig_serving_latency"):
+        assert f"{name}." in text and (tmp_path / "figures" / f"{name}.png").exists()
+    for claim in ("S1", "S2", "S3", "S4"):
+        assert claim in text
+    assert "0 requests failed or got no answer through 9 updates" in text
+
+
 def test_missing_experiment_is_reported_not_dropped(repo, tmp_path, quick):
     steps, runs, _, _ = tidy_tables(quick)
     pdf = build(repo, tmp_path, (steps, runs, None, None), repo / "config/quick.yaml")
     text = pdf_text(pdf)
     assert "model-upload experiment is missing" in text and "Missing: no upload results were given." in text
+    assert "Not part of this study: its configuration has no serving section." in " ".join(text.split())
     assert not (tmp_path / "figures/fig19_uploads.png").exists()
     claims = json.loads((tmp_path / "stats/summary.json").read_text())["claims"]
     assert claims["C9"] == "cannot tell" and claims["C7-host"] == "cannot tell"
@@ -78,7 +98,7 @@ def test_stats_cli_reports_missing_files(tmp_path, cli_env):
                              "--out-dir", str(tmp_path / "stats")], capture_output=True, text=True, env=cli_env)
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "stats/summary.json").read_text())
-    assert summary["missing"] == ["pipeline", "upload"]
+    assert summary["missing"] == ["pipeline", "upload", "serving"]
 
 
 def test_every_backend_and_setup_in_the_data_is_reported(repo, tmp_path, quick):

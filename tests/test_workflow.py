@@ -51,17 +51,19 @@ def test_invalid_config_fails_naming_the_key(repo, tmp_path, cli_env):
 
 
 def mini_config(repo, tmp_path):
-    """The quick design with one epoch and two latencies, to keep the test to minutes."""
+    """The quick design with one epoch, two upload latencies and one served model size, to keep the
+    test to minutes."""
     config = yaml.safe_load((repo / "config/quick.yaml").read_text())
     config["training"]["epochs"] = 1
     config["upload"]["latencies_ms"] = [0, 50]
+    config["serving"] |= {"model_sizes_mb": [1], "updates": 2}
     path = tmp_path / "mini.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
 
 
 def test_whole_study_end_to_end(repo, tmp_path, cli_env):
-    """`snakemake` runs everything: data, models, both experiments, statistics, report."""
+    """`snakemake` runs everything: data, models, the three experiments, statistics, report."""
     work = tmp_path / "study"
     write_published_file(work / "data/raw/intel_lab/data.txt.gz", 6000, seed=11)
     config = ["--configfile", str(mini_config(repo, tmp_path))]
@@ -89,9 +91,13 @@ def test_whole_study_end_to_end(repo, tmp_path, cli_env):
     assert set(steps["backend"]) == {"local", "monolithic"}
     uploads = pd.read_parquet(work / "results/tidy/uploads.parquet")
     assert len(uploads) == 4 * 2 * 2 * 2 and uploads["verified"].all()
+    served = pd.read_parquet(work / "results/tidy/serving_updates.parquet")
+    assert len(served) == 2 * 2 * 2 and (served["status"] == "ok").all()   # host, netns x 0, 250 ms x 2 updates
+    assert (served["failed_requests"] + served["unanswered_requests"] == 0).all() and (served["time_to_serve_s"] > 0).all()
     report = subprocess.run(["pdftotext", str(work / "results/report/report.pdf"), "-"], capture_output=True,
                             text=True, check=True).stdout
     assert "Thesis against reproduction" in report and "fig19_uploads." in report
+    assert "Beyond the thesis: time to serve a new model" in report and "fig_serving_time." in report
     assert "not the full published file" in report  # the synthetic input is named as such
 
     html = snakemake(repo, work, "--report", str(work / "report.html"), *config, env=cli_env)

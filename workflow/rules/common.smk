@@ -19,8 +19,14 @@ PIPELINE_RUNS = [
 ]
 UPLOAD_CELLS = [paths.upload_cell(setup, latency) for setup, latency in upload_cells(config)]
 STORE_ARGS = store_args(config)
-USES_CLUSTER = any(BACKENDS[b].on_cluster for b in config["pipeline"]["backends"]) or any(
-    SETUPS[s].on_cluster for s in config["upload"]["setups"]
+SERVING_CELLS = serving_cell_files(config)
+SERVING_UPDATE_COUNT = update_count(config)
+SERVING_ARGS = serving_run_args(config)
+STUDY_FIGURES = figures_of(["pipeline", "upload", *(["serving"] if SERVING_CELLS else [])])
+USES_CLUSTER = (
+    any(BACKENDS[b].on_cluster for b in config["pipeline"]["backends"])
+    or any(SETUPS[s].on_cluster for s in config["upload"]["setups"])
+    or any(SETUPS[s].on_cluster for s in config.get("serving", {}).get("setups", []))
 )
 USES_LOCAL_CLUSTER = USES_CLUSTER and config.get("kubernetes", {}).get("local", False)
 
@@ -48,6 +54,7 @@ wildcard_constraints:
     setup="|".join(SETUPS),
     latency=r"\d+(\.\d+)?",
     rep=r"\d+",
+    method="|".join(choices("serving.methods")),
 
 
 if os.path.realpath(os.getcwd()) != os.path.realpath(workflow.basedir):

@@ -7,6 +7,8 @@ rule stats:
         runs=paths.PIPELINE_RUNS,
         uploads=paths.UPLOADS,
         cells=paths.UPLOAD_CELLS,
+        serving_updates=paths.SERVING_UPDATES,
+        serving_requests=paths.SERVING_REQUESTS,
     output:
         directory(paths.STATS_DIR),
     params:
@@ -18,7 +20,8 @@ rule stats:
         "../../environment.yml"
     shell:
         "mlopsbench stats --steps {input.steps:q} --runs {input.runs:q} --uploads {input.uploads:q}"
-        " --upload-cells {input.cells:q} --equivalence-margin {params.margin}"
+        " --upload-cells {input.cells:q} --serving-updates {input.serving_updates:q}"
+        " --serving-requests {input.serving_requests:q} --equivalence-margin {params.margin}"
         " --little-change-points {params.little} --out-dir {output:q} 2> {log:q}"
 
 
@@ -32,9 +35,9 @@ rule figures:
                 category="Figures",
                 labels={"figure": figure.name, "caption": figure.caption},
             )
-            for figure in FIGURES.values()
+            for figure in STUDY_FIGURES
         },
-        vectors=[f"{paths.FIGURES_DIR}/{name}.pdf" for name in FIGURE_NAMES],
+        vectors=[f"{paths.FIGURES_DIR}/{figure.name}.pdf" for figure in STUDY_FIGURES],
         index=f"{paths.FIGURES_DIR}/index.json",
     params:
         out_dir=lambda wildcards, output: os.path.dirname(output.index),

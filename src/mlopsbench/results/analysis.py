@@ -16,8 +16,9 @@ import pandas as pd
 from ..pipeline.backends import BACKENDS, primary_clocks
 from ..upload.setups import SETUPS, comparisons
 from .bundle import StatsBundle, Summary
-from .stats import (NAN, counted_steps, describe, difference, equivalence, in_series, p_value, run_overhead, summarize,
-                    trend, verdict)
+from .serving_analysis import analyse_serving
+from .stats import (NAN, counted_steps, describe, difference, equivalence, equivalence_verdict, in_series, p_value,
+                    run_overhead, summarize, trend, verdict)
 
 TRIVIAL_STEPS = ("createdict", "dnnpredictsummary", "modelerrorssummary")
 
@@ -39,9 +40,11 @@ def reference_backend(names) -> str:
 
 
 def analyse(steps: pd.DataFrame | None, runs: pd.DataFrame | None, uploads: pd.DataFrame | None,
-            cells: pd.DataFrame | None, margin: float, little: float) -> StatsBundle:
-    """``margin``: claim C9's equivalence margin as a share of the first setup's mean; ``little``:
-    claim C2's band in percentage points (both from the configuration's ``analysis``)."""
+            cells: pd.DataFrame | None, margin: float, little: float,
+            serving_updates: pd.DataFrame | None = None, serving_requests: pd.DataFrame | None = None) -> StatsBundle:
+    """``margin``: claim C9's (and S4's) equivalence margin as a share of the first setup's mean;
+    ``little``: claim C2's band in percentage points (both from the configuration's ``analysis``).
+    The serving tables are optional: a study without a ``serving`` section has none."""
     bundle = StatsBundle(Summary(equivalence_margin=margin, little_change_points=little))
     trends: list[dict] = []
     if steps is None or not steps["timestamp_source"].isin(primary_clocks()).any():
@@ -54,6 +57,10 @@ def analyse(steps: pd.DataFrame | None, runs: pd.DataFrame | None, uploads: pd.D
         _upload(bundle, trends, uploads, cells)
     bundle.summary.setups = _setups(uploads, cells)
     judged = claims(bundle, trends)
+    if serving_updates is None or serving_updates.empty:
+        bundle.summary.missing.append("serving")
+    else:
+        judged += analyse_serving(bundle, serving_updates, serving_requests)
     bundle.trends, bundle.claims = pd.DataFrame(trends), pd.DataFrame(judged)
     bundle.summary.claims = {c["id"]: c["verdict"] for c in judged}
     return bundle
@@ -386,8 +393,4 @@ def _equivalent(bundle: StatsBundle, first: str, second: str):
     tested = table[table["equivalent"].notna()]
     if tested.empty:
         return "too few repetitions to test", "cannot tell"
-    equivalent = int(tested["equivalent"].sum())
-    apart = int(((tested["diff_low"] > tested["margin"]) | (tested["diff_high"] < -tested["margin"])).sum())
-    evidence = (f"equivalent in {equivalent} of {len(tested)} latency x size cells; "
-                f"different beyond the margin in {apart}")
-    return evidence, "agrees" if equivalent == len(tested) else ("disagrees" if apart else "cannot tell")
+    return equivalence_verdict(tested, "latency x size cells")

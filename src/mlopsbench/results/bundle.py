@@ -25,7 +25,7 @@ class Summary:
 
     equivalence_margin: float               # claim C9's margin, a share of the first setup's mean
     little_change_points: float             # claim C2's band, in percentage points
-    missing: list[str] = field(default_factory=list)   # experiments without data: pipeline, upload
+    missing: list[str] = field(default_factory=list)   # experiments without data: pipeline, upload, serving
     backends: list[str] = field(default_factory=list)
     setups: list[str] = field(default_factory=list)
     split_backend: str | None = None        # the backend whose jobs judge the thesis's claims
@@ -45,6 +45,12 @@ class Summary:
     pipeline_repetitions: list[int] = field(default_factory=list)  # counted runs per backend and configuration
     upload_repetitions: list[int] = field(default_factory=list)    # verified uploads per setup, latency and size
     kubernetes_versions: list[str] = field(default_factory=list)   # what the runs' API servers reported
+    serving_updates: int = 0                                       # the serving experiment (beyond the thesis)
+    serving_updates_failed: int = 0
+    serving_failed_requests: int = 0                               # failed or unanswered, through every update
+    serving_frameworks: list[str] = field(default_factory=list)
+    serving_poll_intervals: list[float] = field(default_factory=list)
+    serving_rates: list[float] = field(default_factory=list)
 
 
 def _table() -> pd.DataFrame:
@@ -70,6 +76,11 @@ class StatsBundle:
     upload_summary: pd.DataFrame = field(default_factory=_table)
     upload_equivalence: pd.DataFrame = field(default_factory=_table)          # claim C9's tests
     upload_cells: pd.DataFrame = field(default_factory=_table)                # finished or skipped, and why
+    serving_summary: pd.DataFrame = field(default_factory=_table)             # time to serve per cell
+    serving_parts: pd.DataFrame = field(default_factory=_table)               # its parts' means per cell
+    serving_requests: pd.DataFrame = field(default_factory=_table)            # requests through the updates
+    serving_latency: pd.DataFrame = field(default_factory=_table)             # steady against during an update
+    serving_comparisons: pd.DataFrame = field(default_factory=_table)         # roll-out vs in place; vm vs pod
     trends: pd.DataFrame = field(default_factory=_table)                      # slopes with HC3 intervals
     claims: pd.DataFrame = field(default_factory=_table)                      # the thesis's claims judged
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 class Figure:
     name: str          # file name without suffix: <name>.png, .pdf and .json in the figures directory
     caption: str
-    experiment: str    # "pipeline" or "upload": drawn only when that experiment has data
+    experiment: str    # "pipeline", "upload" or "serving": drawn only when that experiment has data
 
 
 FIGURES: dict[str, Figure] = {
@@ -54,5 +54,24 @@ FIGURES: dict[str, Figure] = {
         "Figure 19 analogue. Model upload time against model size, one panel per added latency, every setup. "
         "Open markers: the times quoted in Section 6.2 for the thesis's VM and pod setups.",
         "upload"),
+    "serving_time": Figure(
+        "fig_serving_time",
+        "Beyond the thesis. Time to serve a new model (its upload's start to the first answer from it) against "
+        "model size, one panel per added latency, a line per setup and update method.",
+        "serving"),
+    "serving_parts": Figure(
+        "fig_serving_parts",
+        "Beyond the thesis. What time to serve is made of (mean seconds per update), one bar per cell: the "
+        "upload, the edge noticing it (or the roll-out starting), the download, the load, and the first answer.",
+        "serving"),
+    "serving_latency": Figure(
+        "fig_serving_latency",
+        "Beyond the thesis. The latency of answered requests in steady serving and during an update (median "
+        "and 95th percentile), per cell.",
+        "serving"),
 }
-FIGURE_NAMES = tuple(figure.name for figure in FIGURES.values())
+
+
+def figures_of(experiments) -> list[Figure]:
+    """The figures a study with these experiments draws."""
+    return [figure for figure in FIGURES.values() if figure.experiment in experiments]

@@ -33,7 +33,7 @@ STACK = ("preprocessing", "plot", "createdict", "dnncompile", "dnnfit", "dnneval
 JOB_COLORS = {job: f"C{i}" for i, job in enumerate(JOBS)}
 ROLE_MARKERS = {"vm": "o", "pod": "s"}
 
-def _errorbar(ax, frame: pd.DataFrame, x: str, label: str, color: str, marker: str = "o") -> None:
+def errorbar(ax, frame: pd.DataFrame, x: str, label: str, color: str, marker: str = "o") -> None:
     frame = frame.sort_values(x)
     # The point and bars the tables read: the mean and its t-interval, or the median and its
     # interval, or the mean and the range of a few values (stats.summarize).
@@ -46,7 +46,7 @@ def _thesis(ax, xs, ys, color: str, label: str | None = "thesis") -> None:
     ax.scatter(xs, ys, facecolors="none", edgecolors=color, s=60, linewidths=1.5, label=label, zorder=3)
 
 
-def _save(fig, out_dir: Path, figure: Figure, sources: list[str]) -> dict:
+def save_figure(fig, out_dir: Path, figure: Figure, sources: list[str]) -> dict:
     import matplotlib.pyplot as plt
 
     if not fig.subplotpars.right < 0.9:  # a figure with an outside legend keeps its margin
@@ -106,7 +106,7 @@ def _durations_figure(stats, backends: list[str], runs: pd.DataFrame, out_dir: P
     handles, labels = axes[-1].get_legend_handles_labels()
     fig.legend(handles[::-1], labels[::-1], loc="center right", fontsize=8)
     fig.subplots_adjust(right=0.8)
-    return _save(fig, out_dir, FIGURES["durations"], _run_sources(in_series(runs, "dataset")))
+    return save_figure(fig, out_dir, FIGURES["durations"], _run_sources(in_series(runs, "dataset")))
 
 
 def _overall_figures(stats, backends: list[str], runs: pd.DataFrame, out_dir: Path) -> list[dict]:
@@ -121,14 +121,14 @@ def _overall_figures(stats, backends: list[str], runs: pd.DataFrame, out_dir: Pa
                                       (FIGURES["overhead_model"], "model", "trainable_params", "trainable parameters")):
         fig, ax = plt.subplots(figsize=(6, 4))
         for backend in backends:
-            _errorbar(ax, in_series(overall[overall["backend"] == backend], series), x, f"reproduced ({backend})",
+            errorbar(ax, in_series(overall[overall["backend"] == backend], series), x, f"reproduced ({backend})",
                       colors[backend])
         mine = points[points["series"] == series]
         xs = mine["dataset_mb"] if series == "dataset" else mine["model"].map(_params_of)
         _thesis(ax, xs, mine["value"], "black")
         ax.set(xscale="log", xlabel=xlabel, ylabel="overall overhead [%]", ylim=(0, 100))
         ax.legend()
-        made.append(_save(fig, out_dir, figure, _run_sources(in_series(runs, series))))
+        made.append(save_figure(fig, out_dir, figure, _run_sources(in_series(runs, series))))
     return made
 
 
@@ -146,11 +146,11 @@ def _job_figures(stats, backends: list[str], runs: pd.DataFrame, out_dir: Path) 
         for ax, backend in zip(axes, backends):
             data = in_series(shares[shares["backend"] == backend], series)
             for job in JOBS:
-                _errorbar(ax, data[data["step"] == job], x, job, JOB_COLORS[job])
+                errorbar(ax, data[data["step"] == job], x, job, JOB_COLORS[job])
             _job_references(ax, reference(), series)
             ax.set(title=backend, xscale="log", xlabel=xlabel, ylabel="job overhead [%]", ylim=(0, 105))
             ax.legend(fontsize=8)
-        made.append(_save(fig, out_dir, figure, _run_sources(in_series(runs, series))))
+        made.append(save_figure(fig, out_dir, figure, _run_sources(in_series(runs, series))))
     return made
 
 
@@ -170,7 +170,7 @@ def _parts_figure(stats, backends: list[str], runs: pd.DataFrame, out_dir: Path)
                 stacked=True, ax=ax, width=0.7, rot=45, color=["C3", "C0", "C2", "C7"])
             ax.legend(fontsize=8)
         ax.set(title=backend, xlabel="", ylabel="mean overhead [s]")
-    return _save(fig, out_dir, FIGURES["overhead_parts"], _run_sources(runs))
+    return save_figure(fig, out_dir, FIGURES["overhead_parts"], _run_sources(runs))
 
 
 def _job_references(ax, ref: dict, series: str) -> None:
@@ -207,7 +207,7 @@ def upload_figure(stats: StatsBundle, out_dir: Path) -> dict:
     for ax, latency in zip(axes.flat, latencies):
         cell = summary[summary["latency_ms"] == latency]
         for setup, group in cell.groupby("setup"):
-            _errorbar(ax, group, "model_mb", setup, colors[setup], ROLE_MARKERS.get(_role(setup), "^"))
+            errorbar(ax, group, "model_mb", setup, colors[setup], ROLE_MARKERS.get(_role(setup), "^"))
         for role, group in marks[marks["latency_ms"] == latency].groupby("setup"):
             _thesis(ax, group["model_mb"], group["seconds"], role_colors.get(role, "black"),
                     f"thesis {THESIS_ROLES[role]}")
@@ -216,7 +216,7 @@ def upload_figure(stats: StatsBundle, out_dir: Path) -> dict:
     for ax in list(axes.flat)[len(latencies):]:
         ax.set_visible(False)
     sources = sorted(str(CellDir(cell).records) for cell in stats.upload_cells.get("cell", []))
-    return _save(fig, out_dir, FIGURES["uploads"], sources)
+    return save_figure(fig, out_dir, FIGURES["uploads"], sources)
 
 
 def _role(setup: str) -> str | None:
@@ -236,6 +236,10 @@ def make_figures(stats_dir: str | Path, out_dir: str | Path) -> list[dict]:
         made += pipeline_figures(stats, out_dir)
     if "upload" not in missing:
         made.append(upload_figure(stats, out_dir))
+    if "serving" not in missing:
+        from .serving_figures import serving_figures
+
+        made += serving_figures(stats, out_dir)
     atomic.write_json(out_dir / "index.json", {"figures": made, "missing": missing})
     log.info("%d figures -> %s (missing experiments: %s)", len(made), out_dir, missing or "none")
     return made

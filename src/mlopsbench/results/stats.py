@@ -145,6 +145,16 @@ def equivalence(a, b, margin: float) -> dict:
                   "p": float(p), "equivalent": bool(p < 0.05)}
 
 
+def equivalence_verdict(tested: pd.DataFrame, cells: str) -> tuple[str, str]:
+    """One verdict over many cells' ``equivalence`` rows (those with a test): agrees when every
+    cell is equivalent, disagrees when any differs beyond the margin (its whole interval outside
+    it), else cannot tell: not equivalent is not yet different."""
+    equivalent = int(tested["equivalent"].astype(bool).sum())
+    apart = int(((tested["diff_low"] > tested["margin"]) | (tested["diff_high"] < -tested["margin"])).sum())
+    evidence = f"equivalent in {equivalent} of {len(tested)} {cells}; different beyond the margin in {apart}"
+    return evidence, "agrees" if equivalent == len(tested) else ("disagrees" if apart else "cannot tell")
+
+
 def difference(a, b) -> dict:
     """mean(a) - mean(b) with its Welch 95 % interval (NaN where a side has fewer than 2 values)."""
     from statsmodels.stats.weightstats import CompareMeans, DescrStatsW

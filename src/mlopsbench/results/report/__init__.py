@@ -71,6 +71,11 @@ class Context:
         if "upload" not in self.missing:
             made |= {"uploads": tables.uploads(self.stats, self.ref["upload_s"]),
                      "equivalence": tables.equivalence(self.stats), "upload_cells": tables.upload_cells(self.stats)}
+        if "serving" not in self.missing:
+            made |= {"serving_time": tables.serving_time(self.stats), "serving_parts": tables.serving_parts(self.stats),
+                     "serving_requests": tables.serving_requests(self.stats),
+                     "serving_latency": tables.serving_latency(self.stats),
+                     "serving_comparisons": tables.serving_comparisons(self.stats)}
         return made
 
     def answer(self) -> list[str]:
@@ -107,6 +112,20 @@ class Context:
                 first, second = cid.split("-")[1:3]
                 said.append(f"{first} against {second}: {claim['evidence']} (the thesis: no significant difference; "
                             f"verdict: {claim['verdict']}).")
+        return said + self._serving_answer()
+
+    def _serving_answer(self) -> list[str]:
+        """Beyond the thesis: the fastest and slowest time to serve per update method."""
+        served, said = self.stats.serving_summary, []
+        for method, group in (served.groupby("method") if not served.empty else []):
+            ends = [group.loc[group["mean"].idxmin()], group.loc[group["mean"].idxmax()]]
+            where = [f"{r['setup']}, {r['latency_ms']:g} ms, {r['model_mb']:g} MB" for r in ends]
+            said.append(f"Beyond the thesis, a new model answered at the edge ({method}) from "
+                        f"{tables.with_ci(ends[0])} s after its upload began ({where[0]}) to {tables.with_ci(ends[1])} s "
+                        f"({where[1]}).")
+        if not served.empty:
+            said.append(f"{self.summary.serving_failed_requests} requests failed or got no answer through "
+                        f"{self.summary.serving_updates} updates ({self.summary.serving_updates_failed} of them failed).")
         return said
 
     def differences(self) -> list[str]:
@@ -156,7 +175,10 @@ class Context:
                          "Pipelines or Kale controller: our runner creates each step's pod and watches it, and a "
                          "stage-in pod copies the dataset into the run's volume before the first step (not counted "
                          "as a step, where Kale's marshal-volume job is one).")
-        items += [f"The {name} experiment is missing from this report." for name in self.missing]
+        items += [f"The {name} experiment is missing from this report." for name in self.missing if name != "serving"]
+        if "serving" in self.missing:
+            items.append("The serving experiment (beyond the thesis) was not part of this study: its configuration "
+                         "has no serving section, or no serving cell finished.")
         items.append("The thesis's Figure 13 (the pipeline's DAG) is an image not described in its text; our DAG "
                      "follows the data each cell reads.")
         return items

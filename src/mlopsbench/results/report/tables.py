@@ -320,3 +320,68 @@ def memory(stats) -> Table:
                  "From the kernel's accounting of each step's process (ru_maxrss): read by the runner's wait4() "
                  "for a process on this machine, by the step itself at its end in a pod. A pod's limit must "
                  "hold it plus the container's own overhead.")
+
+
+def serving_time(stats) -> Table:
+    frame = stats.serving_summary.sort_values(["setup", "method", "latency_ms", "model_mb"])
+    parts = stats.serving_parts.set_index(["setup", "method", "latency_ms", "model_mb"])
+    rows = []
+    for _, r in frame.iterrows():
+        key = (r["setup"], r["method"], r["latency_ms"], r["model_mb"])
+        share = parts.loc[key, "upload_s"] / parts.loc[key, "time_to_serve_s"] if key in parts.index else math.nan
+        rows.append([r["setup"], r["method"], f"{r['latency_ms']:g}", f"{r['model_mb']:g}", str(int(r["n"])),
+                     with_ci(r), pct(100 * share, 0)])
+    return Table("Time to serve a new model [s]: its upload's start to the first answer from it",
+                 ["setup", "method", "latency ms", "model MB", "updates", "time to serve", "upload share"], rows,
+                 "Updates that served only; failed ones are counted in the next table.")
+
+
+def serving_parts(stats) -> Table:
+    frame = stats.serving_parts.sort_values(["setup", "method", "latency_ms", "model_mb"])
+    rows = [[r["setup"], r["method"], f"{r['latency_ms']:g}", f"{r['model_mb']:g}",
+             *(num(r[part]) for part in ("upload_s", "detect_s", "download_s", "start_s", "load_s", "deliver_s"))]
+            for _, r in frame.iterrows()]
+    return Table("Where the time to serve goes (mean seconds per update)",
+                 ["setup", "method", "latency ms", "model MB", "upload", "detect", "download", "pod start", "load",
+                  "first answer"],
+                 rows, "Detect: in place, the updater's next look at the store's pointer after the upload ended; "
+                       "roll-out, the API accepting the new pod template. Pod start: a roll-out's new pod being "
+                       "scheduled and starting its containers (none in place). Load: the server's load of the "
+                       "version until it says it is ready (a roll-out: until the pod is Ready).")
+
+
+def serving_requests(stats) -> Table:
+    frame = stats.serving_requests.sort_values(["setup", "method", "latency_ms", "model_mb"])
+    rows = [[r["setup"], r["method"], f"{r['latency_ms']:g}", f"{r['model_mb']:g}", str(int(r["updates"])),
+             str(int(r["updates_failed"])), str(int(r["requests"])), str(int(r["failed_requests"])),
+             str(int(r["unanswered_requests"])), str(int(r["old_answers_after_switch"]))] for _, r in frame.iterrows()]
+    return Table("Requests through every update",
+                 ["setup", "method", "latency ms", "model MB", "updates", "failed updates", "requests", "failed",
+                  "no answer", "old version after switch"], rows,
+                 "A request counts in the update it ran through, from the upload's start until the next update. "
+                 "Failed: an answer other than a prediction with its version; no answer: refused or timed out.")
+
+
+def serving_latency(stats) -> Table:
+    frame = stats.serving_latency.sort_values(["setup", "method", "latency_ms", "model_mb", "phase"])
+    rows = [[r["setup"], r["method"], f"{r['latency_ms']:g}", f"{r['model_mb']:g}", r["phase"], str(int(r["n"])),
+             num(1000 * r["median_s"], 1), num(1000 * r["p95_s"], 1), num(1000 * r["max_s"], 1)]
+            for _, r in frame.iterrows()]
+    return Table("Request latency [ms] in steady serving and during an update",
+                 ["setup", "method", "latency ms", "model MB", "phase", "n", "median", "95th pct", "max"], rows,
+                 "Steady: before the cell's first update; during: the upload's start to the first answer from the "
+                 "new version.")
+
+
+def serving_comparisons(stats) -> Table:
+    frame = stats.serving_comparisons
+    rows = [[r["comparison"], r["setup"] if r["comparison"] == "rollout - in-place" else r["method"],
+             f"{r['latency_ms']:g}", f"{r['model_mb']:g}",
+             f"{int(r['n_a'])}/{int(r['n_b'])}", interval(r["diff"], r["diff_low"], r["diff_high"]), num(r["ratio"]),
+             "" if pd.isna(r.get("equivalent")) else ("yes" if r["equivalent"] else "no")]
+            for _, r in frame.iterrows()]
+    return Table("Roll-out against in place, and vm against pod (time to serve)",
+                 ["comparison", "within", "latency ms", "model MB", "n", "difference s [95 % CI]", "ratio",
+                  "equivalent (TOST)"], rows,
+                 "Welch intervals of the difference of the means; TOST within the equivalence margin of the first's "
+                 "mean.")
