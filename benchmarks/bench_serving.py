@@ -5,9 +5,10 @@ and one KServe model server (the serving environment, built first if missing).
    (file and pointer), one download of it, one load in the serving interpreter. Required: the
    median time to serve at most 1.2 x that sum plus the poll interval (the updater looks once
    per interval, so up to one interval passes before it sees the version).
-2. The server's steady prediction rate through our fixed-rate client (asked for more than the
-   server can answer) against a bare closed loop of the same number of connections that only
-   posts and reads. Required: ratio at least 0.9.
+2. The server's saturated prediction rate through our fixed-rate client (asked for three times
+   what the bare loop got) against a bare closed loop of as many connections as the client keeps
+   in flight, which only posts and reads. Both must saturate the server, or the ratio only shows
+   what was asked for. Required: ratio at least 0.9.
 
     python benchmarks/bench_serving.py [--size-mib 16] [--updates 5] [--seconds 20]
 """
@@ -36,7 +37,7 @@ from mlopsbench.upload.objectstore import SeaweedFS, client, ensure_bucket, free
 
 REPO = Path(__file__).resolve().parents[1]
 BUCKET, PART, POLL_S = "bench", 16 << 20, 1.0
-CONNECTIONS = 8
+CONNECTIONS = IN_FLIGHT   # the client's most requests in flight, so both saturate the server
 
 
 def load_seconds(python: Path, path: Path, repeats: int) -> float:
@@ -106,15 +107,17 @@ def bare_rate(url: str, seconds: float) -> float:
 
 
 def client_rate(url: str, seconds: float, asked_per_s: float) -> float:
-    """Answers per second through our fixed-rate client, asked for more than the server answers."""
+    """Answers per second through our fixed-rate client, asked for more than the server answers.
+    The client answers every request it sent, a backlog included, so the time runs to its last answer."""
     answered, stop = [], threading.Event()
     fixed_rate = Client(url, MODEL, FEATURES, asked_per_s, 30.0)
     thread = threading.Thread(target=fixed_rate.run, args=(stop, lambda a: answered.append(a.status == 200)))
+    start = time.monotonic()
     thread.start()
     time.sleep(seconds)
     stop.set()
     thread.join()
-    return sum(answered) / seconds
+    return sum(answered) / (time.monotonic() - start)
 
 
 def main() -> int:
@@ -138,7 +141,7 @@ def main() -> int:
                            ready_timeout_s=600) as edge:
             served = statistics.median(time_to_serve(edge, minio, versions))
             bare = bare_rate(edge.url, args.seconds)
-            ours = client_rate(edge.url, args.seconds, asked_per_s=2 * bare)
+            ours = client_rate(edge.url, args.seconds, asked_per_s=3 * bare)
     parts = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in alone.items())
     print(f"{args.size_mib:g} MiB at 0 ms: parts alone {parts}; sum {floor:.3f} s (medians of {args.updates})")
     allowed = 1.2 * floor + POLL_S
@@ -147,7 +150,7 @@ def main() -> int:
           f"poll {POLL_S:g} s = {allowed:.3f} s {'ok' if ok_time else 'FAIL'}")
     ok_rate = ours / bare >= 0.9
     print(f"steady rate: our client {ours:.1f}/s, bare loop of {CONNECTIONS} connections {bare:.1f}/s "
-          f"(client in flight up to {IN_FLIGHT}); ratio {ours / bare:.3f} (required >= 0.9) "
+          f"asked {3 * bare:.0f}/s; ratio {ours / bare:.3f} (required >= 0.9) "
           f"{'ok' if ok_rate else 'FAIL'}")
     return 0 if ok_time and ok_rate else 1
 
