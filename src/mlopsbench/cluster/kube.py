@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -103,3 +104,17 @@ def copy_into_pod(core, namespace: str, pod: str, source: Path, dest: str) -> No
     output = exec_output(core, namespace, pod, command, stdin=data)
     if hashlib.sha256(data).hexdigest() not in output:
         raise PodCopyError(f"copying {source} into pod {namespace}/{pod} failed: {output.strip()[-500:]}")
+
+
+class PodNotRunning(RuntimeError):
+    pass
+
+
+def wait_running(core, namespace: str, name: str, timeout_s: float):
+    """The pod once Running; PodNotRunning if it ended first or did not run within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while (pod := core.read_namespaced_pod(name, namespace)).status.phase != "Running":
+        if pod.status.phase in ("Failed", "Succeeded") or time.monotonic() > deadline:
+            raise PodNotRunning(f"{pod.status.phase}: {pod.status.reason or 'not running within %g s' % timeout_s}")
+        time.sleep(0.2)
+    return pod

@@ -16,6 +16,7 @@ whole in ``attempt-<stamp>/`` (kept, never counted) and the cell is measured aga
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import shutil
 import threading
@@ -33,7 +34,7 @@ from ..rawdirs import ServingCellDir
 from ..records import JsonLines, ServingParameters, ServingRequest, ServingUpdate, utc_stamp
 from ..upload.latency import DelayProxy
 from ..upload.netns import Namespace
-from ..upload.objectstore import Endpoint, client, free_ports
+from ..upload.objectstore import client, free_ports
 from ..upload.plan import CellSpec
 from ..upload.setups import SETUPS
 from ..upload.transfer import store
@@ -120,7 +121,7 @@ def run_local(spec: ServingSpec, versions: list[Path], python: Path, framework: 
     listen = namespace.host_ip if namespace is not None else "127.0.0.1"
     with store(spec.store) as endpoint, DelayProxy((endpoint.host, endpoint.port), listen, spec.latency_ms,
                                                   spec.store.window_bytes) as (host, port):
-        far = Endpoint(host, port, endpoint.access_key, endpoint.secret_key, endpoint.secure, endpoint.kind)
+        far = dataclasses.replace(endpoint, host=host, port=port)
         publisher = StorePublisher(client(far), spec.store.bucket, MODEL, spec.store.part_size)
         publisher.publish("v1", versions[0])
         cell = ServingCellDir(spec.store.out_dir)

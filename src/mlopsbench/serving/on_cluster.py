@@ -13,6 +13,7 @@ through the edge's Service. Updates are in place (the updater in the edge pod) o
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -71,4 +72,4 @@ def _from_here(path: contextlib.ExitStack, outside: Endpoint, spec: ServingSpec,
     rtt = spec.latency_ms if emulation == "proxy" else 0.0
     host, port = path.enter_context(DelayProxy((outside.host, outside.port), "127.0.0.1", rtt,
                                                spec.store.window_bytes))
-    return client(Endpoint(host, port, outside.access_key, outside.secret_key, outside.secure, outside.kind))
+    return client(dataclasses.replace(outside, host=host, port=port))

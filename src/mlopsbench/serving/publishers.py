@@ -16,10 +16,9 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-import time
 from pathlib import Path
 
-from ..cluster.kube import copy_into_pod, exec_output, labels
+from ..cluster.kube import PodNotRunning, copy_into_pod, exec_output, labels, wait_running
 from ..cluster.target import ClusterTarget
 from ..upload.setups._cluster import store_credentials_env
 from .versions import publish
@@ -71,10 +70,13 @@ class PodPublisher:
     def __enter__(self) -> "PodPublisher":
         self.core.create_namespaced_pod(self.target.namespace, publisher_pod(self.target, self.name))
         try:
-            self._wait_running()
+            wait_running(self.core, self.target.namespace, self.name, self.ready_timeout_s)
             for path in self.versions:
                 copy_into_pod(self.core, self.target.namespace, self.name, path, f"{VERSIONS_IN_POD}/{path.name}")
             log.info("publisher pod %s holds the %d versions", self.name, len(self.versions))
+        except PodNotRunning as error:
+            self.__exit__()
+            raise PublishError(f"publisher pod {self.target.namespace}/{self.name} did not run ({error})") from None
         except BaseException:
             self.__exit__()
             raise
@@ -85,14 +87,6 @@ class PodPublisher:
             self.core.delete_namespaced_pod(self.name, self.target.namespace, grace_period_seconds=0)
         except Exception as error:  # gone already, or the API is away: the study's clean-up finds it by label
             log.warning("deleting publisher pod %s: %s", self.name, error)
-
-    def _wait_running(self) -> None:
-        deadline = time.monotonic() + self.ready_timeout_s
-        while (phase := self.core.read_namespaced_pod(self.name, self.target.namespace).status.phase) != "Running":
-            if phase in ("Failed", "Succeeded") or time.monotonic() > deadline:
-                raise PublishError(f"publisher pod {self.target.namespace}/{self.name}: {phase}, not running "
-                                   f"(waited up to {self.ready_timeout_s:g} s)")
-            time.sleep(0.2)
 
     def publish(self, version: str, path: Path) -> tuple[float, float]:
         command = ["mlopsbench", "serving-publish", "--endpoint", self.store, "--bucket", self.bucket,

@@ -23,7 +23,8 @@ from pathlib import Path
 from urllib3.exceptions import HTTPError
 
 from ... import atomic
-from ...cluster.kube import KEY, PodCopyError, cleanup, copy_into_pod, dns_name, labels, pod_log
+from ...cluster.kube import (KEY, PodCopyError, PodNotRunning, cleanup, copy_into_pod, dns_name, labels, pod_log,
+                             wait_running)
 from ...cluster.target import ClusterTarget, target_from_config
 from ...interrupts import signals_deferred
 from ...rawdirs import RunDir
@@ -253,12 +254,10 @@ class KubernetesRunner:
         started = time.time()
         name = dns_name(f"{self.run_name}-stage-in")
         self.core.create_namespaced_pod(self.cluster.namespace, stage_manifest(self.cluster, name, self.labels, volume))
-        deadline = time.monotonic() + self.spec.step_timeout
-        while (pod := self.core.read_namespaced_pod(name, self.cluster.namespace)).status.phase != "Running":
-            if pod.status.phase in ("Failed", "Succeeded") or time.monotonic() > deadline:
-                raise RunFailed(f"{self.spec.run_dir}: the pod that stages the inputs did not run "
-                                f"({pod.status.phase}: {pod.status.reason or 'not scheduled in time'})")
-            time.sleep(0.2)
+        try:
+            pod = wait_running(self.core, self.cluster.namespace, name, self.spec.step_timeout)
+        except PodNotRunning as error:
+            raise RunFailed(f"{self.spec.run_dir}: the pod that stages the inputs did not run ({error})") from None
         for path in self.inputs.values():
             try:
                 copy_into_pod(self.core, self.cluster.namespace, name, path, f"{MOUNT}/{INPUTS}/{path.name}")
