@@ -44,7 +44,7 @@ def test_the_runner_role_is_namespaced_and_minimal():
     roles = {d.values[0]["metadata"]["namespace"]: d.values[0] for d in documents() if d.values[0]["kind"] == "Role"}
     resources = {ns: {r for rule in role["rules"] for r in rule["resources"]} for ns, role in roles.items()}
     assert resources == {"mlopsbench": {"pods", "pods/log", "pods/exec", "persistentvolumeclaims", "services",
-                                        "jobs", "jobs/status"},
+                                        "jobs", "jobs/status", "deployments"},   # deployments: the serving edge
                          "mlopsbench-netem": {"pods", "pods/log", "daemonsets", "daemonsets/status"}}
     assert all("*" not in rule["verbs"] for role in roles.values() for rule in role["rules"])
     assert resources["mlopsbench"] & {"secrets", "serviceaccounts", "roles", "rolebindings"} == set()
