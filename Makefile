@@ -4,9 +4,10 @@
 #   make study [CORES=n] [ARGS='--configfile config/quick.yaml']   the whole study (Snakemake)
 #   make test [ARGS='-k upload']                                    the tests (pytest)
 CORES ?= $(shell nproc)
-PYTHON ?= python
-# The console scripts (snakemake, mlopsbench, weed) live beside the interpreter.
-export PATH := $(shell $(PYTHON) -c 'import os, sys; print(os.path.dirname(sys.executable))'):$(PATH)
+# install.sh makes the environment (Debian's python3.11, as in the job image); its console
+# scripts (snakemake, mlopsbench, weed) live beside the interpreter.
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+PYTHON := $(CURDIR)/.venv/bin/python
 INSTALLED := .installed
 
 .PHONY: study test

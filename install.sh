@@ -7,7 +7,10 @@
 #    for the local Kubernetes cluster: containerd, runc, the CNI plugins, iptables,
 #    conntrack, debootstrap (the job image) and gcc (the pause image). Go must be there
 #    already (`go version`): it builds the cluster's binaries from the Go module proxy.
-# 2. The project and its pinned dependencies (constraints.txt).
+# 2. The project and its pinned dependencies (constraints.txt), in .venv, made from Debian's
+#    python3.11: the job image installs the same build and version, so that a step runs on the
+#    same interpreter as a process and in a pod (a cell's time depends on the interpreter: Keras's
+#    per-batch loop is Python).
 # 3. The cluster's binaries and images, cached outside the work tree (~/.cache/mlopsbench),
 #    once per machine and version: about 10 minutes the first time, seconds afterwards.
 set -euo pipefail
@@ -15,7 +18,7 @@ cd "$(dirname "$0")"
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 
 packages=(make mawk gzip iproute2 poppler-utils git prometheus containerd runc containernetworking-plugins
-          iptables conntrack debootstrap gcc libc6-dev)
+          iptables conntrack debootstrap gcc libc6-dev python3.11 python3.11-venv)
 # Only what is missing: a second run costs seconds.
 missing=()
 for package in "${packages[@]}"; do
@@ -23,11 +26,13 @@ for package in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # python3.11 too, to the mirror's version: the job image gets that one.
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" python3.11 python3.11-venv >/dev/null
 fi
 
-python -m pip install -q -c constraints.txt -e '.[test]'
+[ -x .venv/bin/python ] || /usr/bin/python3.11 -m venv .venv
+.venv/bin/python -m pip install -q -c constraints.txt -e '.[test]'
 # The console scripts (mlopsbench, snakemake, dvc, weed) live beside the interpreter.
-PATH="$(python -c 'import os, sys; print(os.path.dirname(sys.executable))'):$PATH"
+PATH="$PWD/.venv/bin:$PATH"
 
 mlopsbench cluster build --repo .

@@ -82,6 +82,9 @@ def test_quick_pipeline_runs_as_pods_through_a_volume(repo, section, dataset, tm
     rows, summary = read_run(run_dir)
     clocks = {source: [r for r in rows if r["timestamp_source"] == source] for source in ("watch", "api", "prometheus")}
     assert all(len(found) == 9 for found in clocks.values()) and summary["status"] == "succeeded"
+    # The pods run on the same interpreter build as a step run here as a process (install.sh's
+    # Debian python3.11; the image installs the same version): backends compared share it.
+    assert {r["python"] for r in clocks["watch"]} == {summary["python"]} == {" ".join(sys.version.split())}
     # createdict's cell (`test_results = {}`) can take 0.0 s on the notebook's own clock.
     assert all(r["overhead_seconds"] > 0 and r["cell_seconds"] >= 0 for r in clocks["watch"])
     assert next(r for r in clocks["watch"] if r["step"] == "dnnfit")["cell_seconds"] > 0

@@ -103,3 +103,22 @@ def test_bad_notebooks_are_named_by_cell(tmp_path, cells, message):
 
 def test_compile_error_is_a_notebook_error():
     assert issubclass(CompileError, NotebookError)
+
+
+def test_every_step_and_the_monolith_say_which_python_runs_them(plan, tmp_path):
+    """A cell's time depends on the interpreter build, so each job prints it first (sys.version)
+    and the tidy reads it back from the log."""
+    import subprocess
+    import sys
+
+    from mlopsbench.pipeline.timing import interpreter
+
+    for script in (plan.script("dnnfit", {}), plan.monolith({})):
+        preamble = "\n".join(script.splitlines()[:4])
+        assert "[MLB] python" in preamble
+        log = tmp_path / "step.log"
+        log.write_text(subprocess.run([sys.executable, "-c", preamble], capture_output=True, text=True,
+                                      check=True).stdout)
+        assert interpreter(log) == " ".join(sys.version.split())
+    log.write_text("[MLB] started 1.0\n")
+    assert interpreter(log) is None  # a log from before steps printed it

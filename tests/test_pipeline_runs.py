@@ -72,6 +72,8 @@ def test_tidy_rows_follow_the_overhead_definition(local_run, tmp_path):
     assert steps["trainable_params"].unique().tolist() == [185] and steps["model"].unique().tolist() == ["8x8x8"]
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "steps.parquet"), steps)
     assert runs.loc[0, "status"] == "succeeded" and runs.loc[0, "wall_seconds"] > steps["cell_seconds"].sum()
+    # Every step says which interpreter build ran it: here, the runner's.
+    assert set(steps["python"]) == {runs.loc[0, "python"]} == {" ".join(sys.version.split())}
 
 
 def test_peak_memory_the_runner_counts_agrees_with_the_steps_own(local_run, tmp_path):
@@ -94,6 +96,7 @@ def test_monolithic_baseline_times_each_cell_in_one_process(repo, dataset, tmp_p
     assert all(r["status"] == "succeeded" and r["timestamp_source"] == "in-process" for r in rows)
     assert all(0 <= r["overhead_seconds"] < 0.05 for r in rows)  # markers only, no process per cell
     assert summary["imports_seconds"] > 0 and summary["status"] == "succeeded"
+    assert {r["python"] for r in rows} == {summary["python"]} == {" ".join(sys.version.split())}
 
 
 def broken_notebook(repo, tmp_path, step, code):

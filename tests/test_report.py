@@ -182,3 +182,24 @@ def test_dnnfit_alone_is_paired_with_the_same_cell_in_the_notebook_by_repetition
     for _, row in pairs.iterrows():
         assert row["ratio"] == pytest.approx(cell(row["backend"], row) / cell("monolithic", row))
     assert len(pairs) == len(fits[fits["backend"] != "monolithic"])
+
+
+def test_backends_on_different_python_builds_are_named_a_limitation(repo, tmp_path, quick):
+    """A cell's time depends on the interpreter (Keras's per-batch loop is Python): the methods name
+    each backend's build, and a study whose backends ran on different builds says so."""
+    from mlopsbench.data.synthetic import PYTHON_BUILD
+
+    steps, runs, uploads, cells = tidy_tables(quick, seed=5)
+    same = " ".join(pdf_text(build(repo, tmp_path / "same", (steps, runs, uploads, cells),
+                                   repo / "config/quick.yaml")).split())
+    assert f"local: {PYTHON_BUILD}" in same and "different Python builds" not in same
+    other = "3.11.7 (main, May 9 2026, 07:35:25) [GCC 12.2.0]"
+    runs.loc[runs["backend"] == "local", "python"] = other
+    mixed = " ".join(pdf_text(build(repo, tmp_path / "mixed", (steps, runs, uploads, cells),
+                                    repo / "config/quick.yaml")).split())
+    assert f"local: {other}" in mixed and f"monolithic: {PYTHON_BUILD}" in mixed
+    assert "The backends' steps ran on different Python builds" in mixed
+    runs["python"] = None
+    unrecorded = " ".join(pdf_text(build(repo, tmp_path / "unrecorded", (steps, runs, uploads, cells),
+                                         repo / "config/quick.yaml")).split())
+    assert "No run recorded the Python build" in unrecorded and "is not shown" in unrecorded

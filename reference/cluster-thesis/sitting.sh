@@ -20,7 +20,7 @@ cd "$workdir"
 [ -d code ] || git clone -q "$repo" code
 git -C code fetch -q "$repo" && git -C code checkout -q "$commit"
 export PYTHONPATH="$workdir/code/src"
-PATH="$(python -c 'import os, sys; print(os.path.dirname(sys.executable))'):$PATH"
+PATH="$repo/.venv/bin:$PATH"   # install.sh's environment
 export PATH
 python -c "import mlopsbench, sys; sys.exit(not mlopsbench.__file__.startswith('$workdir/code/'))"
 mkdir -p study/results
@@ -31,7 +31,7 @@ raw=study/data/raw/intel_lab/data.txt.gz
 pgrep -f "snakemake --snakefile ../code/Snakefile" >/dev/null || (cd study && snakemake --snakefile ../code/Snakefile \
     --configfile ../code/reference/cluster-thesis/config.yaml --cores 1 --unlock >/dev/null 2>&1)
 n=$(( $(grep -c " start " "$here/sittings.txt" 2>/dev/null || true) + 1 ))
-machine="$(hostname) cores $(nproc) memory $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo) kernel $(uname -r)"
+machine="$(hostname) cores $(nproc) memory $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo) kernel $(uname -r) python $(python -c 'import sys; print(" ".join(sys.version.split()))')"
 echo "sitting $n commit $(git -C code rev-parse HEAD) start $(date -u +%FT%TZ) on $machine" >> "$here/sittings.txt"
 rc=0
 (cd study && snakemake --snakefile ../code/Snakefile --configfile ../code/reference/cluster-thesis/config.yaml \

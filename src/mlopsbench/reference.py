@@ -11,6 +11,7 @@ the reference without measuring anything again.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import subprocess
@@ -83,10 +84,28 @@ def rebuild(folder: Path, template: Path) -> Path:
     bundle.write(folder / paths.STATS_DIR)
     make_figures(folder / paths.STATS_DIR, folder / paths.FIGURES_DIR)
     mote = config["data"]["mote"]
-    return write_report(folder / paths.STATS_DIR, folder / paths.FIGURES_DIR, folder / "config.yaml", template,
+    report = write_report(folder / paths.STATS_DIR, folder / paths.FIGURES_DIR, folder / "config.yaml", template,
                         folder / paths.REPORT, data_files=[folder / INPUTS / Path(paths.RAW_INTEL_LAB_CHECKED).name],
                         counts_path=folder / INPUTS / Path(paths.node_counts(mote)).name,
                         manifest_path=folder / MANIFEST)
+    if (folder / MANIFEST).exists():
+        _refresh_checksums(folder)
+    return report
+
+
+def _files(folder: Path) -> dict:
+    from .data.download import sha256_of
+
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+    return {"bytes": sum(p.stat().st_size for p in files),
+            "files": {str(p.relative_to(folder)): sha256_of(p) for p in files}}
+
+
+def _refresh_checksums(folder: Path) -> None:
+    """After a rebuild only what is derived from the raw exports changed: the manifest's checksums
+    follow, and what it says of the measurement (commit, sittings, machine, versions) stays."""
+    manifest = json.loads((folder / MANIFEST).read_text())
+    atomic.write_json(folder / MANIFEST, manifest | _files(folder))
 
 
 def wall_time(folder: Path, design: dict) -> dict[str, dict[str, float | None]]:
@@ -126,12 +145,10 @@ def _command(*args: str) -> str:
 def write_manifest(folder: Path, commit: str, sittings: list[str]) -> dict:
     """``MANIFEST.json``: the measuring commit, the sittings, the machine, and every file's checksum."""
     from .cluster.build import recorded_binary
-    from .data.download import sha256_of
     from .progress import Timings, measured_seconds
     from .cluster.node import Layout
     from .results.report.provenance import machine, versions
 
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
     manifest = {
         "measured_with_commit": commit, "sittings": sittings,
         "machine": machine(), "versions": versions(),
@@ -139,8 +156,6 @@ def write_manifest(folder: Path, commit: str, sittings: list[str]) -> dict:
                   "runc": _command("runc", "--version"), "prometheus": _command("prometheus", "--version"),
                   "kube-apiserver": _command(str(recorded_binary(Layout.default().root, "kube-apiserver")), "--version")},
         "measured_wall_s": measured_seconds(Timings(load_config(folder / "config.yaml"), folder)),
-        "bytes": sum(p.stat().st_size for p in files),
-        "files": {str(p.relative_to(folder)): sha256_of(p) for p in files},
-    }
+    } | _files(folder)
     atomic.write_json(folder / MANIFEST, manifest)
     return manifest

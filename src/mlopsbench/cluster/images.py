@@ -4,7 +4,9 @@
 * ``job``: the same steps as the ``Dockerfile``, in two layers so that editing the project
   does not rebuild the rest:
 
-  1. a Debian 12 root file system (``debootstrap --variant=minbase bookworm``), Python with
+  1. a Debian 12 root file system (``debootstrap --variant=minbase bookworm``), Python (the
+     same Debian build and version as this machine's ``python3.11``, which the study runs on, so that
+     a step runs on the same interpreter in a pod as in a process) with
      ``iproute2``, a virtual environment with the project's pinned dependencies
      (``constraints.txt``) and the unprivileged user 1000: rebuilt when the pins change;
   2. the project (``src/``, ``notebooks/``, byte-compiled) on the environment's path, and
@@ -46,7 +48,7 @@ SERVING_CONSTRAINTS = "serving-constraints.txt"
 SERVING_REQUIREMENTS = ("kserve", "tensorflow", "minio")
 PROJECT = "/opt/mlopsbench"
 # Bump when the steps below change, so that cached layers are rebuilt.
-RECIPE = "2"
+RECIPE = "3"
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +152,27 @@ def _mirror() -> str:
     return os.environ.get("MLOPSBENCH_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 
 
+def _security_mirror() -> str:
+    return os.environ.get("MLOPSBENCH_DEBIAN_SECURITY_MIRROR", "http://deb.debian.org/debian-security")
+
+
+def host_python_version() -> str | None:
+    """The Debian version of this machine's python3.11 (install.sh builds the study's environment
+    on it), or None where it has none."""
+    try:
+        found = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "python3.11"], capture_output=True, text=True)
+    except FileNotFoundError:
+        return None
+    return (found.stdout.strip() or None) if found.returncode == 0 else None
+
+
+def _python_packages() -> list[str]:
+    """Python for the image: this machine's version of it, pinned, where it has Debian's."""
+    version = host_python_version()
+    family = ("python3.11", "python3.11-minimal", "python3.11-venv", "libpython3.11-stdlib", "libpython3.11-minimal")
+    return ["python3", "python3-venv", *(f"{name}={version}" for name in family if version)]
+
+
 def _trust_store() -> str:
     import ssl
 
@@ -194,10 +217,19 @@ def _base_rootfs(repo: Path):
         _run(["debootstrap", "--variant=minbase", SUITE, str(rootfs), _mirror()])
         files = {"constraints.txt": (repo / "constraints.txt").read_text(),
                  "requirements.txt": "\n".join(_dependencies(repo)) + "\n"}
+        # The security suite too: this machine's Python has its updates, and the image's must match.
+        with (rootfs / "etc/apt/sources.list").open("a") as sources:
+            sources.write(f"deb {_security_mirror()} {SUITE}-security main\n")
         with _chroot(rootfs, files) as chroot:
             log.info("installing Python and the pinned dependencies in the image (a few minutes)")
-            _run(chroot + ["apt-get", "install", "-y", "-q", "--no-install-recommends", "python3", "python3-venv",
-                           "iproute2"])
+            _run(chroot + ["apt-get", "update", "-q"])
+            try:
+                _run(chroot + ["apt-get", "install", "-y", "-q", "--no-install-recommends", *_python_packages(),
+                               "iproute2"])
+            except ImageError as exc:
+                raise ImageError(f"{exc}; the image installs this machine's python3.11 "
+                                 f"({host_python_version()}): where the mirror has moved on, upgrade it here "
+                                 "(apt-get update && apt-get install python3.11) and build again") from None
             _run(chroot + ["python3", "-m", "venv", VENV])
             _run(chroot + [f"{VENV}/bin/pip", "install", "-q", "-c", "/tmp/constraints.txt", "-r",
                            "/tmp/requirements.txt"])
@@ -243,7 +275,7 @@ def _project_rootfs(repo: Path):
 
 
 def _base_key(repo: Path) -> str:
-    base = hashlib.sha256(f"{RECIPE}\n{SUITE}\n{_mirror()}\n".encode())
+    base = hashlib.sha256(f"{RECIPE}\n{SUITE}\n{_mirror()}\n{_security_mirror()}\n{host_python_version()}\n".encode())
     base.update((repo / "constraints.txt").read_bytes())
     base.update("\n".join(_dependencies(repo)).encode())
     return base.hexdigest()[:12]

@@ -45,6 +45,8 @@ def write_published_file(dest: str | Path, n_lines: int, motes: int = 54,
     return Path(dest)
 
 
+# The interpreter build every synthetic run says its steps ran on (one, as install.sh arranges).
+PYTHON_BUILD = "3.11.2 (main, Oct 7 2026, 12:35:07) [GCC 12.2.0]"
 STEPS = ("preprocessing", "plot", "createdict", "dnncompile", "dnnfit", "dnneval", "modelerrorssummary",
          "dnnpredict", "dnnpredictsummary")
 
@@ -87,7 +89,7 @@ def tidy_tables(config: dict, scale: int = 1, seed: int = 0):
                                          "finished": t + cell + overhead, "wait_seconds": wait,
                                          "startup_seconds": startup, "marshal_seconds": 0.1 if split else 0.0,
                                          "rest_seconds": overhead - wait - startup - (0.1 if split else 0.0),
-                                         "peak_rss_mib": rng.normal(300, 20),
+                                         "peak_rss_mib": rng.normal(300, 20), "python": PYTHON_BUILD,
                                          "timestamp_source": BACKENDS[backend].clock,
                                          "cell_seconds": cell, "duration_seconds": cell + overhead,
                                          "overhead_seconds": overhead,
@@ -100,7 +102,7 @@ def tidy_tables(config: dict, scale: int = 1, seed: int = 0):
                                     "overhead_seconds": wall - cells, "overhead_pct": 100 * (wall - cells) / wall,
                                     "imports_seconds": None, "steps": len(STEPS), "steps_failed": 0,
                                     "status": "succeeded", "epochs": config["training"]["epochs"], "cores": 2,
-                                    "cpu_per_step": cpu_per_step})
+                                    "cpu_per_step": cpu_per_step, "python": PYTHON_BUILD})
     uploads, cell_rows = [], []
     upload = config["upload"]
     for setup in upload["setups"]:

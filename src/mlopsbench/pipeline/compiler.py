@@ -20,6 +20,13 @@ from pathlib import Path
 from .notebook import Cell, Notebook, NotebookError, read_notebook
 
 MARKER = "[MLB]"
+# Every step's first lines: when it started, and which interpreter build runs it (its speed is
+# part of every cell time, so backends compared must run the same one).
+_PREAMBLE = (
+    "import sys as _mlb_sys, time as _mlb_time",
+    f'print("{MARKER} started {{:.6f}}".format(_mlb_time.time()), flush=True)',
+    f'print("{MARKER} python " + " ".join(_mlb_sys.version.split()), flush=True)',
+)
 # The work is saved and the logs flushed: skip interpreter teardown, which costs
 # TensorFlow about a second per process and is no part of the notebook.
 _EXIT = "import os as _mlb_os, sys as _mlb_sys; _mlb_sys.stdout.flush(); _mlb_sys.stderr.flush(); _mlb_os._exit(0)"
@@ -163,8 +170,7 @@ class Plan:
         step = self.steps[name]
         lines = [
             f"# Step {name!r} of {self.path.name}, compiled by mlopsbench. Do not edit.",
-            "import time as _mlb_time",
-            f'print("{MARKER} started {{:.6f}}".format(_mlb_time.time()), flush=True)',
+            *_PREAMBLE,
             "from mlopsbench.pipeline.marshal import Marshal as _Marshal",
             *step.imports,
             f'print("{MARKER} imported {{:.6f}}".format(_mlb_time.time()), flush=True)',
@@ -187,8 +193,7 @@ class Plan:
         """The notebook as a data scientist runs it: all cells, in order, in one process."""
         lines = [
             f"# {self.path.name} as one process (Run All), compiled by mlopsbench. Do not edit.",
-            "import time as _mlb_time",
-            f'print("{MARKER} started {{:.6f}}".format(_mlb_time.time()), flush=True)',
+            *_PREAMBLE,
             *dict.fromkeys(ast.unparse(stmt) for stmt in self.notebook.imports),
             f'print("{MARKER} imported {{:.6f}}".format(_mlb_time.time()), flush=True)',
             *(f"{p} = {self._value(p, parameters)!r}" for p in self.notebook.parameters),

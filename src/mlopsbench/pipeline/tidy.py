@@ -31,11 +31,11 @@ from .timing import RUNTIME_COLUMNS, TidyError, with_overhead
 STEP_COLUMNS = ["backend", "series", "dataset_mb", "model", "trainable_params", "rep", "run_id", "step",
                 "created", "scheduled", "started", "finished", "timestamp_source", "cell_seconds",
                 "duration_seconds", "overhead_seconds", "overhead_pct", "status", "run_status", "raw_dir", "wait_seconds",
-                "startup_seconds", "marshal_seconds", "rest_seconds", "peak_rss_mib", *RUNTIME_COLUMNS]
+                "startup_seconds", "marshal_seconds", "rest_seconds", "peak_rss_mib", "python", *RUNTIME_COLUMNS]
 RUN_COLUMNS = ["backend", "series", "dataset_mb", "model", "trainable_params", "rep", "run_id", "created",
                "finished", "wall_seconds", "cell_seconds", "overhead_seconds", "overhead_pct",
                "imports_seconds", "steps", "steps_failed", "status", "raw_dir", "epochs", "cores", "cpu_per_step",
-               "server_version"]
+               "server_version", "python"]
 # What an earlier attempt kept beside a run directory is called, and how the tables list it.
 KEPT = {"attempt": None, "superseded": "superseded"}
 
@@ -92,6 +92,8 @@ def _read(run_dir: str | Path, kept_as: str | None) -> tuple[list[dict], dict, R
         # What the run was measured with, as it recorded it: the report reads these, not the configuration.
         "epochs": started.parameters.get("EPOCHS"), "cores": started.cores,
         "cpu_per_step": json.dumps(started.cpu_per_step, sort_keys=True), "server_version": None,
+        # The interpreter builds its steps ran on (one, unless the backend mixed them).
+        "python": "; ".join(sorted({r["python"] for r in primary if r.get("python")})) or None,
     } | reader.run_fields(run_dir, events)
     with_overhead(run)
     run["wall_seconds"] = run.pop("duration_seconds")

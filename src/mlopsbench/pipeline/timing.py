@@ -34,6 +34,7 @@ _IMPORTED = re.compile(rf"^{re.escape(MARKER)} imported (\d+\.\d+)$", re.M)
 _MARSHAL = re.compile(rf"^{re.escape(MARKER)} marshal (?:load|save) .* ([0-9.]+) s$", re.M)
 _MARSHAL_IMPORT = re.compile(rf"^{re.escape(MARKER)} marshal-import .* ([0-9.]+) s$", re.M)
 _PEAK_RSS = re.compile(rf"^{re.escape(MARKER)} peak-rss (\d+)$", re.M)
+_PYTHON = re.compile(rf"^{re.escape(MARKER)} python (.+)$", re.M)
 
 # What a pod's row adds (Kubernetes, where the run kept them): the runtime's times of the pod's
 # sandbox and container, and the step's own first and last statement.
@@ -70,12 +71,19 @@ def first_and_last_statement(log_path: Path) -> dict:
             "step_finished": float(finished.group(1)) if finished else None}
 
 
+def interpreter(log_path: Path) -> str | None:
+    """The Python build that ran the step (its ``sys.version``), where its log says it."""
+    found = _PYTHON.search(_text(log_path))
+    return found.group(1).strip() if found else None
+
+
 def log_marks(log_path: Path) -> dict:
-    """What a step's log says of itself: its imports done, the time its marshalling took, and its
-    peak resident memory (read where the runner cannot wait4() for the process, as in a pod)."""
+    """What a step's log says of itself: its interpreter, its imports done, the time its marshalling
+    took, and its peak resident memory (read where the runner cannot wait4() for the process, as in a pod)."""
     text = _text(log_path)
     imported, peak = _IMPORTED.search(text), _PEAK_RSS.search(text)
-    return {"imported": float(imported.group(1)) if imported else None,
+    return {"python": interpreter(log_path),
+            "imported": float(imported.group(1)) if imported else None,
             "marshal_seconds": sum(float(s) for s in _MARSHAL.findall(text)),
             "marshal_import_seconds": sum(float(s) for s in _MARSHAL_IMPORT.findall(text)),
             "peak_rss_mib": int(peak.group(1)) / 1024 if peak else None}

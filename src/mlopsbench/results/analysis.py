@@ -124,6 +124,9 @@ def _recorded(summary: Summary, counted: pd.DataFrame) -> None:
     summary.cores = sorted({int(c) for c in counted["cores"].dropna()})
     summary.cpu_per_step = [json.loads(m) for m in sorted(counted["cpu_per_step"].dropna().unique())]
     summary.kubernetes_versions = sorted(counted["server_version"].dropna().unique())
+    if "python" in counted:  # absent from tables tidied before runs recorded their interpreter
+        summary.pythons = {backend: sorted(group["python"].dropna().unique())
+                           for backend, group in counted.groupby("backend")}
     per_group = counted.groupby(["backend", "series", "dataset_mb", "model"]).size()
     summary.pipeline_repetitions = sorted({int(n) for n in per_group})
 

@@ -45,6 +45,7 @@ class Summary:
     pipeline_repetitions: list[int] = field(default_factory=list)  # counted runs per backend and configuration
     upload_repetitions: list[int] = field(default_factory=list)    # verified uploads per setup, latency and size
     kubernetes_versions: list[str] = field(default_factory=list)   # what the runs' API servers reported
+    pythons: dict[str, list[str]] = field(default_factory=dict)     # backend -> the interpreter builds its steps ran on
     serving_updates: int = 0                                       # the serving experiment (beyond the thesis)
     serving_updates_failed: int = 0
     serving_failed_requests: int = 0                               # failed or unanswered, through every update

@@ -3,8 +3,8 @@
 KServe pins older pandas (< 3), protobuf (< 7) and psutil (< 6) than the study does, so the
 server and the updater cannot share the study's environment. This one is built from
 ``serving-constraints.txt`` (every package pinned), the same as the serving image's (``cluster.images``),
-once per machine and pin set, under
-``<cache>/serving/<hash of the pins>``, and runs this package's ``mlopsbench.serving``
+once per machine, pin set and interpreter, under
+``<cache>/serving/<hash of the pins and the interpreter>``, and runs this package's ``mlopsbench.serving``
 modules from the installed package (they import only the standard library, KServe, Keras
 and minio).
 """
@@ -35,7 +35,10 @@ class ServingEnvError(InputError):
 
 
 def _key(constraints: Path) -> str:
-    return hashlib.sha256(constraints.read_bytes()).hexdigest()[:12]
+    """The pins and the interpreter build the environment is made from (the study's, so that the
+    server at the edge and the study's steps run on the same Python)."""
+    base = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    return hashlib.sha256(constraints.read_bytes() + f"\n{base}\n{sys.version}".encode()).hexdigest()[:12]
 
 
 def python(repo: Path) -> Path:

@@ -11,7 +11,7 @@ from ...rawdirs import RunDir
 from ..compiler import MARKER, Plan
 from ..process import StepProcess, next_timeout
 from ..run import RunLog, RunSpec, run_pipeline
-from ..timing import cell_time, jt_times, run_succeeded, started_at, with_overhead
+from ..timing import cell_time, interpreter, jt_times, run_succeeded, started_at, with_overhead
 from . import Backend
 
 SOURCE = "in-process"
@@ -69,6 +69,7 @@ def step_rows(run_dir: Path, run_id: str, events: list, base: dict) -> list[dict
         marks.setdefault(name, {})[edge] = float(t)
     times = jt_times(_log(run_dir))
     ok = run_succeeded(events)
+    python = interpreter(_log(run_dir))
     rows = []
     for name, _ in events[0].steps:
         mark = marks.get(name, {})
@@ -78,7 +79,7 @@ def step_rows(run_dir: Path, run_id: str, events: list, base: dict) -> list[dict
         rows.append(with_overhead(base | {
             "step": name, "created": start, "scheduled": start, "started": start, "finished": mark.get("end"),
             "timestamp_source": SOURCE, "cell_seconds": seconds if ok or status == "succeeded" else None,
-            "status": status}))
+            "status": status, "python": python}))
     return rows
 
 

@@ -175,6 +175,8 @@ class Context:
                          "Pipelines or Kale controller: our runner creates each step's pod and watches it, and a "
                          "stage-in pod copies the dataset into the run's volume before the first step (not counted "
                          "as a step, where Kale's marshal-volume job is one).")
+        if mixed := self._mixed_interpreters():
+            items.append(mixed)
         items += [f"The {name} experiment is missing from this report." for name in self.missing if name != "serving"]
         if "serving" in self.missing:
             items.append("The serving experiment (beyond the thesis) was not part of this study: its configuration "
@@ -217,6 +219,27 @@ class Context:
                 f"{_count(self.summary.cores)} ({wanted}; the others 1), so a step waited until they were free, and "
                 f"that wait counts as overhead, as a pod's Pending time does in the thesis")
 
+    def _interpreters(self) -> str:
+        """Which Python build ran each backend's steps, as the runs recorded it."""
+        recorded = {backend: builds for backend, builds in self.summary.pythons.items() if builds}
+        if not recorded:
+            return "No run recorded the Python build its steps ran on (runs measured before steps printed it)."
+        text = "; ".join(f"{backend}: {' and '.join(builds)}" for backend, builds in sorted(recorded.items()))
+        return f"The Python build each backend's steps ran on (sys.version, as each step printed it): {text}."
+
+    def _mixed_interpreters(self) -> str | None:
+        """A limitation where backends compared ran on different Python builds, or did not say."""
+        builds = {build for backends in self.summary.pythons.values() for build in backends}
+        unrecorded = [b for b in self.backends if not self.summary.pythons.get(b)]
+        if len(self.backends) < 2 or (len(builds) == 1 and not unrecorded):
+            return None
+        if len(builds) > 1:
+            return ("The backends' steps ran on different Python builds (see Methods): a cell's time depends on "
+                    "the interpreter's speed (Keras's per-batch loop is Python), so every comparison between these "
+                    "backends includes that difference besides what the orchestration adds.")
+        return (f"The runs of {', '.join(unrecorded)} did not record their Python build: that the backends ran on "
+                "the same interpreter, which their comparison assumes, is not shown.")
+
     def methods(self) -> dict:
         timestamps = " ".join(BACKENDS[b].timestamps for b in self.backends if b in BACKENDS)
         cores = self._cores()
@@ -229,7 +252,8 @@ class Context:
                        f"added to every round trip, half in each direction, as the thesis's netem delay on the edge "
                        f"interface. Unmeasured uploads before each cell's first measured one: {warmups or 'none'} "
                        f"(a fresh store allocates its volumes on its first write).")
-        return {"timestamps": timestamps or "No pipeline runs.", "latency": latency, "cores": cores}
+        return {"timestamps": timestamps or "No pipeline runs.", "latency": latency, "cores": cores,
+                "interpreters": self._interpreters()}
 
     def render(self, template: Path) -> str:
         import jinja2
