@@ -44,16 +44,25 @@ def test_the_reference_rebuilds_from_its_raw_exports_alone(repo, shipped, tmp_pa
         ours = pd.read_parquet(shipped / table).drop(columns=["raw_dir", "cell"], errors="ignore")
         pd.testing.assert_frame_equal(rebuilt, ours, check_exact=True)
     assert (copy / paths.REPORT).stat().st_size > 100_000
+    # Serving cells still to be measured (a later sitting) are counted, not hidden.
+    from mlopsbench.config import load_config
+    from mlopsbench.reference import exports
+
+    serving = exports(load_config(copy / "config.yaml"))[2]
+    unmeasured = sum(not (copy / cell / "run.json").exists() for cell in serving)
+    summary = json.loads((copy / paths.STATS_DIR / "summary.json").read_text())
+    assert summary["unmeasured"] == ({"serving cells": unmeasured} if unmeasured else {})
 
 
 def test_collect_copies_what_finished_with_its_kept_attempts_and_nothing_else(repo, tmp_path):
     from mlopsbench.config import load_config
+    from mlopsbench.records import ServingRequest, read_jsonl
     from mlopsbench.reference import collect, exports
 
     folder, study = tmp_path / "reference", tmp_path / "study"
     folder.mkdir()
     shutil.copy(repo / REFERENCE / "config.yaml", folder / "config.yaml")
-    runs, cells = exports(load_config(folder / "config.yaml"))
+    runs, cells, serving = exports(load_config(folder / "config.yaml"))
     finished, unfinished, cell = study / runs[0], study / runs[1], study / cells[0]
     for directory in (finished, unfinished, cell, finished.with_name(f"{finished.name}.attempt-20261202T000000Z")):
         (directory / "artifacts").mkdir(parents=True)
@@ -65,8 +74,21 @@ def test_collect_copies_what_finished_with_its_kept_attempts_and_nothing_else(re
     checked.parent.mkdir(parents=True)
     checked.write_text(json.dumps({"sha256": "0" * 64}))
 
+    served = study / serving[0]
+    served.mkdir(parents=True)
+    request = {"v": 1, "study": "s", "update": 0, "due": 1.0, "sent": 1.0, "seconds": 0.01, "status": 200,
+               "model_version": "v1", "error": None, "clock": "CLOCK_REALTIME",
+               "parameters": {"setup": "host", "method": "in-place", "latency_ms": 0.0, "model_mb": 49.0,
+                              "emulation": "proxy", "framework": "kserve", "poll_interval_s": 1.0, "rate_per_s": 20.0}}
+    (served / "requests.jsonl").write_text(json.dumps(request) + "\n")
+    (served / "run.json").write_text("{}")
+
     copied = collect(study, folder)
-    assert sorted(copied) == sorted([runs[0], f"{runs[0]}.attempt-20261202T000000Z", cells[0]])
+    assert sorted(copied) == sorted([runs[0], f"{runs[0]}.attempt-20261202T000000Z", cells[0], serving[0]])
+    # A serving cell's request records travel gzipped, and read back as they were written.
+    assert not (folder / serving[0] / "requests.jsonl").exists()
+    (packed,) = read_jsonl(folder / serving[0] / "requests.jsonl", ServingRequest.from_json)
+    assert packed.to_json() == request
     assert (folder / runs[0] / "run.json").exists() and not (folder / runs[0] / "artifacts").exists()
     assert not (folder / runs[1]).exists()  # the next sitting resumes it
     assert (folder / "inputs/data.checked.json").exists()
@@ -98,3 +120,25 @@ def test_an_attempt_cut_short_before_its_logs_were_fetched_is_kept_and_never_cou
     finished = [r for r in rows if r["status"] == "succeeded"]
     assert finished and all(r["cell_seconds"] is None for r in finished)
     assert run["status"] == "interrupted" and {r["run_status"] for r in rows} == {"interrupted"}
+
+
+def test_each_experiment_keeps_the_commit_and_machine_that_measured_it(repo, tmp_path):
+    """The serving experiment was measured sittings after the pipeline and uploads, at another
+    commit: the manifest names both, and writing it again keeps what the earlier one recorded."""
+    from mlopsbench.errors import InputError
+    from mlopsbench.reference import MANIFEST, experiment_commits, write_manifest
+
+    folder = tmp_path / "reference"
+    folder.mkdir()
+    shutil.copy(repo / REFERENCE / "config.yaml", folder / "config.yaml")
+    first = {"pipeline": "a" * 40, "upload": "a" * 40, "serving": "b" * 40}
+    assert experiment_commits(folder, ["a" * 40, f"serving={'b' * 40}"]) == first
+    with pytest.raises(InputError, match="designs only"):
+        experiment_commits(folder, ["a" * 40, "training=c"])
+    (folder / MANIFEST).write_text(json.dumps({"measured_with_commit": "a" * 40, "machine": "then",
+                                               "versions": "Python 3.11.7", "tools": {}}))
+    manifest = write_manifest(folder, first, ["sitting 1"])
+    assert manifest["measured_with_commit"] == first
+    assert manifest["measured"]["pipeline"]["versions"] == "Python 3.11.7"   # kept: measured then
+    assert manifest["measured"]["serving"]["versions"] != "Python 3.11.7"    # this machine, now
+    assert manifest["machine"] == "then" and "config.yaml" in manifest["files"]

@@ -280,7 +280,7 @@ def _reference(args) -> None:
         if not args.commit:
             raise InputError("reference manifest: --commit names the commit of the measuring code")
         sittings = Path(args.sittings).read_text().splitlines() if args.sittings else []
-        manifest = reference.write_manifest(folder, args.commit, sittings)
+        manifest = reference.write_manifest(folder, reference.experiment_commits(folder, args.commit), sittings)
         log.info("%s: %d files, %.1f MB", folder / reference.MANIFEST, len(manifest["files"]), manifest["bytes"] / 1e6)
 
 
@@ -654,7 +654,8 @@ def _analysis_commands(command) -> None:
                    help="the reference folder (its config.yaml is the design it ran)")
     p.add_argument("--study", type=_existing_dir, help="collect: the measuring study's working directory")
     p.add_argument("--template", default="report/report.md.j2", type=input_file, help="rebuild: the report template")
-    p.add_argument("--commit", help="manifest: the commit of the measuring code")
+    p.add_argument("--commit", action="append", help="manifest: the commit of the measuring code, for every "
+                   "experiment, or EXPERIMENT=COMMIT for one (pipeline, upload, serving; repeat)")
     p.add_argument("--sittings", type=input_file, help="manifest: a file with a line per sitting")
     p.add_argument("--design", default="config/cluster-thesis.yaml", type=input_file,
                    help="wall-time: the design whose wall time to predict from the reference's")

@@ -20,6 +20,7 @@ from statistics import mean
 from . import paths
 from .config import pipeline_runs, upload_cells
 from .rawdirs import CellDir, RunDir, ServingCellDir
+from .records import jsonl_text
 from .serving.plan import serving_cells, update_count
 
 
@@ -53,7 +54,7 @@ def _serving_seconds(cell_dir: Path) -> float | None:
     if not raw.finished.exists():
         return None
     try:
-        records = [json.loads(line) for line in raw.requests.read_text().splitlines() if line.strip()]
+        records = [json.loads(line) for line in jsonl_text(raw.requests).splitlines() if line.strip()]
         return max(r["sent"] + (r["seconds"] or 0.0) for r in records) - min(r["sent"] for r in records)
     except (OSError, ValueError, KeyError):
         return None

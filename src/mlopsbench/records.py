@@ -11,6 +11,7 @@ the records once, when they are made, and read back from them.
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import os
@@ -305,11 +306,22 @@ class JsonLines:
         self.close()
 
 
-def read_jsonl(path: str | Path, parse: Callable[[dict], Record], tolerate_truncated_tail: bool = False) -> list[Record]:
-    """Every record of ``path``. A bad line names the file and line; a truncated last line (a crash
-    mid-write, no newline after it) is skipped with a warning when ``tolerate_truncated_tail``."""
+def jsonl_text(path: str | Path) -> str:
+    """The text of a JSON-lines file, or of its gzipped copy (``<name>.gz``, as a shipped
+    reference run keeps its largest raw records) where only that exists."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    packed = path.with_name(path.name + ".gz")
+    if not path.exists() and packed.exists():
+        return gzip.decompress(packed.read_bytes()).decode("utf-8")
+    return path.read_text(encoding="utf-8")
+
+
+def read_jsonl(path: str | Path, parse: Callable[[dict], Record], tolerate_truncated_tail: bool = False) -> list[Record]:
+    """Every record of ``path`` (or of its gzipped copy). A bad line names the file and line; a
+    truncated last line (a crash mid-write, no newline after it) is skipped with a warning when
+    ``tolerate_truncated_tail``."""
+    path = Path(path)
+    text = jsonl_text(path)
     lines = text.split("\n")
     complete = text.endswith("\n") or not text
     records = []

@@ -11,6 +11,7 @@ the reference without measuring anything again.
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import shutil
@@ -20,9 +21,11 @@ from pathlib import Path
 from . import atomic, paths
 from .config import load_config, pipeline_runs, upload_cells
 from .errors import InputError
-from .rawdirs import FINISHED, RunDir
+from .rawdirs import FINISHED, RunDir, ServingCellDir
+from .serving.plan import serving_cell_files
 
 MANIFEST = "MANIFEST.json"
+EXPERIMENTS = ("pipeline", "upload", "serving")
 INPUTS = "inputs"
 # What a run directory keeps that is no measurement: the notebook's own figures.
 NOT_SHIPPED = RunDir(Path()).artifacts.name
@@ -30,13 +33,24 @@ NOT_SHIPPED = RunDir(Path()).artifacts.name
 log = logging.getLogger(__name__)
 
 
-def exports(config: dict) -> tuple[list[str], list[str]]:
-    """The run and upload-cell directories of a design, relative to its working directory."""
+def exports(config: dict) -> tuple[list[str], list[str], list[str]]:
+    """The run, upload-cell and serving-cell directories of a design, relative to its working directory."""
     hidden = config["model"]["hidden_layers"]
     runs = [str(Path(paths.pipeline_run(backend, c.width, hidden, c.dataset_mb, rep)).parent)
             for backend, c, rep in pipeline_runs(config)]
     cells = [str(Path(paths.upload_cell(setup, latency)).parent) for setup, latency in upload_cells(config)]
-    return runs, cells
+    serving = [str(Path(cell).parent) for cell in serving_cell_files(config)]
+    return runs, cells, serving
+
+
+def _pack(cell: Path) -> None:
+    """A serving cell's request records, one line per request at the client's rate, gzipped: they
+    are most of the reference's weight, and every reader takes the ``.gz`` copy."""
+    requests = ServingCellDir(cell).requests
+    if requests.exists():
+        packed = requests.with_name(requests.name + ".gz")
+        atomic.write_bytes(packed, gzip.compress(requests.read_bytes(), mtime=0))
+        requests.unlink()
 
 
 def collect(study: Path, folder: Path) -> list[str]:
@@ -44,9 +58,9 @@ def collect(study: Path, folder: Path) -> list[str]:
     ``folder``; return the directories copied. Unfinished ones stay behind: the next sitting
     resumes them."""
     config = load_config(folder / "config.yaml")
-    runs, cells = exports(config)
+    runs, cells, serving = exports(config)
     copied = []
-    for relative in runs + cells:
+    for relative in runs + cells + serving:
         source = study / relative
         if not (source / FINISHED).exists():
             continue
@@ -54,6 +68,8 @@ def collect(study: Path, folder: Path) -> list[str]:
             target = folder / directory.relative_to(study)
             if not target.exists():
                 shutil.copytree(directory, target, ignore=shutil.ignore_patterns(NOT_SHIPPED))
+                if relative in serving:
+                    _pack(target)
                 copied.append(str(target.relative_to(folder)))
     for name in (paths.RAW_INTEL_LAB_CHECKED, paths.node_counts(config["data"]["mote"])):
         if (study / name).exists():
@@ -68,19 +84,31 @@ def rebuild(folder: Path, template: Path) -> Path:
     from .results.figures import make_figures
     from .pipeline.tidy import tidy_pipeline
     from .results.report import write_report
+    from .serving.tidy import tidy_serving
     from .upload.tidy import tidy_uploads
 
     config = load_config(folder / "config.yaml")
-    runs, cells = exports(config)
+    runs, cells, serving = exports(config)
     missing = [d for d in runs + cells if not (folder / d / FINISHED).exists()]
     if missing:
         raise InputError(f"{folder}: {len(missing)} runs or cells of its design have no raw exports yet, "
                                 f"first {missing[0]}")
+    # The serving experiment came later, in sittings of its own: what finished is shown, and the
+    # report says how many of the design's cells are still to come.
+    measured = [d for d in serving if (folder / d / FINISHED).exists()]
+    unmeasured = {"serving cells": len(serving) - len(measured)} if len(measured) < len(serving) else {}
+    if unmeasured:
+        log.warning("%s: %d of %d serving cells have raw exports; the rest are still to be measured",
+                    folder, len(measured), len(serving))
     tidy_pipeline([folder / d for d in runs], folder / paths.PIPELINE_STEPS, folder / paths.PIPELINE_RUNS)
     tidy_uploads([folder / d for d in cells], folder / paths.UPLOADS, folder / paths.UPLOAD_CELLS)
+    tidy_serving([folder / d for d in measured], folder / paths.SERVING_UPDATES, folder / paths.SERVING_REQUESTS)
     bundle = analyse(load_table(folder / paths.PIPELINE_STEPS), load_table(folder / paths.PIPELINE_RUNS),
                      load_table(folder / paths.UPLOADS), load_table(folder / paths.UPLOAD_CELLS),
-                     margin=config["analysis"]["equivalence_margin"], little=config["analysis"]["little_change_points"])
+                     margin=config["analysis"]["equivalence_margin"], little=config["analysis"]["little_change_points"],
+                     serving_updates=load_table(folder / paths.SERVING_UPDATES),
+                     serving_requests=load_table(folder / paths.SERVING_REQUESTS))
+    bundle.summary.unmeasured = unmeasured
     bundle.write(folder / paths.STATS_DIR)
     make_figures(folder / paths.STATS_DIR, folder / paths.FIGURES_DIR)
     mote = config["data"]["mote"]
@@ -133,6 +161,15 @@ def wall_time_table(times: dict[str, dict[str, float | None]], design_name: str)
     return "\n".join(lines)
 
 
+def _measured_before(manifest: dict) -> dict:
+    """A manifest from before experiments recorded their own commit: one commit and machine for all."""
+    commit = manifest.get("measured_with_commit")
+    if not isinstance(commit, str):
+        return {}
+    recorded = {"commit": commit} | {key: manifest[key] for key in ("machine", "versions", "tools")}
+    return {experiment: dict(recorded) for experiment in EXPERIMENTS}
+
+
 def _command(*args: str) -> str:
     """The first line a tool prints about its version; "unknown" where it is missing or fails."""
     try:
@@ -142,19 +179,57 @@ def _command(*args: str) -> str:
     return (done.stdout or done.stderr).strip().splitlines()[0] if done.returncode == 0 else "unknown"
 
 
-def write_manifest(folder: Path, commit: str, sittings: list[str]) -> dict:
-    """``MANIFEST.json``: the measuring commit, the sittings, the machine, and every file's checksum."""
+def experiment_commits(folder: Path, given: list[str]) -> dict[str, str]:
+    """Each experiment of the folder's design and its measuring commit, from ``COMMIT`` (every
+    experiment not named otherwise) and ``EXPERIMENT=COMMIT`` arguments."""
+    config = load_config(folder / "config.yaml")
+    design = [e for e in EXPERIMENTS if e != "serving" or config.get("serving")]
+    named = dict(item.split("=", 1) for item in given if "=" in item)
+    unknown = sorted(set(named) - set(design))
+    if unknown:
+        raise InputError(f"--commit {unknown[0]}=...: {folder / 'config.yaml'} designs only {', '.join(design)}")
+    bare = [item for item in given if "=" not in item]
+    if len(bare) > 1:
+        raise InputError(f"--commit: one commit for every experiment, or EXPERIMENT=COMMIT; got {', '.join(bare)}")
+    missing = [e for e in design if e not in named and not bare]
+    if missing:
+        raise InputError(f"--commit: no commit for {', '.join(missing)}")
+    return {e: named.get(e) or bare[0] for e in design}
+
+
+def _provenance() -> dict:
+    """This machine, the package's versions and the cluster's tools, as a measurement records them."""
     from .cluster.build import recorded_binary
-    from .progress import Timings, measured_seconds
     from .cluster.node import Layout
     from .results.report.provenance import machine, versions
 
+    return {"machine": machine(), "versions": versions(),
+            "tools": {"kernel": _command("uname", "-r"), "containerd": _command("containerd", "--version"),
+                      "runc": _command("runc", "--version"), "prometheus": _command("prometheus", "--version"),
+                      "kube-apiserver": _command(str(recorded_binary(Layout.default().root, "kube-apiserver")),
+                                                 "--version")}}
+
+
+def write_manifest(folder: Path, commits: dict[str, str], sittings: list[str]) -> dict:
+    """``MANIFEST.json``: per experiment the commit of the measuring code and the machine it ran on,
+    the sittings, and every file's checksum. An experiment already in the manifest at the same
+    commit keeps what it recorded (it was measured then, perhaps elsewhere); one at a new commit
+    records this machine. The top-level machine, versions and tools are the first experiment's."""
+    from .progress import Timings, measured_seconds
+
+    earlier = json.loads((folder / MANIFEST).read_text()) if (folder / MANIFEST).exists() else {}
+    measured = earlier.get("measured") or _measured_before(earlier)
+    here = None
+    for experiment, commit in commits.items():
+        if measured.get(experiment, {}).get("commit") != commit:
+            here = here or _provenance()
+            measured[experiment] = {"commit": commit} | here
+    measured = {experiment: measured[experiment] for experiment in commits}
+    first = next(iter(measured.values()))
     manifest = {
-        "measured_with_commit": commit, "sittings": sittings,
-        "machine": machine(), "versions": versions(),
-        "tools": {"kernel": _command("uname", "-r"), "containerd": _command("containerd", "--version"),
-                  "runc": _command("runc", "--version"), "prometheus": _command("prometheus", "--version"),
-                  "kube-apiserver": _command(str(recorded_binary(Layout.default().root, "kube-apiserver")), "--version")},
+        "measured_with_commit": {experiment: m["commit"] for experiment, m in measured.items()},
+        "measured": measured, "sittings": sittings,
+        "machine": first["machine"], "versions": first["versions"], "tools": first["tools"],
         "measured_wall_s": measured_seconds(Timings(load_config(folder / "config.yaml"), folder)),
     } | _files(folder)
     atomic.write_json(folder / MANIFEST, manifest)

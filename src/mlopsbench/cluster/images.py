@@ -246,7 +246,9 @@ def _serving_rootfs(repo: Path, base: Layer):
         with tempfile.TemporaryDirectory(prefix="mlb-serving-below-", dir=cache_dir()) as tmp:
             below = Path(tmp)
             with tarfile.open(base.path) as layer:
-                layer.extractall(below, filter="fully_trusted")
+                # Our own layer, links and owners kept; Debian's 3.11.2 predates extraction filters.
+                trusted = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+                layer.extractall(below, **trusted)
             with _chroot(below, {"constraints.txt": (repo / SERVING_CONSTRAINTS).read_text()}) as chroot:
                 log.info("installing the serving environment in the image (a few minutes)")
                 _run(chroot + ["python3", "-m", "venv", SERVING_VENV])

@@ -46,6 +46,7 @@ class Summary:
     upload_repetitions: list[int] = field(default_factory=list)    # verified uploads per setup, latency and size
     kubernetes_versions: list[str] = field(default_factory=list)   # what the runs' API servers reported
     pythons: dict[str, list[str]] = field(default_factory=dict)     # backend -> the interpreter builds its steps ran on
+    unmeasured: dict[str, int] = field(default_factory=dict)        # a reference's design parts still to be measured
     serving_updates: int = 0                                       # the serving experiment (beyond the thesis)
     serving_updates_failed: int = 0
     serving_failed_requests: int = 0                               # failed or unanswered, through every update

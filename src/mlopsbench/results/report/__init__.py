@@ -49,7 +49,7 @@ class Context:
         self.manifest = manifest
 
     def tables(self) -> dict[str, tables.Table]:
-        machine, versions = ((self.manifest["machine"], self.manifest["versions"]) if self.manifest
+        machine, versions = ((self._per_experiment("machine"), self._per_experiment("versions")) if self.manifest
                              else (provenance.machine(), provenance.versions()))
         made = {"setup": tables.setup(machine, self.backends, self.setups, versions,
                                       provenance.checksums(self.data_files), self.counts),
@@ -175,6 +175,10 @@ class Context:
                          "Pipelines or Kale controller: our runner creates each step's pod and watches it, and a "
                          "stage-in pod copies the dataset into the run's volume before the first step (not counted "
                          "as a step, where Kale's marshal-volume job is one).")
+        if self.summary.unmeasured:
+            still = ", ".join(f"{n} {what}" for what, n in self.summary.unmeasured.items())
+            items.append(f"Not yet measured: {still} of this design (a later sitting measures them); what is "
+                         "shown of that experiment is what has finished.")
         if mixed := self._mixed_interpreters():
             items.append(mixed)
         items += [f"The {name} experiment is missing from this report." for name in self.missing if name != "serving"]
@@ -218,6 +222,27 @@ class Context:
         return (f"each step asked for the cores of its notebook tag (limit:cpu), capped at the runner's "
                 f"{_count(self.summary.cores)} ({wanted}; the others 1), so a step waited until they were free, and "
                 f"that wait counts as overhead, as a pod's Pending time does in the thesis")
+
+    def _per_experiment(self, key: str) -> str:
+        """What the manifest records of the measuring machine: one value, or one per group of
+        experiments where they were measured apart (a later sitting, another interpreter)."""
+        measured = self.manifest.get("measured") or {}
+        by_value: dict[str, list[str]] = {}
+        for experiment, recorded in measured.items():
+            by_value.setdefault(recorded[key], []).append(experiment)
+        if len(by_value) < 2:
+            return self.manifest[key]
+        return "; ".join(f"{', '.join(names)}: {value}" for value, names in by_value.items())
+
+    def _measured_with(self) -> str | None:
+        """The measuring commit a manifest records: one, or one per experiment."""
+        commits = (self.manifest or {}).get("measured_with_commit")
+        if isinstance(commits, dict):
+            by_commit: dict[str, list[str]] = {}
+            for experiment, commit in commits.items():
+                by_commit.setdefault(commit, []).append(experiment)
+            return " and ".join(f"{commit[:12]} ({', '.join(names)})" for commit, names in by_commit.items())
+        return commits
 
     def _interpreters(self) -> str:
         """Which Python build ran each backend's steps, as the runs recorded it."""
@@ -265,7 +290,7 @@ class Context:
             verdicts[value] += 1
         return env.get_template(template.name).render(
             study=self.config["study"], generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            git=provenance.git(self.repo), measured_with=(self.manifest or {}).get("measured_with_commit"),
+            git=provenance.git(self.repo), measured_with=self._measured_with(),
             summary=self.summary, missing=self.missing, verdicts=verdicts,
             backends=self.backends, margin=self.summary.equivalence_margin, methods=self.methods(),
             waiting=self.waiting(), on_cluster=any(BACKENDS[b].on_cluster for b in self.backends if b in BACKENDS),
