@@ -108,3 +108,14 @@ def test_a_truncated_version_is_refused_and_the_old_one_keeps_answering(tmp_path
     observed = seen[0]
     assert observed["version"] == "v2" and observed["status"] == "failed" and "HTTP 503" in observed["error"]
     assert [a for a in answers if a.error] == [] and {a.model_version for a in answers} == {"v1"}
+
+
+def test_the_client_waits_for_a_first_answer_and_names_an_edge_that_never_gives_one():
+    """Steady serving starts only once the edge answers; one that never does is an error naming it."""
+    from mlopsbench.serving.cell import EdgeNotAnswering, _first_answer
+    from mlopsbench.serving.client import Client
+    from mlopsbench.upload.objectstore import free_ports
+
+    url = f"http://127.0.0.1:{free_ports(1)[0]}"   # nothing listens there
+    with pytest.raises(EdgeNotAnswering, match=r"127\.0\.0\.1.*within 0\.3 s.*ConnectionError"):
+        _first_answer(Client(url, "intel54", [1.0], rate_per_s=20, timeout_s=1), timeout_s=0.3)

@@ -104,7 +104,9 @@ def measure(spec: ServingSpec, parameters: ServingParameters, versions: list[Pat
     uploads a version (its start and end); ``follow`` waits for the edge's account of it (None
     when none came in time)."""
     recorder, stop = Recorder(spec, parameters, request_sink), threading.Event()
-    with _client_running(Client(url, MODEL, FEATURES, spec.rate_per_s, spec.request_timeout_s), recorder, stop):
+    fixed_rate = Client(url, MODEL, FEATURES, spec.rate_per_s, spec.request_timeout_s)
+    _first_answer(fixed_rate, spec.ready_timeout_s)
+    with _client_running(fixed_rate, recorder, stop):
         time.sleep(spec.settle_s)   # steady serving before the first update
         label = f"{spec.setup} {spec.method} {spec.latency_ms:g} ms {spec.model_mb:g} MB"
         for number, path in enumerate(tqdm(versions[1:], unit="update", disable=None, desc=label), start=1):
@@ -131,6 +133,25 @@ def run_local(spec: ServingSpec, versions: list[Path], python: Path, framework: 
         with edge:
             measure(spec, spec.parameters("proxy", framework), versions, edge.url, publisher.publish,
                     lambda version: edge.observed(spec.update_timeout_s), request_sink, update_sink)
+
+
+class EdgeNotAnswering(InputError):
+    pass
+
+
+def _first_answer(fixed_rate: Client, timeout_s: float) -> None:
+    """Steady serving starts once the edge answers through the path the client uses. A ready
+    server is not yet reachable everywhere (a Service's endpoints reach kube-proxy's rules a moment
+    later): requests before that would measure the edge's start, not serving."""
+    last: list[Answer] = []
+
+    def answered() -> bool:
+        last[:] = [fixed_rate.ask(time.time())]
+        return last[0].status == 200 and last[0].model_version is not None
+
+    if not wait_until(answered, timeout_s):
+        raise EdgeNotAnswering(f"{fixed_rate.url}: no answer from the first version within {timeout_s:g} s "
+                               f"(last: status {last[0].status}, {last[0].error})")
 
 
 @contextlib.contextmanager
