@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # One sitting of this reference run, as every sitting was run:
-#   bash reference/cluster-thesis/sitting.sh COMMIT WORKDIR
+#   bash reference/cluster-thesis/sitting.sh COMMIT WORKDIR [TARGET ...]
+# TARGETs (Snakemake's, e.g. serving_tidy) measure only what they need: where the datasets and
+# models are not in WORKDIR yet, building them would make Snakemake redo every run that reads them.
 # The measuring code is a clone of this repository checked out at COMMIT (WORKDIR/code), so
 # later changes to the package never touch a run in progress and never make Snakemake redo a
 # finished one. The study lives in WORKDIR/study, with synthetic data in the published format
@@ -13,6 +15,7 @@
 set -euo pipefail
 commit=${1:?the commit of the measuring code}
 workdir=$(realpath -m "${2:?a working directory outside the repository}")
+targets=("${@:3}")
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(git -C "$here" rev-parse --show-toplevel)
 mkdir -p "$workdir"
@@ -32,9 +35,9 @@ pgrep -f "snakemake --snakefile ../code/Snakefile" >/dev/null || (cd study && sn
     --configfile ../code/reference/cluster-thesis/config.yaml --cores 1 --unlock >/dev/null 2>&1)
 n=$(( $(grep -c " start " "$here/sittings.txt" 2>/dev/null || true) + 1 ))
 machine="$(hostname) cores $(nproc) memory $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo) kernel $(uname -r) python $(python -c 'import sys; print(" ".join(sys.version.split()))')"
-echo "sitting $n commit $(git -C code rev-parse HEAD) start $(date -u +%FT%TZ) on $machine" >> "$here/sittings.txt"
+echo "sitting $n commit $(git -C code rev-parse HEAD)${targets[*]:+ targets ${targets[*]}} start $(date -u +%FT%TZ) on $machine" >> "$here/sittings.txt"
 rc=0
-(cd study && snakemake --snakefile ../code/Snakefile --configfile ../code/reference/cluster-thesis/config.yaml \
+(cd study && snakemake "${targets[@]}" --snakefile ../code/Snakefile --configfile ../code/reference/cluster-thesis/config.yaml \
     --cores "$(nproc)" --rerun-triggers params input software-env code --rerun-incomplete --keep-going) \
     > "sitting-$n.log" 2>&1 || rc=$?
 echo "sitting $n end $(date -u +%FT%TZ) rc $rc" >> "$here/sittings.txt"

@@ -306,13 +306,19 @@ class JsonLines:
         self.close()
 
 
-def jsonl_text(path: str | Path) -> str:
-    """The text of a JSON-lines file, or of its gzipped copy (``<name>.gz``, as a shipped
-    reference run keeps its largest raw records) where only that exists."""
+def stored(path: str | Path) -> Path:
+    """Where a raw record file is: itself, or its gzipped copy (``<name>.gz``, as a shipped
+    reference run keeps its largest records) where only that exists."""
     path = Path(path)
     packed = path.with_name(path.name + ".gz")
-    if not path.exists() and packed.exists():
-        return gzip.decompress(packed.read_bytes()).decode("utf-8")
+    return packed if not path.exists() and packed.exists() else path
+
+
+def jsonl_text(path: str | Path) -> str:
+    """The text of a JSON-lines file, or of its gzipped copy."""
+    path = stored(path)
+    if path.suffix == ".gz":
+        return gzip.decompress(path.read_bytes()).decode("utf-8")
     return path.read_text(encoding="utf-8")
 
 

@@ -44,13 +44,12 @@ def exports(config: dict) -> tuple[list[str], list[str], list[str]]:
 
 
 def _pack(cell: Path) -> None:
-    """A serving cell's request records, one line per request at the client's rate, gzipped: they
-    are most of the reference's weight, and every reader takes the ``.gz`` copy."""
-    requests = ServingCellDir(cell).requests
-    if requests.exists():
-        packed = requests.with_name(requests.name + ".gz")
-        atomic.write_bytes(packed, gzip.compress(requests.read_bytes(), mtime=0))
-        requests.unlink()
+    """A serving cell's request records and logs (and any earlier attempt's it keeps), gzipped: a line
+    per request at the client's rate, and the server logs one too; they are most of the reference's
+    weight. Every reader of the records takes the ``.gz`` copy; the logs are for people (zless)."""
+    for path in [*cell.rglob(ServingCellDir(cell).requests.name), *cell.rglob("*.log")]:
+        atomic.write_bytes(path.with_name(path.name + ".gz"), gzip.compress(path.read_bytes(), mtime=0))
+        path.unlink()
 
 
 def collect(study: Path, folder: Path) -> list[str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..rawdirs import ServingCellDir
+from ..records import stored
 from .bundle import StatsBundle
 from .figure_registry import FIGURES
 from .figures import errorbar, save_figure
@@ -18,8 +19,8 @@ PART_COLORS = ("C0", "C1", "C2", "C4", "C3", "C7")
 
 
 def _sources(stats: StatsBundle) -> list[str]:
-    cells = [ServingCellDir(Path(cell)) for cell in stats.serving_requests.get("cell", [])]
-    return sorted(str(path) for cell in cells for path in (cell.updates, cell.requests))
+    cells = {ServingCellDir(Path(cell)) for cell in stats.serving_requests.get("cell", [])}
+    return sorted(str(stored(path)) for cell in cells for path in (cell.updates, cell.requests))
 
 
 def _label(row) -> str:

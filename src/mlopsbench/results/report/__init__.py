@@ -10,6 +10,7 @@ the limitations.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -248,9 +249,17 @@ class Context:
         """Which Python build ran each backend's steps, as the runs recorded it."""
         recorded = {backend: builds for backend, builds in self.summary.pythons.items() if builds}
         if not recorded:
-            return "No run recorded the Python build its steps ran on (runs measured before steps printed it)."
+            runner = self._runner_python()
+            return ("No run recorded the Python build its steps ran on (runs measured before steps printed it)."
+                    + (f" The measuring machine's own, which ran the steps of the backends that run processes "
+                       f"there: {runner}; a pod's is its image's." if runner else ""))
         text = "; ".join(f"{backend}: {' and '.join(builds)}" for backend, builds in sorted(recorded.items()))
         return f"The Python build each backend's steps ran on (sys.version, as each step printed it): {text}."
+
+    def _runner_python(self) -> str | None:
+        """The measuring machine's Python, as the manifest records it for the pipeline ("Python 3.11.7")."""
+        found = re.search(r"Python [0-9.]+", (self.manifest or {}).get("versions", ""))
+        return found.group(0) if found else None
 
     def _mixed_interpreters(self) -> str | None:
         """A limitation where backends compared ran on different Python builds, or did not say."""
