@@ -19,6 +19,7 @@ imported with ``ctr``, which skips what containerd already holds.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -156,6 +157,7 @@ def _security_mirror() -> str:
     return os.environ.get("MLOPSBENCH_DEBIAN_SECURITY_MIRROR", "http://deb.debian.org/debian-security")
 
 
+@functools.cache
 def host_python_version() -> str | None:
     """The Debian version of this machine's python3.11 (install.sh builds the study's environment
     on it), or None where it has none."""

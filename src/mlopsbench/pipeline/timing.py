@@ -71,10 +71,14 @@ def first_and_last_statement(log_path: Path) -> dict:
             "step_finished": float(finished.group(1)) if finished else None}
 
 
-def interpreter(log_path: Path) -> str | None:
-    """The Python build that ran the step (its ``sys.version``), where its log says it."""
-    found = _PYTHON.search(_text(log_path))
+def interpreter_in(text: str) -> str | None:
+    """The Python build that ran a step (its ``sys.version``), where its log's text says it."""
+    found = _PYTHON.search(text)
     return found.group(1).strip() if found else None
+
+
+def interpreter(log_path: Path) -> str | None:
+    return interpreter_in(_text(log_path))
 
 
 def log_marks(log_path: Path) -> dict:
@@ -82,7 +86,7 @@ def log_marks(log_path: Path) -> dict:
     took, and its peak resident memory (read where the runner cannot wait4() for the process, as in a pod)."""
     text = _text(log_path)
     imported, peak = _IMPORTED.search(text), _PEAK_RSS.search(text)
-    return {"python": interpreter(log_path),
+    return {"python": interpreter_in(text),
             "imported": float(imported.group(1)) if imported else None,
             "marshal_seconds": sum(float(s) for s in _MARSHAL.findall(text)),
             "marshal_import_seconds": sum(float(s) for s in _MARSHAL_IMPORT.findall(text)),

@@ -11,7 +11,7 @@ from ...rawdirs import RunDir
 from ..compiler import MARKER, Plan
 from ..process import StepProcess, next_timeout
 from ..run import RunLog, RunSpec, run_pipeline
-from ..timing import cell_time, interpreter, jt_times, run_succeeded, started_at, with_overhead
+from ..timing import cell_time, interpreter_in, jt_times, run_succeeded, started_at, with_overhead
 from . import Backend
 
 SOURCE = "in-process"
@@ -69,7 +69,7 @@ def step_rows(run_dir: Path, run_id: str, events: list, base: dict) -> list[dict
         marks.setdefault(name, {})[edge] = float(t)
     times = jt_times(_log(run_dir))
     ok = run_succeeded(events)
-    python = interpreter(_log(run_dir))
+    python = interpreter_in(text)
     rows = []
     for name, _ in events[0].steps:
         mark = marks.get(name, {})

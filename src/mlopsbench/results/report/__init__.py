@@ -224,26 +224,27 @@ class Context:
                 f"{_count(self.summary.cores)} ({wanted}; the others 1), so a step waited until they were free, and "
                 f"that wait counts as overhead, as a pod's Pending time does in the thesis")
 
+    def _experiments_by(self, key: str) -> dict[str, list[str]]:
+        """The manifest's experiments grouped by what each recorded under ``key`` (its commit, machine
+        or versions): one group, unless some were measured apart (a later sitting, another interpreter)."""
+        groups: dict[str, list[str]] = {}
+        for experiment, recorded in (self.manifest.get("measured") or {}).items():
+            groups.setdefault(recorded[key], []).append(experiment)
+        return groups
+
     def _per_experiment(self, key: str) -> str:
-        """What the manifest records of the measuring machine: one value, or one per group of
-        experiments where they were measured apart (a later sitting, another interpreter)."""
-        measured = self.manifest.get("measured") or {}
-        by_value: dict[str, list[str]] = {}
-        for experiment, recorded in measured.items():
-            by_value.setdefault(recorded[key], []).append(experiment)
-        if len(by_value) < 2:
+        """What the manifest records of the measuring machine: one value, or one per group of experiments."""
+        groups = self._experiments_by(key)
+        if len(groups) < 2:
             return self.manifest[key]
-        return "; ".join(f"{', '.join(names)}: {value}" for value, names in by_value.items())
+        return "; ".join(f"{', '.join(names)}: {value}" for value, names in groups.items())
 
     def _measured_with(self) -> str | None:
-        """The measuring commit a manifest records: one, or one per experiment."""
-        commits = (self.manifest or {}).get("measured_with_commit")
-        if isinstance(commits, dict):
-            by_commit: dict[str, list[str]] = {}
-            for experiment, commit in commits.items():
-                by_commit.setdefault(commit, []).append(experiment)
-            return " and ".join(f"{commit[:12]} ({', '.join(names)})" for commit, names in by_commit.items())
-        return commits
+        """The measuring commit a manifest records: one, or one per group of experiments."""
+        groups = self._experiments_by("commit") if self.manifest else {}
+        if groups:
+            return " and ".join(f"{commit[:12]} ({', '.join(names)})" for commit, names in groups.items())
+        return (self.manifest or {}).get("measured_with_commit")
 
     def _interpreters(self) -> str:
         """Which Python build ran each backend's steps, as the runs recorded it."""
