@@ -1,19 +1,22 @@
 """Integration tests of the serving experiment's parts, all real: KServe's ModelServer in its own
 environment serving the regression model, the updater polling a real SeaweedFS, and the
 fixed-rate client through every update. A new version serves with no failed request; a
-truncated one is refused with the server's reason while the old one keeps answering."""
+truncated one is refused with the server's reason while the old one keeps answering. A draining
+server still answers, closing each connection."""
 
+import subprocess
 import threading
 import time
 
 import pytest
+import requests
 
 from mlopsbench.data.models import build_regression_model, save_model
 from mlopsbench.serving import env
 from mlopsbench.serving.cell import FEATURES
-from mlopsbench.serving.client import Client
-from mlopsbench.serving.edge import EdgeProcesses
-from mlopsbench.serving.versions import publish
+from mlopsbench.serving.client import Client, infer_body
+from mlopsbench.serving.edge import EdgeProcesses, wait_ready
+from mlopsbench.serving.versions import DRAIN_PATH, REQUESTED, local_path, publish
 from mlopsbench.upload.objectstore import SeaweedFS, client, ensure_bucket, free_ports
 
 pytestmark = pytest.mark.integration
@@ -108,6 +111,44 @@ def test_a_truncated_version_is_refused_and_the_old_one_keeps_answering(tmp_path
     observed = seen[0]
     assert observed["version"] == "v2" and observed["status"] == "failed" and "HTTP 503" in observed["error"]
     assert [a for a in answers if a.error] == [] and {a.model_version for a in answers} == {"v1"}
+
+
+def test_a_draining_server_answers_and_closes_each_connection(tmp_path, serving_python):
+    """A pod about to stop asks its server for the drain (the preStop hook's GET /drain). Until it
+    ends the server still answers, but each answer closes its connection, so a kept-alive client
+    reconnects (through a Service, to the pod that replaces it) instead of being reset as it stops."""
+    models = tmp_path / "models"
+    local_path(models, MODEL, "v1").parent.mkdir(parents=True)
+    version_file(tmp_path, 1).rename(local_path(models, MODEL, "v1"))
+    (models / MODEL / REQUESTED).write_text("v1")
+    url = f"http://127.0.0.1:{free_ports(1)[0]}"
+    with (tmp_path / "server.log").open("wb") as log:
+        server = subprocess.Popen([str(serving_python), "-m", "mlopsbench.serving.server", "--models-dir", str(models),
+                                   "--model", MODEL, "--http-port", url.rsplit(":", 1)[1], "--drain-s", "3"],
+                                  env=env.environment(serving_python), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(server, url, MODEL, 300, tmp_path / "server.log")
+        session = requests.Session()
+
+        def infer():
+            return session.post(f"{url}/v2/models/{MODEL}/infer", json=infer_body(FEATURES), timeout=10)
+
+        steady = infer()
+        drained = {}
+        asked = time.time()
+        drain = threading.Thread(target=lambda: drained.update(requests.get(url + DRAIN_PATH, timeout=30).json(),
+                                                               returned=time.time()))
+        drain.start()
+        time.sleep(0.5)
+        during = [infer() for _ in range(3)]
+        drain.join()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert steady.ok and "connection" not in steady.headers   # kept alive in steady serving
+    assert [(r.status_code, r.json()["model_version"], r.headers.get("connection")) for r in during] == \
+        [(200, "v1", "close")] * 3
+    assert drained["drain_s"] == 3 and drained["returned"] - asked >= 3
 
 
 def test_the_client_waits_for_a_first_answer_and_names_an_edge_that_never_gives_one():

@@ -2,7 +2,9 @@
 as a pod on the edge node, rolled out to each new version through the serving image the package
 builds. A truncated version never takes over: its pod fails, the update is recorded as failed
 with the container's own reason, the old pod keeps answering every request, and the next good
-version rolls out. Nothing the cell made is left in the cluster."""
+version rolls out, and answers at once: the old pod's drain closes the client's kept-alive
+connections, which would otherwise stay with it until it stops. Nothing the cell made is left
+in the cluster."""
 
 import json
 import subprocess
@@ -13,6 +15,7 @@ import pytest
 
 from mlopsbench.data.models import build_upload_model
 from mlopsbench.rawdirs import ServingCellDir
+from mlopsbench.serving.pods import DRAIN_S
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +41,11 @@ def test_a_truncated_version_never_rolls_out_and_the_old_pod_answers(repo, local
     assert requests["error"].isna().all() and (requests["status"] == 200).all()
     assert set(requests.loc[requests["update"] == 1, "model_version"]) == {"v1"}   # the old pod through it
     assert "v3" in set(requests.loc[requests["update"] == 2, "model_version"])
+    answered_by_v3 = requests[requests["model_version"] == "v3"]
+    first_v3 = (answered_by_v3["sent"] + answered_by_v3["seconds"]).min()
+    assert first_v3 - updates[1]["ready"] < DRAIN_S / 2   # not when the old pod stops, DRAIN_S after Ready
+    assert updates[1]["parameters"] | {"drain_s": DRAIN_S, "max_surge": 1, "max_unavailable": 0} \
+        == updates[1]["parameters"]
     from kubernetes import client
 
     left = client.AppsV1Api(admin).list_namespaced_deployment(

@@ -227,6 +227,11 @@ class ServingParameters:
     rate_per_s: float          # the client's fixed request rate
     emulation: str             # proxy, netem, netem-daemonset or none
     framework: str             # the serving framework and its version, e.g. "kserve 0.21.0"
+    # rollout: the Deployment's strategy and how long the old pod drains (answering, closing each
+    # connection) before it stops; in-place, and records from before they were kept: None
+    max_surge: int | None = None
+    max_unavailable: int | None = None
+    drain_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ class Summary:
     serving_frameworks: list[str] = field(default_factory=list)
     serving_poll_intervals: list[float] = field(default_factory=list)
     serving_rates: list[float] = field(default_factory=list)
+    serving_rollouts: list[str] = field(default_factory=list)      # the roll-outs' strategy and drain, as recorded
 
 
 def _table() -> pd.DataFrame:

@@ -39,7 +39,20 @@ def analyse_serving(bundle: StatsBundle, updates: pd.DataFrame, requests: pd.Dat
     summary.serving_frameworks = sorted(updates["framework"].dropna().unique().tolist())
     summary.serving_poll_intervals = sorted(float(v) for v in updates["poll_interval_s"].dropna().unique())
     summary.serving_rates = sorted(float(v) for v in updates["rate_per_s"].dropna().unique())
+    summary.serving_rollouts = _rollout_settings(updates[updates["method"] == "rollout"])
     return _claims(bundle, ok)
+
+
+def _rollout_settings(rollouts: pd.DataFrame) -> list[str]:
+    """The roll-outs' Deployment strategy and drain, as their records say them."""
+    said = set()
+    for row in rollouts.reindex(columns=["max_surge", "max_unavailable", "drain_s"]).itertuples(index=False):
+        if pd.isna(row.drain_s):
+            said.add("settings not recorded (measured before roll-outs recorded them)")
+        else:
+            said.add(f"maxSurge {row.max_surge:g}, maxUnavailable {row.max_unavailable:g}; the old pod answers for "
+                     f"{row.drain_s:g} s more, closing each connection it answers on, then stops")
+    return sorted(said)
 
 
 def _latency_during_updates(updates: pd.DataFrame, requests: pd.DataFrame) -> pd.DataFrame:

@@ -40,6 +40,7 @@ from ..upload.setups import SETUPS
 from ..upload.transfer import store
 from .client import Answer, Client
 from .edge import EdgeProcesses
+from .pods import DRAIN_S, MAX_SURGE, MAX_UNAVAILABLE
 from .publishers import StorePublisher
 
 MODEL = "intel54"
@@ -68,10 +69,12 @@ class ServingSpec:
         return self.store.study
 
     def parameters(self, emulation: str, framework: str) -> ServingParameters:
+        rollout = {"max_surge": MAX_SURGE, "max_unavailable": MAX_UNAVAILABLE,
+                   "drain_s": float(DRAIN_S)} if self.method == "rollout" else {}
         return ServingParameters(setup=self.setup, method=self.method, latency_ms=float(self.latency_ms),
                                  model_mb=float(self.model_mb),
                                  poll_interval_s=self.poll_interval_s if self.method == "in-place" else None,
-                                 rate_per_s=self.rate_per_s, emulation=emulation, framework=framework)
+                                 rate_per_s=self.rate_per_s, emulation=emulation, framework=framework, **rollout)
 
 
 class Recorder:

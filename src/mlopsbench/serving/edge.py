@@ -28,6 +28,20 @@ class EdgeError(RuntimeError):
     pass
 
 
+def wait_ready(server: subprocess.Popen, url: str, model: str, timeout_s: float, log_path: Path) -> None:
+    """Until the model server at ``url`` says ``model`` is ready; an error naming its log if it exits
+    or is not ready within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise EdgeError(f"the model server exited with {server.returncode}; see {log_path}")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{url}/v2/models/{model}/ready", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise EdgeError(f"the model server at {url} was not ready after {timeout_s:g} s; see {log_path}")
+
+
 class EdgeProcesses:
     def __init__(self, python: Path, store: Endpoint, bucket: str, model: str, models_dir: Path, log_dir: Path,
                  http_port: int, poll_interval_s: float, ready_timeout_s: float, namespace: Namespace | None = None,
@@ -74,16 +88,7 @@ class EdgeProcesses:
         return self
 
     def _wait_ready(self) -> None:
-        deadline, server = time.monotonic() + self.ready_timeout_s, self._processes[0]
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise EdgeError(f"the model server exited with {server.returncode}; see {self.log_dir / 'server.log'}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{self.url}/v2/models/{self.model}/ready", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise EdgeError(f"the model server at {self.url} was not ready after {self.ready_timeout_s:g} s; "
-                        f"see {self.log_dir / 'server.log'}")
+        wait_ready(self._processes[0], self.url, self.model, self.ready_timeout_s, self.log_dir / "server.log")
 
     def _read(self, updater: subprocess.Popen) -> None:
         for line in updater.stdout:

@@ -9,7 +9,8 @@ pod fetches the version it starts with in an init container (the updater, once) 
 * roll out: a new version is a new pod template (the version in an annotation and in the init
   container's fetch); the rolling update starts a new pod beside the old one
   (``maxSurge: 1, maxUnavailable: 0``), the Service sends traffic to it once it is Ready, and
-  the old pod goes after.
+  the old pod goes after: for ``DRAIN_S`` it still answers, closing each connection it answers
+  on (``server.Drain``), so the client's kept-alive connections move to the new pod.
 
 Everything carries the package's labels (``cluster.kube.labels``), so a clean-up finds it.
 """
@@ -19,10 +20,12 @@ from __future__ import annotations
 from ..cluster.kube import labels
 from ..cluster.target import ClusterTarget
 from ..upload.setups._cluster import store_credentials_env
+from .versions import DRAIN_PATH
 
 HTTP_PORT = 8080
 MODELS = "/models"
 VERSION_ANNOTATION = "mlopsbench.io/version"
+MAX_SURGE, MAX_UNAVAILABLE = 1, 0   # a roll-out starts the new pod beside the old one
 DRAIN_S = 5
 
 
@@ -44,15 +47,17 @@ def edge_deployment(target: ClusterTarget, name: str, image: str, store: str, bu
     fetch = _container("fetch", image, pull, ["-m", "mlopsbench.serving.updater", *store_args, "--version", version],
                        secret)
     server = _container("server", image, pull, ["-m", "mlopsbench.serving.server", "--models-dir", MODELS,
-                                                "--model", model, "--http-port", str(HTTP_PORT)], secret)
+                                                "--model", model, "--http-port", str(HTTP_PORT),
+                                                "--drain-s", f"{DRAIN_S:g}"], secret)
     server |= {"ports": [{"containerPort": HTTP_PORT}],
                # Ready as soon as one probe passes; a probe slowed by a load beside the serving version
                # must not take the pod out of the Service.
                "readinessProbe": {"httpGet": {"path": f"/v2/models/{model}/ready", "port": HTTP_PORT},
                                   "periodSeconds": 1, "timeoutSeconds": 5, "failureThreshold": 5},
                # A pod leaving the Service keeps answering until kube-proxy has stopped sending it
-               # requests (the roll-out's old pod refused 5 requests at the switch without this).
-               "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(DRAIN_S)]}}}}
+               # requests (the roll-out's old pod refused 5 requests at the switch without a drain),
+               # and closes each connection it answers on, so kept-alive clients reconnect elsewhere.
+               "lifecycle": {"preStop": {"httpGet": {"path": DRAIN_PATH, "port": HTTP_PORT}}}}
     containers = [server]
     if method == "in-place":
         containers.append(_container("updater", image, pull, [
@@ -64,7 +69,8 @@ def edge_deployment(target: ClusterTarget, name: str, image: str, store: str, bu
         "metadata": {"name": name, "namespace": target.namespace, "labels": tag},
         "spec": {
             "replicas": 1, "selector": {"matchLabels": tag},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "strategy": {"type": "RollingUpdate",
+                         "rollingUpdate": {"maxSurge": MAX_SURGE, "maxUnavailable": MAX_UNAVAILABLE}},
             "template": {
                 "metadata": {"labels": tag, "annotations": {VERSION_ANNOTATION: version}},
                 "spec": {"nodeSelector": node_selector, "serviceAccountName": target.service_account,

@@ -10,6 +10,13 @@ extension (``POST /v2/repository/models/NAME/load``) then loads the version REQU
 at that moment: in a thread beside the version that serves, which keeps answering; only
 once the new one has loaded does the repository switch to it. A version that fails to
 load leaves the old one serving, and the load answers with KServe's error and the reason.
+
+A pod about to stop asks for its drain (``GET /drain``, Kubernetes's preStop hook): for
+``--drain-s`` seconds the server still answers, but every answer closes its connection, so
+clients reconnect, through the Service, to the pod that replaces it. Without that a client's
+kept-alive connections stay with the old pod (conntrack keeps an established connection on its
+endpoint) until it stops and closes them: a roll-out's new version then answered only after the
+drain, and a request sent as the old pod closed was reset.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from pathlib import Path
 import kserve
 from kserve import InferOutput, InferRequest, InferResponse, ModelRepository, ModelServer
 
-from .versions import LOADED, local_path, requested
+from .versions import DRAIN_PATH, LOADED, local_path, requested
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +83,46 @@ class VersionedRepository(ModelRepository):
         return model.ready
 
 
+class Drain:
+    """The server's last seconds: from ``started`` on, every answer closes its connection."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.started = seconds, None
+
+    async def run(self) -> dict:
+        """The preStop hook's request: answers once the drain is over, so the pod stops after it."""
+        if self.started is None:
+            self.started = time.time()
+            log.info("draining for %g s: every answer closes its connection", self.seconds)
+        await asyncio.sleep(max(0.0, self.started + self.seconds - time.time()))
+        return {"drain_started": self.started, "drain_s": self.seconds}
+
+
+class ClosingWhileDraining:
+    """ASGI middleware: ``Connection: close`` on every answer once ``drain`` has started."""
+
+    def __init__(self, app, drain: Drain):
+        self.app, self.drain = app, drain
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def closing(message):   # asked as the answer starts: a request begun before the drain closes too
+            if message["type"] == "http.response.start" and self.drain.started is not None:
+                message = message | {"headers": [*message.get("headers", []), (b"connection", b"close")]}
+            await send(message)
+
+        return await self.app(scope, receive, closing)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m mlopsbench.serving.server", description=__doc__.split("\n")[0])
     parser.add_argument("--models-dir", type=Path, required=True)
     parser.add_argument("--model", required=True)
     parser.add_argument("--http-port", type=int, required=True)
+    parser.add_argument("--drain-s", type=float, default=0.0,
+                        help=f"seconds a GET {DRAIN_PATH} keeps answering, closing each connection, before it returns")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     repository = VersionedRepository(args.models_dir)
@@ -90,6 +132,12 @@ def main(argv: list[str] | None = None) -> None:
     # One line a driver can find in the log: a roll-out's new pod reports its load this way.
     print(json.dumps({"event": LOADED, "version": first.version, "load_started": started,
                       "load_ended": time.time()}), flush=True)
+    # KServe serves this module-level app; what is added before it starts is served with it.
+    from kserve.model_server import app
+
+    drain = Drain(args.drain_s)
+    app.add_middleware(ClosingWhileDraining, drain=drain)
+    app.add_api_route(DRAIN_PATH, drain.run, methods=["GET"])
     ModelServer(http_port=args.http_port, enable_grpc=False, workers=1,
                 registered_models=repository).start([first])
 

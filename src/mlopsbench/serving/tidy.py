@@ -24,7 +24,7 @@ from ..rawdirs import ServingCellDir
 from ..records import ServingRequest, ServingUpdate, read_jsonl
 
 PARAMETER_COLUMNS = ["setup", "method", "latency_ms", "model_mb", "poll_interval_s", "rate_per_s", "emulation",
-                     "framework"]
+                     "framework", "max_surge", "max_unavailable", "drain_s"]
 UPDATE_COLUMNS = PARAMETER_COLUMNS + [
     "update", "version", "status", "error", "upload_started", "served", "upload_s", "detect_s", "download_s",
     "start_s", "load_s", "deliver_s", "time_to_serve_s", "requests", "failed_requests", "unanswered_requests",

@@ -17,6 +17,7 @@ MODEL_FILE = "model.keras"
 POINTER = "LATEST"
 REQUESTED = "REQUESTED"
 LOADED = "mlopsbench-loaded"   # the event of the server's log line about its first load
+DRAIN_PATH = "/drain"          # the server's route for a pod's last seconds (``server.Drain``)
 
 
 def object_key(model: str, version: str) -> str:
