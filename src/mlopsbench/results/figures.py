@@ -53,7 +53,8 @@ def save_figure(fig, out_dir: Path, figure: Figure, sources: list[str]) -> dict:
         fig.tight_layout()
     for suffix in ("pdf", "png"):
         with atomic.atomic_path(out_dir / f"{figure.name}.{suffix}") as tmp:
-            fig.savefig(tmp, format=suffix, dpi=150)
+            # no creation date: the same data draws the same file, so a rebuild changes only what changed
+            fig.savefig(tmp, format=suffix, dpi=150, metadata={"CreationDate": None} if suffix == "pdf" else None)
     plt.close(fig)
     info = {"name": figure.name, "caption": figure.caption, "sources": sources}
     atomic.write_json(out_dir / f"{figure.name}.json", info)
