@@ -86,7 +86,8 @@ def test_collect_copies_what_finished_with_its_kept_attempts_and_nothing_else(re
     request = {"v": 1, "study": "s", "update": 0, "due": 1.0, "sent": 1.0, "seconds": 0.01, "status": 200,
                "model_version": "v1", "error": None, "clock": "CLOCK_REALTIME",
                "parameters": {"setup": "host", "method": "in-place", "latency_ms": 0.0, "model_mb": 49.0,
-                              "emulation": "proxy", "framework": "kserve", "poll_interval_s": 1.0, "rate_per_s": 20.0}}
+                              "emulation": "proxy", "framework": "kserve", "poll_interval_s": 1.0, "rate_per_s": 20.0,
+                              "max_surge": None, "max_unavailable": None, "drain_s": None}}
     (served / "requests.jsonl").write_text(json.dumps(request) + "\n")
     (served / "run.json").write_text("{}")
     (served / "logs").mkdir()
@@ -134,15 +135,18 @@ def test_an_attempt_cut_short_before_its_logs_were_fetched_is_kept_and_never_cou
 
 def test_each_experiment_keeps_the_commit_and_machine_that_measured_it(repo, tmp_path):
     """The serving experiment was measured sittings after the pipeline and uploads, at another
-    commit: the manifest names both, and writing it again keeps what the earlier one recorded."""
+    commit, and its roll-outs at a third: the manifest names each, and writing it again keeps what
+    the earlier one recorded."""
     from mlopsbench.errors import InputError
     from mlopsbench.reference import MANIFEST, experiment_commits, write_manifest
 
     folder = tmp_path / "reference"
     folder.mkdir()
     shutil.copy(repo / REFERENCE / "config.yaml", folder / "config.yaml")
-    first = {"pipeline": "a" * 40, "upload": "a" * 40, "serving": "b" * 40}
+    first = {"pipeline": "a" * 40, "upload": "a" * 40, "serving-in-place": "b" * 40, "serving-rollout": "b" * 40}
     assert experiment_commits(folder, ["a" * 40, f"serving={'b' * 40}"]) == first
+    assert experiment_commits(folder, ["a" * 40, f"serving={'b' * 40}", "serving-rollout=c"]) == first | {
+        "serving-rollout": "c"}
     with pytest.raises(InputError, match="designs only"):
         experiment_commits(folder, ["a" * 40, "training=c"])
     (folder / MANIFEST).write_text(json.dumps({"measured_with_commit": "a" * 40, "machine": "then",
@@ -150,5 +154,5 @@ def test_each_experiment_keeps_the_commit_and_machine_that_measured_it(repo, tmp
     manifest = write_manifest(folder, first, ["sitting 1"])
     assert manifest["measured_with_commit"] == first
     assert manifest["measured"]["pipeline"]["versions"] == "Python 3.11.7"   # kept: measured then
-    assert manifest["measured"]["serving"]["versions"] != "Python 3.11.7"    # this machine, now
+    assert manifest["measured"]["serving-rollout"]["versions"] != "Python 3.11.7"    # this machine, now
     assert manifest["machine"] == "then" and "config.yaml" in manifest["files"]

@@ -655,7 +655,8 @@ def _analysis_commands(command) -> None:
     p.add_argument("--study", type=_existing_dir, help="collect: the measuring study's working directory")
     p.add_argument("--template", default="report/report.md.j2", type=input_file, help="rebuild: the report template")
     p.add_argument("--commit", action="append", help="manifest: the commit of the measuring code, for every "
-                   "experiment, or EXPERIMENT=COMMIT for one (pipeline, upload, serving; repeat)")
+                   "experiment, or EXPERIMENT=COMMIT for one (pipeline, upload, serving-in-place, serving-rollout, or serving "
+                   "for both; repeat)")
     p.add_argument("--sittings", type=input_file, help="manifest: a file with a line per sitting")
     p.add_argument("--design", default="config/cluster-thesis.yaml", type=input_file,
                    help="wall-time: the design whose wall time to predict from the reference's")

@@ -22,10 +22,11 @@ from . import atomic, paths
 from .config import load_config, pipeline_runs, upload_cells
 from .errors import InputError
 from .rawdirs import FINISHED, RunDir, ServingCellDir
-from .serving.plan import serving_cell_files
+from .serving.plan import serving_cell_files, serving_cells
 
 MANIFEST = "MANIFEST.json"
-EXPERIMENTS = ("pipeline", "upload", "serving")
+# The serving experiment's two update methods are measured apart: each may be pinned to its own commit.
+EXPERIMENTS = ("pipeline", "upload", "serving-in-place", "serving-rollout")
 INPUTS = "inputs"
 # What a run directory keeps that is no measurement: the notebook's own figures.
 NOT_SHIPPED = RunDir(Path()).artifacts.name
@@ -160,13 +161,19 @@ def wall_time_table(times: dict[str, dict[str, float | None]], design_name: str)
     return "\n".join(lines)
 
 
-def _measured_before(manifest: dict) -> dict:
-    """A manifest from before experiments recorded their own commit: one commit and machine for all."""
+def _measured_earlier(manifest: dict) -> dict:
+    """What a manifest recorded per experiment, under today's names. One from before experiments
+    recorded their own commit has one commit and machine for all; one from before the serving
+    methods were pinned apart recorded both as "serving"."""
+    measured = dict(manifest.get("measured") or {})
     commit = manifest.get("measured_with_commit")
-    if not isinstance(commit, str):
-        return {}
-    recorded = {"commit": commit} | {key: manifest[key] for key in ("machine", "versions", "tools")}
-    return {experiment: dict(recorded) for experiment in EXPERIMENTS}
+    if not measured and isinstance(commit, str):
+        recorded = {"commit": commit} | {key: manifest[key] for key in ("machine", "versions", "tools")}
+        measured = {experiment: dict(recorded) for experiment in EXPERIMENTS}
+    if "serving" in measured:
+        serving = measured.pop("serving")
+        measured |= {e: dict(serving) for e in EXPERIMENTS if e.startswith("serving-") and e not in measured}
+    return measured
 
 
 def _command(*args: str) -> str:
@@ -180,13 +187,16 @@ def _command(*args: str) -> str:
 
 def experiment_commits(folder: Path, given: list[str]) -> dict[str, str]:
     """Each experiment of the folder's design and its measuring commit, from ``COMMIT`` (every
-    experiment not named otherwise) and ``EXPERIMENT=COMMIT`` arguments."""
-    config = load_config(folder / "config.yaml")
-    design = [e for e in EXPERIMENTS if e != "serving" or config.get("serving")]
-    named = dict(item.split("=", 1) for item in given if "=" in item)
-    unknown = sorted(set(named) - set(design))
-    if unknown:
-        raise InputError(f"--commit {unknown[0]}=...: {folder / 'config.yaml'} designs only {', '.join(design)}")
+    experiment not named otherwise) and ``EXPERIMENT=COMMIT`` arguments; ``serving=COMMIT`` names
+    both of its parts."""
+    methods = {method for _, method, _, _ in serving_cells(load_config(folder / "config.yaml"))}
+    design = [e for e in EXPERIMENTS if not e.startswith("serving-") or e.removeprefix("serving-") in methods]
+    named: dict[str, str] = {}
+    for name, commit in (item.split("=", 1) for item in given if "=" in item):
+        parts = [e for e in design if e == name or e.startswith(f"{name}-")]
+        if not parts:
+            raise InputError(f"--commit {name}=...: {folder / 'config.yaml'} designs only {', '.join(design)}")
+        named |= dict.fromkeys(parts, commit)
     bare = [item for item in given if "=" not in item]
     if len(bare) > 1:
         raise InputError(f"--commit: one commit for every experiment, or EXPERIMENT=COMMIT; got {', '.join(bare)}")
@@ -217,7 +227,7 @@ def write_manifest(folder: Path, commits: dict[str, str], sittings: list[str]) -
     from .progress import Timings, measured_seconds
 
     earlier = json.loads((folder / MANIFEST).read_text()) if (folder / MANIFEST).exists() else {}
-    measured = earlier.get("measured") or _measured_before(earlier)
+    measured = _measured_earlier(earlier)
     here = None
     for experiment, commit in commits.items():
         if measured.get(experiment, {}).get("commit") != commit:
