@@ -147,6 +147,8 @@ def test_each_experiment_keeps_the_commit_and_machine_that_measured_it(repo, tmp
     assert experiment_commits(folder, ["a" * 40, f"serving={'b' * 40}"]) == first
     assert experiment_commits(folder, ["a" * 40, f"serving={'b' * 40}", "serving-rollout=c"]) == first | {
         "serving-rollout": "c"}
+    assert experiment_commits(folder, ["serving-rollout=c", f"serving={'b' * 40}", "a" * 40]) == first | {
+        "serving-rollout": "c"}   # the part named on its own wins, whatever the order
     with pytest.raises(InputError, match="designs only"):
         experiment_commits(folder, ["a" * 40, "training=c"])
     (folder / MANIFEST).write_text(json.dumps({"measured_with_commit": "a" * 40, "machine": "then",

@@ -4,7 +4,6 @@ fixed-rate client through every update. A new version serves with no failed requ
 truncated one is refused with the server's reason while the old one keeps answering. A draining
 server still answers, closing each connection."""
 
-import subprocess
 import threading
 import time
 
@@ -15,8 +14,8 @@ from mlopsbench.data.models import build_regression_model, save_model
 from mlopsbench.serving import env
 from mlopsbench.serving.cell import FEATURES
 from mlopsbench.serving.client import Client, infer_body
-from mlopsbench.serving.edge import EdgeProcesses, wait_ready
-from mlopsbench.serving.versions import DRAIN_PATH, REQUESTED, local_path, publish
+from mlopsbench.serving.edge import EdgeProcesses
+from mlopsbench.serving.versions import DRAIN_PATH, publish
 from mlopsbench.upload.objectstore import SeaweedFS, client, ensure_bucket, free_ports
 
 pytestmark = pytest.mark.integration
@@ -44,10 +43,10 @@ def wait_for(check, timeout, what):
     raise AssertionError(f"{what}: not within {timeout} s")
 
 
-def edge(tmp_path, serving_python, endpoint):
+def edge(tmp_path, serving_python, endpoint, drain_s=0.0):
     """The store holds v1; the server serves it, and the updater polls for the next."""
     return EdgeProcesses(serving_python, endpoint, BUCKET, MODEL, tmp_path / "models", tmp_path / "logs",
-                         free_ports(1)[0], POLL_S, ready_timeout_s=300)
+                         free_ports(1)[0], POLL_S, ready_timeout_s=300, drain_s=drain_s)
 
 
 def through_update(server_url, publish_next, until, timeout=180.0):
@@ -117,34 +116,24 @@ def test_a_draining_server_answers_and_closes_each_connection(tmp_path, serving_
     """A pod about to stop asks its server for the drain (the preStop hook's GET /drain). Until it
     ends the server still answers, but each answer closes its connection, so a kept-alive client
     reconnects (through a Service, to the pod that replaces it) instead of being reset as it stops."""
-    models = tmp_path / "models"
-    local_path(models, MODEL, "v1").parent.mkdir(parents=True)
-    version_file(tmp_path, 1).rename(local_path(models, MODEL, "v1"))
-    (models / MODEL / REQUESTED).write_text("v1")
-    url = f"http://127.0.0.1:{free_ports(1)[0]}"
-    with (tmp_path / "server.log").open("wb") as log:
-        server = subprocess.Popen([str(serving_python), "-m", "mlopsbench.serving.server", "--models-dir", str(models),
-                                   "--model", MODEL, "--http-port", url.rsplit(":", 1)[1], "--drain-s", "3"],
-                                  env=env.environment(serving_python), stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_ready(server, url, MODEL, 300, tmp_path / "server.log")
-        session = requests.Session()
+    with SeaweedFS(tmp_path / "store", isolate=False) as endpoint:
+        ensure_bucket(endpoint, BUCKET)
+        publish(client(endpoint), BUCKET, MODEL, "v1", version_file(tmp_path, 1), part_size=16 * 2**20)
+        with edge(tmp_path, serving_python, endpoint, drain_s=3) as served:
+            session = requests.Session()
 
-        def infer():
-            return session.post(f"{url}/v2/models/{MODEL}/infer", json=infer_body(FEATURES), timeout=10)
+            def infer():
+                return session.post(f"{served.url}/v2/models/{MODEL}/infer", json=infer_body(FEATURES), timeout=10)
 
-        steady = infer()
-        drained = {}
-        asked = time.time()
-        drain = threading.Thread(target=lambda: drained.update(requests.get(url + DRAIN_PATH, timeout=30).json(),
-                                                               returned=time.time()))
-        drain.start()
-        time.sleep(0.5)
-        during = [infer() for _ in range(3)]
-        drain.join()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+            steady = infer()
+            drained = {}
+            asked = time.time()
+            drain = threading.Thread(target=lambda: drained.update(
+                requests.get(served.url + DRAIN_PATH, timeout=30).json(), returned=time.time()))
+            drain.start()
+            time.sleep(0.5)
+            during = [infer() for _ in range(3)]
+            drain.join()
     assert steady.ok and "connection" not in steady.headers   # kept alive in steady serving
     assert [(r.status_code, r.json()["model_version"], r.headers.get("connection")) for r in during] == \
         [(200, "v1", "close")] * 3

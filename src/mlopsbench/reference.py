@@ -161,19 +161,13 @@ def wall_time_table(times: dict[str, dict[str, float | None]], design_name: str)
     return "\n".join(lines)
 
 
-def _measured_earlier(manifest: dict) -> dict:
-    """What a manifest recorded per experiment, under today's names. One from before experiments
-    recorded their own commit has one commit and machine for all; one from before the serving
-    methods were pinned apart recorded both as "serving"."""
-    measured = dict(manifest.get("measured") or {})
+def _measured_before(manifest: dict) -> dict:
+    """A manifest from before experiments recorded their own commit: one commit and machine for all."""
     commit = manifest.get("measured_with_commit")
-    if not measured and isinstance(commit, str):
-        recorded = {"commit": commit} | {key: manifest[key] for key in ("machine", "versions", "tools")}
-        measured = {experiment: dict(recorded) for experiment in EXPERIMENTS}
-    if "serving" in measured:
-        serving = measured.pop("serving")
-        measured |= {e: dict(serving) for e in EXPERIMENTS if e.startswith("serving-") and e not in measured}
-    return measured
+    if not isinstance(commit, str):
+        return {}
+    recorded = {"commit": commit} | {key: manifest[key] for key in ("machine", "versions", "tools")}
+    return {experiment: dict(recorded) for experiment in EXPERIMENTS}
 
 
 def _command(*args: str) -> str:
@@ -188,11 +182,12 @@ def _command(*args: str) -> str:
 def experiment_commits(folder: Path, given: list[str]) -> dict[str, str]:
     """Each experiment of the folder's design and its measuring commit, from ``COMMIT`` (every
     experiment not named otherwise) and ``EXPERIMENT=COMMIT`` arguments; ``serving=COMMIT`` names
-    both of its parts."""
+    both of its parts, and a part named on its own wins over that, in any order."""
     methods = {method for _, method, _, _ in serving_cells(load_config(folder / "config.yaml"))}
     design = [e for e in EXPERIMENTS if not e.startswith("serving-") or e.removeprefix("serving-") in methods]
     named: dict[str, str] = {}
-    for name, commit in (item.split("=", 1) for item in given if "=" in item):
+    pairs = [item.split("=", 1) for item in given if "=" in item]
+    for name, commit in sorted(pairs, key=lambda pair: pair[0] in design):   # groups first, parts after
         parts = [e for e in design if e == name or e.startswith(f"{name}-")]
         if not parts:
             raise InputError(f"--commit {name}=...: {folder / 'config.yaml'} designs only {', '.join(design)}")
@@ -227,7 +222,7 @@ def write_manifest(folder: Path, commits: dict[str, str], sittings: list[str]) -
     from .progress import Timings, measured_seconds
 
     earlier = json.loads((folder / MANIFEST).read_text()) if (folder / MANIFEST).exists() else {}
-    measured = _measured_earlier(earlier)
+    measured = earlier.get("measured") or _measured_before(earlier)
     here = None
     for experiment, commit in commits.items():
         if measured.get(experiment, {}).get("commit") != commit:

@@ -28,28 +28,15 @@ class EdgeError(RuntimeError):
     pass
 
 
-def wait_ready(server: subprocess.Popen, url: str, model: str, timeout_s: float, log_path: Path) -> None:
-    """Until the model server at ``url`` says ``model`` is ready; an error naming its log if it exits
-    or is not ready within ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise EdgeError(f"the model server exited with {server.returncode}; see {log_path}")
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(f"{url}/v2/models/{model}/ready", timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise EdgeError(f"the model server at {url} was not ready after {timeout_s:g} s; see {log_path}")
-
-
 class EdgeProcesses:
     def __init__(self, python: Path, store: Endpoint, bucket: str, model: str, models_dir: Path, log_dir: Path,
                  http_port: int, poll_interval_s: float, ready_timeout_s: float, namespace: Namespace | None = None,
-                 listen_host: str = "127.0.0.1"):
+                 listen_host: str = "127.0.0.1", drain_s: float = 0.0):
         self.python, self.store, self.bucket, self.model = python, store, bucket, model
         self.models_dir, self.log_dir, self.namespace = models_dir, log_dir, namespace
         self.url = f"http://{listen_host}:{http_port}"
         self.http_port, self.poll_interval_s, self.ready_timeout_s = http_port, poll_interval_s, ready_timeout_s
+        self.drain_s = drain_s   # the server's drain on ``GET DRAIN_PATH`` (a pod's preStop asks for it)
         self._processes: list[subprocess.Popen] = []
         self._observed: queue.Queue[dict] = queue.Queue()
 
@@ -73,7 +60,8 @@ class EdgeProcesses:
             with (self.log_dir / "server.log").open("ab") as log:
                 self._processes.append(subprocess.Popen(
                     self._argv("server", "--models-dir", str(self.models_dir), "--model", self.model, "--http-port",
-                               str(self.http_port)), env=process_env, stdout=log, stderr=subprocess.STDOUT))
+                               str(self.http_port), "--drain-s", f"{self.drain_s:g}"),
+                    env=process_env, stdout=log, stderr=subprocess.STDOUT))
             self._wait_ready()
             with (self.log_dir / "updater.log").open("ab") as log:
                 updater = subprocess.Popen(
@@ -88,7 +76,16 @@ class EdgeProcesses:
         return self
 
     def _wait_ready(self) -> None:
-        wait_ready(self._processes[0], self.url, self.model, self.ready_timeout_s, self.log_dir / "server.log")
+        deadline, server = time.monotonic() + self.ready_timeout_s, self._processes[0]
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise EdgeError(f"the model server exited with {server.returncode}; see {self.log_dir / 'server.log'}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{self.url}/v2/models/{self.model}/ready", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise EdgeError(f"the model server at {self.url} was not ready after {self.ready_timeout_s:g} s; "
+                        f"see {self.log_dir / 'server.log'}")
 
     def _read(self, updater: subprocess.Popen) -> None:
         for line in updater.stdout:

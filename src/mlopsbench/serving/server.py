@@ -31,6 +31,7 @@ from pathlib import Path
 
 import kserve
 from kserve import InferOutput, InferRequest, InferResponse, ModelRepository, ModelServer
+from kserve.model_server import app as kserve_app
 
 from .versions import DRAIN_PATH, LOADED, local_path, requested
 
@@ -132,12 +133,10 @@ def main(argv: list[str] | None = None) -> None:
     # One line a driver can find in the log: a roll-out's new pod reports its load this way.
     print(json.dumps({"event": LOADED, "version": first.version, "load_started": started,
                       "load_ended": time.time()}), flush=True)
-    # KServe serves this module-level app; what is added before it starts is served with it.
-    from kserve.model_server import app
-
+    # KServe serves its module-level app; what is added to it before the server starts is served with it.
     drain = Drain(args.drain_s)
-    app.add_middleware(ClosingWhileDraining, drain=drain)
-    app.add_api_route(DRAIN_PATH, drain.run, methods=["GET"])
+    kserve_app.add_middleware(ClosingWhileDraining, drain=drain)
+    kserve_app.add_api_route(DRAIN_PATH, drain.run, methods=["GET"])
     ModelServer(http_port=args.http_port, enable_grpc=False, workers=1,
                 registered_models=repository).start([first])
 
