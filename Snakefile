@@ -3,8 +3,10 @@
 # Rules only call the `mlopsbench` CLI; the logic lives in src/mlopsbench.
 from mlopsbench import paths
 from mlopsbench.config import (
+    block_args,
     choices,
     cpu_request_args,
+    pipeline_blocks,
     pipeline_runs,
     series_of,
     store_args,

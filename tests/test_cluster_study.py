@@ -57,8 +57,8 @@ def test_reduced_cluster_study_end_to_end(repo, local_cluster, admin, tmp_path, 
 
     for name in ("fig15_overhead_dataset", "fig_overhead_parts"):
         sources = json.loads((work / f"results/figures/{name}.json").read_text())["sources"]
-        assert any(s.startswith("results/raw/pipeline/kubernetes/8x8x8_0.1MB/1/") for s in sources), sources
-    raw = work / "results/raw/pipeline/kubernetes/8x8x8_0.1MB/1"
+        assert any(s.startswith("results/raw/pipeline/8x8x8_0.1MB/1/kubernetes/") for s in sources), sources
+    raw = work / "results/raw/pipeline/8x8x8_0.1MB/1/kubernetes"
     assert (raw / "events.jsonl").exists() and (raw / "watch.jsonl").exists()
     assert (raw / "prometheus/kube_pod_created.json").exists() and (raw / "logs/dnnfit.log").exists()
 

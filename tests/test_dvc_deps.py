@@ -104,8 +104,8 @@ def selected_entries(stage_name: str) -> dict[str, list[str]]:
     from mlopsbench.upload.setups import SETUPS
 
     on_cluster = "cluster" in stage_name
-    if stage_name.endswith("_run"):
-        return {"mlopsbench.pipeline.backends": [n for n, b in BACKENDS.items() if b.on_cluster == on_cluster]}
+    if stage_name.endswith("_block"):  # a block on a cluster runs every backend, one elsewhere those here
+        return {"mlopsbench.pipeline.backends": [n for n, b in BACKENDS.items() if on_cluster or not b.on_cluster]}
     if stage_name.endswith(("upload_cell", "serving_cell")):
         return {"mlopsbench.upload.setups": [n for n, s in SETUPS.items() if s.on_cluster == on_cluster]}
     return {}
@@ -139,4 +139,4 @@ def test_stages_depend_on_the_data_they_read(repo):
     assert "src/mlopsbench/results/thesis_reference.yaml" in stages["figures"]["deps"]
     assert "src/mlopsbench/results/thesis_reference.yaml" in stages["report"]["deps"]
     assert "report/report.md.j2" in stages["report"]["deps"]
-    assert "${pipeline.notebook}" in stages["pipeline_run"]["do"]["deps"]
+    assert "${pipeline.notebook}" in stages["pipeline_block"]["do"]["deps"]

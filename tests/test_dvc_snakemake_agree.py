@@ -58,14 +58,14 @@ def test_params_yaml_is_derived_from_the_thesis_config(repo):
     assert params == derive(config, "config/config.yaml"), "run: mlopsbench dvc-params --config config/config.yaml"
 
 
-# The thesis design's 111 stages (1+1+4+4+4+84+1+8+1+1+1+1), and the serving experiment's: a
+# The thesis design's 69 stages (1+1+4+4+4+42 blocks+1+8+1+1+1+1), and the serving experiment's: a
 # stage per model size's versions, per cell (setup x method x 4 latencies x 4 sizes), and its tidy.
 @pytest.mark.parametrize("config, serving_cells", [("config/config.yaml", 2 * 1 * 16), ("config/cluster.yaml", 2 * 2 * 16)])
 def test_every_dvc_stage_matches_a_snakemake_rule(repo, config, serving_cells, cli_env, tmp_path):
     jobs = {job["shell"]: job for job in snakemake_jobs(repo, config, cli_env)}
     stages = dvc_stages(repo, config, tmp_path)
-    assert len(stages) == len(jobs) == 111 + 4 + serving_cells + 1
-    cluster = [s for s in stages if s["name"].startswith(("cluster_run@", "cluster_upload_cell@",
+    assert len(stages) == len(jobs) == 69 + 4 + serving_cells + 1
+    cluster = [s for s in stages if s["name"].startswith(("cluster_block@", "cluster_upload_cell@",
                                                           "cluster_serving_cell@"))]
     assert len(cluster) == (42 + 8 + serving_cells if "cluster" in config else 0) and all(s["frozen"] for s in cluster)
     for stage in stages:
@@ -84,11 +84,11 @@ def test_the_local_cluster_study_is_not_frozen(repo, cli_env, tmp_path):
     jobs = {job["shell"]: job for job in snakemake_jobs(repo, "config/cluster-local.yaml", cli_env)}
     stages = dvc_stages(repo, "config/cluster-local.yaml", tmp_path)
     assert len(stages) == len(jobs)
-    local = [s for s in stages if s["name"].startswith(("local_cluster_run@", "local_cluster_upload_cell@",
+    local = [s for s in stages if s["name"].startswith(("local_cluster_block@", "local_cluster_upload_cell@",
                                                         "local_cluster_serving_cell@"))]
     assert len(local) == 7 * 2 + 2 * 4 + 2 * 2 * 2 * 2 and not any(s["frozen"] for s in local)
-    assert not [s for s in stages if s["name"].startswith(("cluster_run@", "cluster_upload_cell@",
+    assert not [s for s in stages if s["name"].startswith(("cluster_block@", "cluster_upload_cell@",
                                                            "cluster_serving_cell@"))]
     for stage in stages:
         assert jobs.get(stage["cmd"]) is not None, f"DVC stage {stage['name']} has no Snakemake twin: {stage['cmd']}"
-    assert all(any(d.startswith("data/datasets/") for d in s["deps"]) for s in local if "_run@" in s["name"])
+    assert all(any(d.startswith("data/datasets/") for d in s["deps"]) for s in local if "_block@" in s["name"])

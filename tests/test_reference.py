@@ -26,7 +26,7 @@ def shipped(repo):
 
 
 def test_every_shipped_file_matches_its_manifest(shipped):
-    from mlopsbench.data.download import sha256_of
+    from mlopsbench.checksums import sha256_of
 
     manifest = json.loads((shipped / MANIFEST).read_text())
     assert manifest["bytes"] < 30e6 and manifest["measured_with_commit"]
@@ -122,11 +122,12 @@ def test_the_full_design_is_predicted_per_backend_and_setup_from_the_reference(r
 
 
 def test_an_attempt_cut_short_before_its_logs_were_fetched_is_kept_and_never_counted(repo):
-    """Sitting 1's machine was reclaimed while kubernetes 8x8x8_40MB rep 2 trained: its first steps had
-    finished, but the runner never fetched their logs. Its rows stay, without cell times, uncounted."""
+    """Sitting 1 of the first reference run (its raw exports are in the history at 362a4a4): the machine
+    was reclaimed while kubernetes 8x8x8_40MB rep 2 trained, its first steps finished, but the runner
+    never fetched their logs. Its rows stay, without cell times, uncounted."""
     from mlopsbench.pipeline.tidy import read_run
 
-    attempt = next((repo / REFERENCE / "results/raw/pipeline/kubernetes/8x8x8_40MB").glob("2.attempt-*"))
+    attempt = next((repo / "tests/data/attempt-cut-short").glob("kubernetes-8x8x8_40MB-2.attempt-*"))
     rows, run = read_run(attempt, kept_as="attempt")
     finished = [r for r in rows if r["status"] == "succeeded"]
     assert finished and all(r["cell_seconds"] is None for r in finished)

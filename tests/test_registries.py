@@ -12,7 +12,8 @@ from mlopsbench.upload.setups import SETUPS, comparisons
 
 # Options whose values no configuration holds; everything else with a default must take the schema's.
 NOT_CONFIG_OWNED = {("download", "retries"), ("pipeline-run", "cores"),
-                    ("pipeline-run", "keep_marshal"), ("upload-run", "secure"), ("upload-worker", "secure"),
+                    ("pipeline-run", "keep_marshal"), ("pipeline-run", "no_calibration"), ("pipeline-block", "cores"),
+                    ("pipeline-block", "keep_marshal"), ("pipeline-block", "no_calibration"), ("upload-run", "secure"), ("upload-worker", "secure"),
                     ("serving-run", "secure"), ("serving-publish", "secure"),
                     ("dvc-params", "output"), ("sample-data", "lines"), ("sample-data", "seed"),
                     ("cluster", "runner"), ("cluster", "repo"), ("cluster", "hold"), ("cluster", "release"),
@@ -43,7 +44,8 @@ def test_cli_choices_are_the_registries():
 
 def test_snakemake_wildcards_come_from_the_registries(repo):
     common = (repo / "workflow/rules/common.smk").read_text()
-    assert 'backend="|".join(BACKENDS)' in common and 'setup="|".join(SETUPS)' in common
+    # A block's backends come from the configuration; whether one runs on a cluster, from the registry.
+    assert "BACKENDS[b].on_cluster" in common and 'setup="|".join(SETUPS)' in common
 
 
 def test_every_setup_has_a_peer_of_the_other_thesis_role():

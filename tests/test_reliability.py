@@ -85,7 +85,7 @@ def weed_processes(directory: Path) -> list[int]:
 def test_a_rerun_replaces_a_finished_run_without_counting_it_twice(repo, dataset, tmp_path, cli_env):
     run_dir = tmp_path / "runs/monolithic/8x8x8_0.02MB/1"
     assert mlopsbench(*pipeline_args(repo, dataset, run_dir), env=cli_env).returncode == 0
-    (run_dir / "run.json").unlink()  # what Snakemake does before it re-runs a job (--forcerun, a changed param)
+    (run_dir / "run.json").unlink()  # how a finished run is asked to be measured again
     result = mlopsbench(*pipeline_args(repo, dataset, run_dir), env=cli_env)
     assert result.returncode == 0 and "no longer counted" in result.stderr
     steps, runs = tidy_pipeline([run_dir], tmp_path / "s.parquet", tmp_path / "r.parquet")

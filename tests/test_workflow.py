@@ -30,10 +30,9 @@ def test_dry_run_shows_the_whole_thesis_dag(repo, tmp_path, cli_env):
     for size in (49, 113, 177, 241):
         assert f"data/models/upload/model_{size}MB.keras" in out
     assert "download_intel_lab" in out
-    # Section 4.1: 7 configurations x 6 repetitions, for each of the two backends.
-    assert any(line.split() == ["pipeline_run", "84"] for line in out.splitlines())
-    assert "results/raw/pipeline/local/64x64x64_20MB/6/run.json" in out
-    assert "results/raw/pipeline/monolithic/8x8x8_40MB/6/run.json" in out
+    # Section 4.1: 7 configurations x 6 repetitions, each a block of the two backends back to back.
+    assert any(line.split() == ["pipeline_block", "42"] for line in out.splitlines())
+    assert "results/raw/pipeline/64x64x64_20MB/6/block.json" in out
 
 
 def test_lint_is_clean(repo, tmp_path, cli_env):

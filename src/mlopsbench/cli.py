@@ -78,15 +78,14 @@ def _kubernetes_section(config_path: str | None, needed_by: str) -> dict:
     return section
 
 
-def _pipeline_run(args) -> None:
+def _run_spec(args, backend_name: str, run_dir: Path, plan):
+    """The RunSpec of one run from the pipeline commands' shared arguments."""
     from . import paths
     from .pipeline.backends import backend
-    from .pipeline.compiler import compile_notebook
+    from .pipeline.calibration import CalibrationSettings
     from .pipeline.run import RunSpec
     from .records import RunIdentity
 
-    chosen = backend(args.backend)
-    plan = compile_notebook(args.notebook)
     parameters = {"DATASET": str(Path(args.dataset).resolve()), "WIDTH": args.width,
                   "HIDDEN_LAYERS": args.hidden_layers, "EPOCHS": args.epochs,
                   "LEARNING_RATE": args.learning_rate, "LOSS": args.loss,
@@ -95,16 +94,36 @@ def _pipeline_run(args) -> None:
     unknown = sorted(set(parameters) - set(plan.notebook.parameters))
     if unknown:
         raise InputError(f"{args.notebook}: the pipeline-parameters cell lacks {', '.join(unknown)}")
-    identity = RunIdentity(study=args.study, backend=args.backend, rep=args.rep, series=args.series,
+    identity = RunIdentity(study=args.study, backend=backend_name, rep=args.rep, series=args.series,
                            configuration=paths.configuration_name(args.width, args.hidden_layers, args.dataset_mb),
                            dataset_mb=args.dataset_mb, width=args.width, hidden_layers=args.hidden_layers)
+    chosen = backend(backend_name)
     cluster = None
     if chosen.on_cluster:
-        cluster = chosen.cluster_target(_kubernetes_section(args.cluster_config, f"backend {args.backend}"))
-    spec = RunSpec(identity, Path(args.run_dir), parameters, cores=args.cores, cpu_request=args.cpu_request,
+        cluster = chosen.cluster_target(_kubernetes_section(args.cluster_config, f"backend {backend_name}"))
+    calibration = None if args.no_calibration else CalibrationSettings(args.calibration_python_iterations,
+                                                                         args.calibration_keras_steps)
+    return RunSpec(identity, run_dir, parameters, cores=args.cores, cpu_request=args.cpu_request,
                    step_timeout=args.step_timeout, keep_marshal=args.keep_marshal, inputs=("DATASET",),
-                   cluster=cluster)
-    chosen.run(plan, spec)
+                   cluster=cluster, calibration=calibration)
+
+
+def _pipeline_run(args) -> None:
+    from .pipeline.backends import backend
+    from .pipeline.compiler import compile_notebook
+
+    plan = compile_notebook(args.notebook)
+    backend(args.backend).run(plan, _run_spec(args, args.backend, Path(args.run_dir), plan))
+
+
+def _pipeline_block(args) -> None:
+    from .pipeline.block import run_block
+    from .pipeline.compiler import compile_notebook
+
+    plan = compile_notebook(args.notebook)
+    block = Path(args.block)
+    specs = [_run_spec(args, name, block.parent / name, plan) for name in args.backends]
+    run_block(plan, specs, args.order_seed, block)
 
 
 def _cleanup(args) -> None:
@@ -289,9 +308,9 @@ def _dvc_params(args) -> None:
 
     params = write_params(args.config, args.output)
     derived = params["derived"]
-    on_cluster = len(derived["cluster_runs"]) + len(derived["local_cluster_runs"])
-    log.info("%s: %d pipeline runs (%d on a cluster), %d upload cells, %d serving cells", args.output,
-             len(derived["pipeline_runs"]) + on_cluster, on_cluster,
+    on_cluster = len(derived["cluster_blocks"]) + len(derived["local_cluster_blocks"])
+    log.info("%s: %d pipeline blocks (%d on a cluster), %d upload cells, %d serving cells", args.output,
+             len(derived["pipeline_blocks"]) + on_cluster, on_cluster,
              len(derived["upload_cells"]) + len(derived["cluster_upload_cells"]) +
              len(derived["local_cluster_upload_cells"]),
              len(derived["serving_cells"]) + len(derived["cluster_serving_cells"]) +
@@ -491,6 +510,31 @@ def _pipeline_commands(command, choices) -> None:
     """The pipeline-overhead experiment."""
     p = command("pipeline-run", _pipeline_run, "run the notebook pipeline once: one job per cell, or monolithic")
     p.add_argument("--backend", choices=choices("pipeline.backends"), required=True)
+    p.add_argument("--run-dir", required=True, help="raw exports: events.jsonl, logs/, steps/")
+    _run_arguments(p)
+
+    p = command("pipeline-block", _pipeline_block, "run one block: a configuration and repetition on every backend, "
+                                                   "back to back, in an order drawn from --order-seed")
+    p.add_argument("--backends", nargs="+", choices=choices("pipeline.backends"), required=True)
+    p.add_argument("--block", required=True, type=output_file,
+                   help="the block's record (block.json), written once every run finished; each backend's run "
+                        "directory is beside it, named after the backend")
+    config_option(p, "--order-seed", "pipeline.order_seed", type=int)
+    _run_arguments(p)
+
+    p = command("cleanup", _cleanup, "delete pods and volumes that earlier cluster runs left behind")
+    p.add_argument("--cluster-config", required=True, help="configuration with a kubernetes section")
+    p.add_argument("--selector", help="label selector; default: the step pods, upload Jobs' pods, delay proxies and "
+                                      "volumes that runs make (never the store, Prometheus or kube-state-metrics)")
+
+    p = command("pipeline-tidy", _pipeline_tidy, "build the tidy pipeline tables from raw run directories")
+    p.add_argument("--runs", nargs="+", required=True, help="run directories (earlier attempts beside them are read too)")
+    p.add_argument("--steps-output", required=True, type=output_file, help="parquet, one row per run and step")
+    p.add_argument("--runs-output", required=True, type=output_file, help="parquet, one row per run")
+
+
+def _run_arguments(p: argparse.ArgumentParser) -> None:
+    """What pipeline-run and pipeline-block both take: the notebook, its parameters, the run's frame."""
     p.add_argument("--cluster-config", help="configuration with a kubernetes section (backends on a cluster)")
     p.add_argument("--notebook", required=True, type=input_file, help="Kale-tagged .ipynb")
     p.add_argument("--dataset", required=True, type=input_file, help="CSV passed to the notebook as DATASET")
@@ -506,23 +550,17 @@ def _pipeline_commands(command, choices) -> None:
     p.add_argument("--series", required=True, help="dataset, model or dataset+model (Figures 15-18)")
     config_option(p, "--study", "study")
     p.add_argument("--rep", type=at_least_one, required=True)
-    p.add_argument("--run-dir", required=True, help="raw exports: events.jsonl, logs/, steps/")
     p.add_argument("--cores", type=at_least_one, default=os.cpu_count() or 1)
     config_option(p, "--cpu-request", "pipeline.cpu_request", type=at_least_one,
                   help="cores each step asks for; unset: each step's limit:cpu tag")
     config_option(p, "--step-timeout", "pipeline.step_timeout_s", type=positive,
                   help="seconds before a step is killed")
     p.add_argument("--keep-marshal", action="store_true", help="keep the marshal directory after success")
-
-    p = command("cleanup", _cleanup, "delete pods and volumes that earlier cluster runs left behind")
-    p.add_argument("--cluster-config", required=True, help="configuration with a kubernetes section")
-    p.add_argument("--selector", help="label selector; default: the step pods, upload Jobs' pods, delay proxies and "
-                                      "volumes that runs make (never the store, Prometheus or kube-state-metrics)")
-
-    p = command("pipeline-tidy", _pipeline_tidy, "build the tidy pipeline tables from raw run directories")
-    p.add_argument("--runs", nargs="+", required=True, help="run directories (earlier attempts beside them are read too)")
-    p.add_argument("--steps-output", required=True, type=output_file, help="parquet, one row per run and step")
-    p.add_argument("--runs-output", required=True, type=output_file, help="parquet, one row per run")
+    config_option(p, "--calibration-python-iterations", "pipeline.calibration.python_iterations", type=at_least_one,
+                  help="the calibration's pure-Python loop, before and after the run")
+    config_option(p, "--calibration-keras-steps", "pipeline.calibration.keras_steps", type=at_least_one,
+                  help="the calibration's Keras training steps")
+    p.add_argument("--no-calibration", action="store_true", help="measure no calibration beside the run")
 
 
 def _serving_commands(command, choices) -> None:

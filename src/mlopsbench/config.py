@@ -200,13 +200,21 @@ def pipeline_configurations(config: dict[str, Any]) -> list[PipelineConfiguratio
     return list(dict.fromkeys(dataset_series + model_series))
 
 
-def pipeline_runs(config: dict[str, Any]):
-    """(backend, configuration, rep) of every pipeline run the study makes, in a fixed order."""
+def pipeline_blocks(config: dict[str, Any]):
+    """(configuration, rep, backends) of every block of the pipeline experiment: one configuration
+    and repetition with every backend that has that many repetitions, run back to back."""
     pipeline = with_defaults(config["pipeline"], "pipeline")
-    for backend in pipeline["backends"]:
-        for configuration in pipeline_configurations(config):
-            for rep in range(1, pipeline["repetitions_per_backend"].get(backend, pipeline["repetitions"]) + 1):
-                yield backend, configuration, rep
+    reps = {b: pipeline["repetitions_per_backend"].get(b, pipeline["repetitions"]) for b in pipeline["backends"]}
+    for configuration in pipeline_configurations(config):
+        for rep in range(1, max(reps.values()) + 1):
+            yield configuration, rep, [b for b in pipeline["backends"] if reps[b] >= rep]
+
+
+def pipeline_runs(config: dict[str, Any]):
+    """(backend, configuration, rep) of every pipeline run the study makes, block by block."""
+    for configuration, rep, backends in pipeline_blocks(config):
+        for backend in backends:
+            yield backend, configuration, rep
 
 
 def upload_cells(config: dict[str, Any]):
@@ -224,6 +232,17 @@ def cpu_request_args(config: dict[str, Any]) -> str:
     """The pipeline-run argument that sets each step's cores; empty for the notebook's own tags."""
     request = config["pipeline"]["cpu_request"]
     return "" if request is None else f"--cpu-request {request}"
+
+
+def block_args(config: dict[str, Any]) -> str:
+    """The pipeline-block arguments the configuration sets: the order's seed and the calibration's
+    size (or that there is none)."""
+    pipeline = with_defaults(config["pipeline"], "pipeline")
+    calibration = pipeline["calibration"]
+    sized = ("--no-calibration" if calibration is None else
+             f"--calibration-python-iterations {calibration['python_iterations']} "
+             f"--calibration-keras-steps {calibration['keras_steps']}")
+    return f"--order-seed {pipeline['order_seed']} {sized}"
 
 
 def store_args(config: dict[str, Any]) -> str:

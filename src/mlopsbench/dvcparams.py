@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 
 from . import atomic, paths
-from .config import cpu_request_args, load_config, pipeline_runs, series_of, store_args, upload_cells, with_defaults
+from .config import (block_args, cpu_request_args, load_config, pipeline_blocks, pipeline_runs, series_of, store_args,
+                     upload_cells, with_defaults)
 from .pipeline.backends import BACKENDS
 from .serving.plan import run_args as serving_run_args
 from .serving.plan import serving_cells, update_count
@@ -44,14 +45,16 @@ def derive(config: dict[str, Any], config_path: str) -> dict[str, Any]:
         upload_models[_key(f"{paths.format_size(size)}MB")] = {"size": paths.format_size(size), "path": model,
                                                                "info": paths.sidecar(model)}
     local = config.get("kubernetes", {}).get("local", False)
-    runs, cluster_runs, run_dirs = {}, {}, []
-    for backend, c, rep in pipeline_runs(config):
-        run_dir = str(Path(paths.pipeline_run(backend, c.width, layers, c.dataset_mb, rep)).parent)
-        run_dirs.append(run_dir)
-        target = cluster_runs if BACKENDS[backend].on_cluster else runs
-        target[_key(run_dir.removeprefix("results/raw/pipeline/"))] = {
-            "backend": backend, "width": c.width, "size": paths.format_size(c.dataset_mb), "rep": rep,
-            "series": series_of(config, c.dataset_mb, c.width), "run_dir": run_dir,
+    run_dirs = [str(Path(paths.pipeline_run(backend, c.width, layers, c.dataset_mb, rep)).parent)
+                for backend, c, rep in pipeline_runs(config)]
+    blocks, cluster_blocks = {}, {}
+    for c, rep, backends in pipeline_blocks(config):
+        block = paths.pipeline_block(c.width, layers, c.dataset_mb, rep)
+        block_dir = str(Path(block).parent)
+        target = cluster_blocks if any(BACKENDS[b].on_cluster for b in backends) else blocks
+        target[_key(block_dir.removeprefix("results/raw/pipeline/"))] = {
+            "backends": " ".join(backends), "width": c.width, "size": paths.format_size(c.dataset_mb), "rep": rep,
+            "series": series_of(config, c.dataset_mb, c.width), "block": block, "block_dir": block_dir,
             "dataset": paths.dataset(mote, c.dataset_mb)}
     cells, cluster_cells, cell_dirs = {}, {}, []
     for setup, latency in upload_cells(config):
@@ -79,9 +82,9 @@ def derive(config: dict[str, Any], config_path: str) -> dict[str, Any]:
         "node_csv": paths.node_csv(mote), "node_counts": paths.node_counts(mote),
         "datasets": datasets, "regression_models": regression, "upload_models": upload_models,
         "upload_model_paths": " ".join(m["path"] for m in upload_models.values()),
-        "pipeline_runs": runs, "cluster_runs": {} if local else cluster_runs,
-        "local_cluster_runs": cluster_runs if local else {},
-        "pipeline_run_dirs": " ".join(run_dirs),
+        "pipeline_blocks": blocks, "cluster_blocks": {} if local else cluster_blocks,
+        "local_cluster_blocks": cluster_blocks if local else {},
+        "pipeline_run_dirs": " ".join(run_dirs), "block_args": block_args(config),
         "upload_cells": cells, "cluster_upload_cells": {} if local else cluster_cells,
         "local_cluster_upload_cells": cluster_cells if local else {}, "upload_cell_dirs": " ".join(cell_dirs),
         "store_args": store_args(config), "cpu_request_args": cpu_request_args(config),

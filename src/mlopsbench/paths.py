@@ -17,7 +17,9 @@ NODE_COUNTS = "data/interim/node{mote}_counts.json"
 DATASET = "data/datasets/intel{mote}_{size}MB.csv"
 REGRESSION_MODEL = "data/models/regression/dnn_{arch}.keras"
 UPLOAD_MODEL = "data/models/upload/model_{size}MB.keras"
-PIPELINE_RUN = "results/raw/pipeline/{backend}/{arch}_{size}MB/{rep}/run.json"
+# A block: one configuration and repetition, every backend back to back; a run per backend inside it.
+PIPELINE_BLOCK = "results/raw/pipeline/{arch}_{size}MB/{rep}/block.json"
+PIPELINE_RUN = "results/raw/pipeline/{arch}_{size}MB/{rep}/{backend}/run.json"
 PIPELINE_STEPS = "results/tidy/pipeline_steps.parquet"
 PIPELINE_RUNS = "results/tidy/pipeline_runs.parquet"
 UPLOAD_CELL = "results/raw/upload/{setup}/{latency}ms/run.json"
@@ -68,6 +70,10 @@ def regression_model(width: int, hidden_layers: int) -> str:
 
 def upload_model(size_mb: float) -> str:
     return UPLOAD_MODEL.format(size=format_size(size_mb))
+
+
+def pipeline_block(width: int, hidden_layers: int, size_mb: float, rep: int) -> str:
+    return PIPELINE_BLOCK.format(arch=architecture_name(width, hidden_layers), size=format_size(size_mb), rep=rep)
 
 
 def pipeline_run(backend: str, width: int, hidden_layers: int, size_mb: float, rep: int) -> str:

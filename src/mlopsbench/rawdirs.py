@@ -1,6 +1,7 @@
 """The names of the files inside one run's or one upload cell's raw exports, kept here only.
 
-A pipeline run's directory (``results/raw/pipeline/<backend>/<configuration>/<rep>/``) and an
+A pipeline run's directory (``results/raw/pipeline/<configuration>/<rep>/<backend>/``, inside its
+block's, whose ``block.json`` says that every run of the block finished) and an
 upload cell's (``results/raw/upload/<setup>/<latency>ms/``) are written while they run and
 never edited after; ``run.json``, written last, says that one finished. (An embedded store
 names its own files in the cell's directory: ``objectstore.SeaweedFS``.)

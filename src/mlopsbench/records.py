@@ -62,6 +62,22 @@ class RunIdentity:
 
 
 @dataclass(frozen=True)
+class BlockPlace:
+    """Where a run stands in its block: one configuration and repetition with every backend run
+    back to back, in an order drawn from the study's seed."""
+
+    configuration: str
+    rep: int
+    seed: int
+    order: list              # the backends, in the order they ran
+    position: int            # this run's index in ``order``
+
+    @property
+    def block_id(self) -> str:
+        return f"{self.configuration}/{self.rep}"
+
+
+@dataclass(frozen=True)
 class RunStarted:
     """The first line of a run's ``events.jsonl``: who, what and with which parameters."""
 
@@ -77,6 +93,8 @@ class RunStarted:
     host: str
     python: str
     pid: int
+    block: BlockPlace | None = None   # None: a run on its own, outside a block
+    digests: dict = field(default_factory=dict)   # SHA-256 of the notebook and each input file
 
     def to_json(self) -> dict:
         return {"event": self.EVENT, **_plain(self)}
@@ -84,7 +102,8 @@ class RunStarted:
     @classmethod
     def from_json(cls, data: dict) -> "RunStarted":
         data = _known(cls, data)
-        return cls(**data | {"run": RunIdentity(**data["run"])})
+        block = data.get("block")
+        return cls(**data | {"run": RunIdentity(**data["run"]), "block": BlockPlace(**block) if block else None})
 
 
 @dataclass(frozen=True)
@@ -134,6 +153,49 @@ class RunNote:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """The machine's speed just before or after a run, on the run's interpreter
+    (``pipeline.calibration``), with the machine's CPU tick counters around it (/proc/stat)."""
+
+    EVENT: ClassVar[str] = "calibration"
+    t: float                 # when it began
+    phase: str               # before or after
+    python: str              # sys.version of the interpreter it ran on
+    python_loop_iterations: int
+    python_loop_seconds: float
+    keras_steps: int
+    keras_step_seconds: float
+    seconds: float           # the whole process, its imports included
+    cpu_before: dict
+    cpu_after: dict
+
+    def to_json(self) -> dict:
+        return {"event": self.EVENT, **_plain(self)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Calibration":
+        return cls(**_known(cls, data))
+
+
+@dataclass(frozen=True)
+class CpuTimes:
+    """The machine's CPU tick counters (/proc/stat) as a run's steps begin and after they end:
+    how much of the machine was idle, or stolen by its host, over the run."""
+
+    EVENT: ClassVar[str] = "cpu-times"
+    t: float
+    phase: str               # start or end
+    ticks: dict
+
+    def to_json(self) -> dict:
+        return {"event": self.EVENT, **_plain(self)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "CpuTimes":
+        return cls(**_known(cls, data))
+
+
+@dataclass(frozen=True)
 class RunFinished:
     """The last line of a run's ``events.jsonl``: succeeded, failed or interrupted."""
 
@@ -156,6 +218,10 @@ def parse_event(data: dict):
         return RunStarted.from_json(data)
     if kind == RunFinished.EVENT:
         return RunFinished.from_json(data)
+    if kind == Calibration.EVENT:
+        return Calibration.from_json(data)
+    if kind == CpuTimes.EVENT:
+        return CpuTimes.from_json(data)
     if kind in StepEvent.EVENTS:
         return StepEvent.from_json(data)
     if kind in RunNote.EVENTS:

@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 
 from . import atomic, paths
-from .config import load_config, pipeline_runs, upload_cells
+from .config import load_config, pipeline_blocks, pipeline_runs, upload_cells
 from .errors import InputError
 from .rawdirs import FINISHED, RunDir, ServingCellDir
 from .serving.plan import serving_cell_files, serving_cells
@@ -42,6 +42,12 @@ def exports(config: dict) -> tuple[list[str], list[str], list[str]]:
     cells = [str(Path(paths.upload_cell(setup, latency)).parent) for setup, latency in upload_cells(config)]
     serving = [str(Path(cell).parent) for cell in serving_cell_files(config)]
     return runs, cells, serving
+
+
+def block_records(config: dict) -> list[str]:
+    """The record of every block of a design (written once all of the block's runs finished)."""
+    hidden = config["model"]["hidden_layers"]
+    return [paths.pipeline_block(c.width, hidden, c.dataset_mb, rep) for c, rep, _ in pipeline_blocks(config)]
 
 
 def _pack(cell: Path) -> None:
@@ -71,6 +77,10 @@ def collect(study: Path, folder: Path) -> list[str]:
                 if relative in serving:
                     _pack(target)
                 copied.append(str(target.relative_to(folder)))
+    for record in block_records(config):
+        if (study / record).exists() and not (folder / record).exists():
+            shutil.copy2(study / record, folder / record)
+            copied.append(record)
     for name in (paths.RAW_INTEL_LAB_CHECKED, paths.node_counts(config["data"]["mote"])):
         if (study / name).exists():
             (folder / INPUTS).mkdir(exist_ok=True)
@@ -89,20 +99,19 @@ def rebuild(folder: Path, template: Path) -> Path:
 
     config = load_config(folder / "config.yaml")
     runs, cells, serving = exports(config)
-    missing = [d for d in runs + cells if not (folder / d / FINISHED).exists()]
+    missing = [d for d in cells if not (folder / d / FINISHED).exists()]
     if missing:
-        raise InputError(f"{folder}: {len(missing)} runs or cells of its design have no raw exports yet, "
-                                f"first {missing[0]}")
-    # The serving experiment came later, in sittings of its own: what finished is shown, and the
-    # report says how many of the design's cells are still to come.
-    measured = [d for d in serving if (folder / d / FINISHED).exists()]
-    unmeasured = {"serving cells": len(serving) - len(measured)} if len(measured) < len(serving) else {}
-    if unmeasured:
-        log.warning("%s: %d of %d serving cells have raw exports; the rest are still to be measured",
-                    folder, len(measured), len(serving))
-    tidy_pipeline([folder / d for d in runs], folder / paths.PIPELINE_STEPS, folder / paths.PIPELINE_RUNS)
+        raise InputError(f"{folder}: {len(missing)} upload cells of its design have no raw exports yet, "
+                         f"first {missing[0]}")
+    # The pipeline and serving experiments are measured in sittings of their own: what finished is
+    # shown, and the report says how much of the design is still to come.
+    finished_runs, finished_cells = _finished(folder, runs, "pipeline runs"), _finished(folder, serving, "serving cells")
+    unmeasured = {what: len(design) - len(done) for what, design, done in
+                  (("pipeline runs", runs, finished_runs), ("serving cells", serving, finished_cells))
+                  if len(done) < len(design)}
+    tidy_pipeline([folder / d for d in finished_runs], folder / paths.PIPELINE_STEPS, folder / paths.PIPELINE_RUNS)
     tidy_uploads([folder / d for d in cells], folder / paths.UPLOADS, folder / paths.UPLOAD_CELLS)
-    tidy_serving([folder / d for d in measured], folder / paths.SERVING_UPDATES, folder / paths.SERVING_REQUESTS)
+    tidy_serving([folder / d for d in finished_cells], folder / paths.SERVING_UPDATES, folder / paths.SERVING_REQUESTS)
     bundle = analyse(load_table(folder / paths.PIPELINE_STEPS), load_table(folder / paths.PIPELINE_RUNS),
                      load_table(folder / paths.UPLOADS), load_table(folder / paths.UPLOAD_CELLS),
                      margin=config["analysis"]["equivalence_margin"], little=config["analysis"]["little_change_points"],
@@ -121,8 +130,17 @@ def rebuild(folder: Path, template: Path) -> Path:
     return report
 
 
+def _finished(folder: Path, design: list[str], what: str) -> list[str]:
+    """The directories of ``design`` that finished; a warning counts the rest."""
+    done = [d for d in design if (folder / d / FINISHED).exists()]
+    if len(done) < len(design):
+        log.warning("%s: %d of %d %s have raw exports; the rest are still to be measured", folder, len(done),
+                    len(design), what)
+    return done
+
+
 def _files(folder: Path) -> dict:
-    from .data.download import sha256_of
+    from .checksums import sha256_of
 
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
     return {"bytes": sum(p.stat().st_size for p in files),

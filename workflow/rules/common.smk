@@ -17,6 +17,11 @@ PIPELINE_RUNS = [
     paths.pipeline_run(backend, c.width, HIDDEN_LAYERS, c.dataset_mb, rep)
     for backend, c, rep in pipeline_runs(config)
 ]
+BLOCK_BACKENDS = {
+    paths.pipeline_block(c.width, HIDDEN_LAYERS, c.dataset_mb, rep): backends
+    for c, rep, backends in pipeline_blocks(config)
+}
+PIPELINE_BLOCKS = list(BLOCK_BACKENDS)
 UPLOAD_CELLS = [paths.upload_cell(setup, latency) for setup, latency in upload_cells(config)]
 STORE_ARGS = store_args(config)
 SERVING_CELLS = serving_cell_files(config)
@@ -35,8 +40,13 @@ def width_of(wildcards):
     return wildcards.arch.split("x")[0]
 
 
-def cluster_args(wildcards):
-    return f"--cluster-config {shlex.quote(CONFIG_FILE)}" if BACKENDS[wildcards.backend].on_cluster else ""
+def backends_of_block(wildcards, output):
+    return " ".join(BLOCK_BACKENDS[output[0]])
+
+
+def block_cluster_args(wildcards, output):
+    on_cluster = any(BACKENDS[b].on_cluster for b in BLOCK_BACKENDS[output[0]])
+    return f"--cluster-config {shlex.quote(CONFIG_FILE)}" if on_cluster else ""
 
 
 def cluster_upload_args(wildcards):
@@ -50,7 +60,6 @@ def series_of_run(wildcards):
 wildcard_constraints:
     size=r"\d+(\.\d+)?",
     arch=r"\d+(x\d+)*",
-    backend="|".join(BACKENDS),
     setup="|".join(SETUPS),
     latency=r"\d+(\.\d+)?",
     rep=r"\d+",

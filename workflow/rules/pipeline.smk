@@ -1,13 +1,14 @@
-# Pipeline-overhead experiment (Section 4.1): every configuration x repetition x backend
-# is its own target, so an interrupted study resumes where it stopped.
-rule pipeline_run:
+# Pipeline-overhead experiment (Section 4.1) in blocks: a configuration and repetition with every
+# backend run back to back (in an order drawn from pipeline.order_seed), each block its own target,
+# so an interrupted study resumes where it stopped and a block resumes its unfinished runs.
+rule pipeline_block:
     input:
         notebook=NOTEBOOK,
         dataset=paths.DATASET.replace("{mote}", str(MOTE)),
     output:
-        paths.PIPELINE_RUN,
+        paths.PIPELINE_BLOCK,
     params:
-        run_dir=lambda wildcards, output: os.path.dirname(output[0]),
+        backends=backends_of_block,
         width=width_of,
         series=series_of_run,
         hidden_layers=HIDDEN_LAYERS,
@@ -24,29 +25,31 @@ rule pipeline_run:
         study=config["study"],
         timeout=config["pipeline"]["step_timeout_s"],
         cpu_request=cpu_request_args(config),
-        cluster=cluster_args,
-    # A run owns the machine: concurrent runs would inflate each other's overhead.
+        block=block_args(config),
+        cluster=block_cluster_args,
+    # A block owns the machine: concurrent runs would inflate each other's overhead.
     threads: workflow.cores
     log:
-        "logs/pipeline/{backend}/{arch}_{size}MB/{rep}.log",
+        "logs/pipeline/{arch}_{size}MB/{rep}.log",
     conda:
         "../../environment.yml"
     shell:
-        "mlopsbench pipeline-run --backend {wildcards.backend} --notebook {input.notebook:q}"
+        "mlopsbench pipeline-block --backends {params.backends} --notebook {input.notebook:q}"
         " --dataset {input.dataset:q} --dataset-mb {wildcards.size} --width {params.width}"
         " --hidden-layers {params.hidden_layers} {params.training} --series {params.series}"
-        " --study {params.study} --rep {wildcards.rep} --run-dir {params.run_dir:q}"
-        " --cores {threads} --step-timeout {params.timeout} {params.cpu_request} {params.cluster} 2> {log:q}"
+        " --study {params.study} --rep {wildcards.rep} --block {output:q}"
+        " --cores {threads} --step-timeout {params.timeout} {params.cpu_request} {params.block}"
+        " {params.cluster} 2> {log:q}"
 
 
 rule pipeline_tidy:
     input:
-        PIPELINE_RUNS,
+        PIPELINE_BLOCKS,
     output:
         steps=paths.PIPELINE_STEPS,
         runs=paths.PIPELINE_RUNS,
     params:
-        run_dirs=lambda wildcards, input: [os.path.dirname(p) for p in input],
+        run_dirs=[os.path.dirname(p) for p in PIPELINE_RUNS],
     log:
         "logs/pipeline/tidy.log",
     conda:

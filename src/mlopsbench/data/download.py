@@ -18,6 +18,7 @@ from tqdm import tqdm
 from urllib3.util.retry import Retry
 
 from .. import atomic
+from ..checksums import sha256_of
 from ..errors import InputError
 
 log = logging.getLogger(__name__)
@@ -25,14 +26,6 @@ log = logging.getLogger(__name__)
 
 class DownloadError(InputError):
     pass
-
-
-def sha256_of(path: str | Path, block: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _session(retries: int, backoff: float) -> requests.Session:

