@@ -165,23 +165,63 @@ def test_clock_lags_separate_resolution_from_what_a_clock_marks(repo, tmp_path, 
     assert "Where the clocks part" in text
 
 
-def test_dnnfit_alone_is_paired_with_the_same_cell_in_the_notebook_by_repetition(quick):
+def test_backends_are_compared_within_blocks_as_measured_and_calibrated(quick):
+    """Every ratio pairs two runs of one block; calibrated, each time is at the study's median speed."""
     from mlopsbench.pipeline.backends import primary_clocks
 
     steps, runs, uploads, cells = tidy_tables(quick)
-    pairs = analyse(steps, runs, uploads, cells, margin=0.1, little=5.0).pipeline_cell_pairs
-    fits = steps[(steps["step"] == "dnnfit") & steps["timestamp_source"].isin(primary_clocks())]
-
-    def cell(backend, row):
-        same = fits[(fits["backend"] == backend) & (fits["series"] == row["series"]) &
-                    (fits["dataset_mb"] == row["dataset_mb"]) & (fits["model"] == row["model"]) &
-                    (fits["rep"] == row["rep"])]
-        return same["cell_seconds"].item()
-
-    assert set(pairs["baseline"]) == {"monolithic"} and set(pairs["backend"]) == set(steps["backend"]) - {"monolithic"}
+    bundle = analyse(steps, runs, uploads, cells, margin=0.1, little=5.0)
+    pairs, machine = bundle.pipeline_block_pairs, bundle.pipeline_machine.set_index("run_id")
+    fits = steps[(steps["step"] == "dnnfit") & steps["timestamp_source"].isin(primary_clocks())].set_index("run_id")
+    walls = runs.set_index("run_id")["wall_seconds"]
+    assert set(pairs["block"]) == set(runs["block"]) and set(zip(pairs["a"], pairs["b"])) == {("local", "monolithic")}
     for _, row in pairs.iterrows():
-        assert row["ratio"] == pytest.approx(cell(row["backend"], row) / cell("monolithic", row))
-    assert len(pairs) == len(fits[fits["backend"] != "monolithic"])
+        a, b = f"local/{row['block']}", f"monolithic/{row['block']}"
+        measured = (fits.loc[a, "cell_seconds"] / fits.loc[b, "cell_seconds"] if row["metric"].startswith("dnnfit")
+                    else walls[a] / walls[b])
+        assert row["ratio"] == pytest.approx(measured)
+        assert row["ratio_cal"] == pytest.approx(measured * machine.loc[a, "factor"] / machine.loc[b, "factor"])
+    speed = machine[["cal_before_keras_step_s", "cal_after_keras_step_s"]].mean(axis=1)
+    assert machine["factor"].tolist() == pytest.approx((speed.median() / speed).tolist())
+    pooled = bundle.pipeline_pair_summary
+    assert set(pooled["times"]) == {"measured", "calibrated"} and "20 MB and larger" not in set(pooled["scope"])
+
+
+def test_a_block_on_two_interpreters_is_left_out_and_named(repo, tmp_path, quick):
+    steps, runs, uploads, cells = tidy_tables(quick, seed=2)
+    block = runs["block"].iloc[0]
+    runs.loc[(runs["block"] == block) & (runs["backend"] == "local"), "python"] = "3.11.7 (main) [GCC 12.2.0]"
+    bundle = analyse(steps, runs, uploads, cells, margin=0.1, little=5.0)
+    assert block not in set(bundle.pipeline_block_pairs["block"]) and list(bundle.summary.blocks_left_out) == [block]
+    text = " ".join(pdf_text(build(repo, tmp_path, (steps, runs, uploads, cells), repo / "config/quick.yaml")).split())
+    assert f"Left out of the paired comparisons, because their runs did not record one interpreter build: block {block}" \
+        in text
+
+
+def test_a_pod_costs_its_paired_difference_and_claims_are_judged_with_and_without_waiting(repo, tmp_path, quick):
+    """On a cluster backend: what a pod adds over a process, paired by block and step; C1, C2, C4 and C5
+    twice, the no-wait judgement counted; C6 as shares of pods within a second."""
+    quick["pipeline"]["backends"] = ["kubernetes", "local", "monolithic"]
+    steps, runs, uploads, cells = tidy_tables(quick, seed=4)
+    bundle = analyse(steps, runs, uploads, cells, margin=0.1, little=5.0)
+    pod = steps[steps["backend"] == "kubernetes"].set_index(["run_id", "step"])
+    paired = bundle.pipeline_pod_pairs
+    row = paired.iloc[0]
+    expected = (pod.loc[(f"kubernetes/{row['block']}", row["step"]), "overhead_nowait_seconds"]
+                - steps[(steps["run_id"] == f"local/{row['block']}") & (steps["step"] == row["step"])][
+                    "overhead_nowait_seconds"].item())
+    assert row["overhead_nowait_seconds"] == pytest.approx(expected)
+    assert len(paired) == len(runs[runs["backend"] == "kubernetes"]) * 9
+    claims = bundle.claims.set_index("id")
+    for cid in ("C1", "C2", "C4", "C5"):
+        assert not claims.loc[cid, "counted"] and claims.loc[f"{cid}-nowait", "counted"]
+        assert "without waiting for cores" in claims.loc[f"{cid}-nowait", "conditions"]
+    shares = bundle.pipeline_startup_shares.set_index(["interval", "scope"])
+    assert shares.loc[("created to scheduled", "every pod"), "n"] == len(pod)
+    assert "of" in claims.loc["C6", "evidence"] and "pods (95 % CI" in claims.loc["C6", "evidence"]
+    text = " ".join(pdf_text(build(repo, tmp_path, (steps, runs, uploads, cells), repo / "config/quick.yaml")).split())
+    assert "more than the same step run as a local process (local), paired within blocks" in text
+    assert "(shown," in text and "of this package's own" not in text
 
 
 def test_backends_on_different_python_builds_are_named_a_limitation(repo, tmp_path, quick):

@@ -70,18 +70,21 @@ def tidy_tables(config: dict, scale: int = 1, seed: int = 0):
     layers = config["model"]["hidden_layers"]
     cpu_per_step = json.dumps({step: 2 if step == "dnnfit" else 1 for step in STEPS}, sort_keys=True)
     steps, runs = [], []
-    for backend in config["pipeline"]["backends"]:
-        for c in pipeline_configurations(config):
-            model = architecture_name(c.width, layers)
-            for rep in range(1, config["pipeline"]["repetitions"] * scale + 1):
-                run_id = f"{backend}/{model}_{c.dataset_mb:g}MB/{rep}"
+    backends = config["pipeline"]["backends"]
+    t = 1.8e9
+    for c in pipeline_configurations(config):
+        model = architecture_name(c.width, layers)
+        for rep in range(1, config["pipeline"]["repetitions"] * scale + 1):
+            block = f"{model}_{c.dataset_mb:g}MB/{rep}"
+            for position, backend in enumerate(backends):   # a block: every backend back to back
+                run_id = f"{backend}/{block}"
                 base = {"backend": backend, "series": series_of(config, c.dataset_mb, c.width),
                         "dataset_mb": c.dataset_mb, "model": model, "trainable_params": trainable_params(c.width, layers),
-                        "rep": rep, "run_id": run_id, "raw_dir": f"results/raw/pipeline/{run_id}"}
+                        "rep": rep, "run_id": run_id, "raw_dir": f"results/raw/pipeline/{block}/{backend}"}
                 split = BACKENDS[backend].split
-                t = 1.8e9 + rep * 1000.0
+                start, speed = t, rng.lognormal(0, 0.1)   # the machine's speed drifts from run to run
                 for step in STEPS:
-                    cell = rng.gamma(2.0, 0.5) * (c.dataset_mb if step in ("dnnfit", "plot") else 0.05)
+                    cell = speed * rng.gamma(2.0, 0.5) * (c.dataset_mb if step in ("dnnfit", "plot") else 0.05)
                     overhead = rng.normal(3.0, 0.3) if split else 0.01
                     wait = rng.exponential(0.5) if split else 0.0
                     startup = min(overhead - wait, rng.normal(2.0, 0.2)) if split else 0.0
@@ -94,15 +97,25 @@ def tidy_tables(config: dict, scale: int = 1, seed: int = 0):
                                          "cell_seconds": cell, "duration_seconds": cell + overhead,
                                          "overhead_seconds": overhead,
                                          "overhead_pct": 100 * overhead / (cell + overhead), "status": "succeeded",
-                                         "run_status": "succeeded"})
+                                         "run_status": "succeeded", "core_wait_seconds": wait,
+                                         "overhead_nowait_seconds": overhead - wait,
+                                         "overhead_nowait_pct": 100 * (overhead - wait) / (cell + overhead - wait)})
                     t += cell + overhead
                 cells = sum(r["cell_seconds"] for r in steps[-len(STEPS):])
-                wall = t - (1.8e9 + rep * 1000.0)
-                runs.append(base | {"created": t - wall, "finished": t, "wall_seconds": wall, "cell_seconds": cells,
+                wall = t - start
+                keras = 0.0015 * speed
+                runs.append(base | {"created": start, "finished": t, "wall_seconds": wall, "cell_seconds": cells,
                                     "overhead_seconds": wall - cells, "overhead_pct": 100 * (wall - cells) / wall,
                                     "imports_seconds": None, "steps": len(STEPS), "steps_failed": 0,
                                     "status": "succeeded", "epochs": config["training"]["epochs"], "cores": 2,
-                                    "cpu_per_step": cpu_per_step, "python": PYTHON_BUILD})
+                                    "cpu_per_step": cpu_per_step, "python": PYTHON_BUILD, "block": block,
+                                    "block_position": position, "block_order": " > ".join(backends), "order_seed": seed,
+                                    "cal_python": PYTHON_BUILD, "cal_before_t": start - 8, "cal_after_t": t,
+                                    "cal_before_keras_step_s": keras, "cal_after_keras_step_s": keras * rng.normal(1, 0.03),
+                                    "cal_before_python_s": 0.9 * speed, "cal_after_python_s": 0.9 * speed,
+                                    "cal_before_steal_pct": 0.5, "cal_after_steal_pct": 0.5, "cpu_idle_pct": 20.0,
+                                    "cpu_steal_pct": 0.5, "cpu_iowait_pct": 0.0})
+                t += 20
     uploads, cell_rows = [], []
     upload = config["upload"]
     for setup in upload["setups"]:

@@ -47,6 +47,9 @@ class Summary:
     kubernetes_versions: list[str] = field(default_factory=list)   # what the runs' API servers reported
     pythons: dict[str, list[str]] = field(default_factory=dict)     # backend -> the interpreter builds its steps ran on
     unmeasured: dict[str, int] = field(default_factory=dict)        # a reference's design parts still to be measured
+    calibrated_runs: int = 0                                       # counted runs with a calibration on both ends
+    drifted_runs: int = 0                                          # ...whose calibration moved more than 10 %
+    blocks_left_out: dict[str, str] = field(default_factory=dict)   # block -> the interpreter builds its runs recorded
     serving_updates: int = 0                                       # the serving experiment (beyond the thesis)
     serving_updates_failed: int = 0
     serving_failed_requests: int = 0                               # failed or unanswered, through every update
@@ -67,15 +70,20 @@ class StatsBundle:
     pipeline_steps_summary: pd.DataFrame = field(default_factory=_table)      # per step: durations, overheads
     pipeline_run_overhead: pd.DataFrame = field(default_factory=_table)       # one row per run
     pipeline_overall_summary: pd.DataFrame = field(default_factory=_table)    # the runs' overhead per configuration
-    pipeline_cell_pairs: pd.DataFrame = field(default_factory=_table)        # dnnfit split against the notebook, per rep
     pipeline_startup_summary: pd.DataFrame = field(default_factory=_table)    # creation to scheduling to running
     pipeline_runs_summary: pd.DataFrame = field(default_factory=_table)       # end-to-end wall times
     pipeline_overhead_parts: pd.DataFrame = field(default_factory=_table)     # wait, start-up, marshalling, rest
     pipeline_memory: pd.DataFrame = field(default_factory=_table)             # each step's peak resident memory
-    pipeline_cluster_cost: pd.DataFrame = field(default_factory=_table)       # what a pod adds over a process
     pipeline_clocks: pd.DataFrame = field(default_factory=_table)             # each clock's overhead against ours
     pipeline_clock_lags: pd.DataFrame = field(default_factory=_table)         # each clock's stamps against ours
+    pipeline_clock_twins: pd.DataFrame = field(default_factory=_table)        # two names, one clock, per event
     pipeline_pod_seconds: pd.DataFrame = field(default_factory=_table)        # where a pod's seconds go (CRI)
+    pipeline_startup_shares: pd.DataFrame = field(default_factory=_table)     # claim C6: pods within a second
+    pipeline_machine: pd.DataFrame = field(default_factory=_table)            # each run's calibrations and speed
+    pipeline_block_pairs: pd.DataFrame = field(default_factory=_table)        # ratios between backends per block
+    pipeline_pair_summary: pd.DataFrame = field(default_factory=_table)       # ...per configuration and pooled
+    pipeline_pod_pairs: pd.DataFrame = field(default_factory=_table)          # pod minus process, per block and step
+    pipeline_pod_cost: pd.DataFrame = field(default_factory=_table)           # ...per step and over all steps
     upload_summary: pd.DataFrame = field(default_factory=_table)
     upload_equivalence: pd.DataFrame = field(default_factory=_table)          # claim C9's tests
     upload_cells: pd.DataFrame = field(default_factory=_table)                # finished or skipped, and why

@@ -20,7 +20,7 @@ from .. import atomic
 from ..data.models import trainable_params
 from ..rawdirs import CellDir, RunDir
 from ..upload.setups import SETUPS, THESIS_ROLES
-from .analysis import PARTS, split_backends
+from .analysis import OWN_WORK, PARTS, split_backends
 from .bundle import StatsBundle
 from .figure_registry import FIGURES, Figure
 from .stats import in_series, reference
@@ -33,13 +33,30 @@ STACK = ("preprocessing", "plot", "createdict", "dnncompile", "dnnfit", "dnneval
 JOB_COLORS = {job: f"C{i}" for i, job in enumerate(JOBS)}
 ROLE_MARKERS = {"vm": "o", "pod": "s"}
 
-def errorbar(ax, frame: pd.DataFrame, x: str, label: str, color: str, marker: str = "o") -> None:
+def errorbar(ax, frame: pd.DataFrame, x: str, label: str, color: str, marker: str = "o", linestyle: str = "-",
+             show_n: bool = True, filled: bool | None = None) -> None:
     frame = frame.sort_values(x)
     # The point and bars the tables read: the mean and its t-interval, or the median and its
     # interval, or the mean and the range of a few values (stats.summarize).
     center = frame["median"].where(frame["read"] == "median", frame["mean"])
     low, high = (center - frame["low"]).fillna(0).clip(lower=0), (frame["high"] - center).fillna(0).clip(lower=0)
-    ax.errorbar(frame[x], center, yerr=[low, high], label=label, color=color, marker=marker, capsize=3)
+    ax.errorbar(frame[x], center, yerr=[low, high], label=label, color=color, marker=marker, capsize=3,
+                linestyle=linestyle, mfc=color if (linestyle == "-" if filled is None else filled) else "white")
+    if show_n:
+        for xi, yi, n in zip(frame[x], center, frame["n"]):
+            ax.annotate(f"{int(n)}", (xi, yi), textcoords="offset points", xytext=(4, -9), fontsize=6, color=color)
+
+
+def size_axis(ax, values, labels=None) -> None:
+    """A log axis ticked at the values drawn, labelled plainly: no minor labels to collide."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    values = sorted(set(values))
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(values))
+    ax.set_xticklabels(labels or [f"{v:g}" for v in values])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _thesis(ax, xs, ys, color: str, label: str | None = "thesis") -> None:
@@ -70,8 +87,8 @@ def _run_sources(runs: pd.DataFrame) -> list[str]:
     return sorted(found)
 
 
-def _panels(plt, count: int, width: float, height: float):
-    fig, axes = plt.subplots(1, count, figsize=(width * count, height), squeeze=False)
+def _panels(plt, count: int, width: float, height: float, sharey: bool = False):
+    fig, axes = plt.subplots(1, count, figsize=(width * count, height), squeeze=False, sharey=sharey)
     return fig, list(axes.flat)
 
 
@@ -82,7 +99,8 @@ def pipeline_figures(stats: StatsBundle, out_dir: Path) -> list[dict]:
     runs = stats.pipeline_run_overhead
     runs = runs[runs["backend"].isin(backends)]
     return [_durations_figure(stats, backends, runs, out_dir), *_overall_figures(stats, backends, runs, out_dir),
-            *_job_figures(stats, backends, runs, out_dir), _parts_figure(stats, backends, runs, out_dir)]
+            *_job_figures(stats, backends, runs, out_dir), _parts_figure(stats, backends, runs, out_dir),
+            _pod_cost_figure(stats, runs, out_dir), _calibration_figure(stats, runs, out_dir)]
 
 
 def _durations_figure(stats, backends: list[str], runs: pd.DataFrame, out_dir: Path) -> dict:
@@ -98,7 +116,7 @@ def _durations_figure(stats, backends: list[str], runs: pd.DataFrame, out_dir: P
     step_colors = {step: f"C{i}" for i, step in enumerate(STACK)}
     frames = [(durations[durations["backend"] == b].pivot_table(index="dataset_mb", columns="step", values="mean"),
                f"reproduced ({b})") for b in backends] + [(thesis, "thesis (Table 2; Table 3 midpoints)")]
-    fig, axes = _panels(plt, len(frames), 5.2, 5)
+    fig, axes = _panels(plt, len(frames), 5.2, 5, sharey=True)
     for ax, (frame, title) in zip(axes, frames):
         order = [step for step in STACK if step in frame.columns]
         frame[order].plot.bar(stacked=True, ax=ax, width=0.7, legend=False, rot=0,
@@ -120,15 +138,19 @@ def _overall_figures(stats, backends: list[str], runs: pd.DataFrame, out_dir: Pa
     made = []
     for figure, series, x, xlabel in ((FIGURES["overhead_dataset"], "dataset", "dataset_mb", "dataset [MB]"),
                                       (FIGURES["overhead_model"], "model", "trainable_params", "trainable parameters")):
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        drawn = in_series(overall[overall["backend"].isin(backends)], series)
         for backend in backends:
-            errorbar(ax, in_series(overall[overall["backend"] == backend], series), x, f"reproduced ({backend})",
-                      colors[backend])
+            mine = drawn[drawn["backend"] == backend]
+            errorbar(ax, mine[mine["metric"] == "overhead_pct"], x, f"{backend}", colors[backend])
+            errorbar(ax, mine[mine["metric"] == "overhead_nowait_pct"], x, f"{backend}, without waiting for cores",
+                     colors[backend], linestyle="--", show_n=False)
         mine = points[points["series"] == series]
         xs = mine["dataset_mb"] if series == "dataset" else mine["model"].map(_params_of)
         _thesis(ax, xs, mine["value"], "black")
-        ax.set(xscale="log", xlabel=xlabel, ylabel="overall overhead [%]", ylim=(0, 100))
-        ax.legend()
+        _size_ticks(ax, drawn, series, x)
+        ax.set(xlabel=xlabel, ylabel="overall overhead [%]", ylim=(0, 100))
+        ax.legend(fontsize=7)
         made.append(save_figure(fig, out_dir, figure, _run_sources(in_series(runs, series))))
     return made
 
@@ -138,18 +160,23 @@ def _job_figures(stats, backends: list[str], runs: pd.DataFrame, out_dir: Path) 
     import matplotlib.pyplot as plt
 
     steps = stats.pipeline_steps_summary
-    shares = steps[(steps["metric"] == "overhead_pct") & steps["step"].isin(JOBS)]
+    shares = steps[steps["metric"].isin(["overhead_pct", "overhead_nowait_pct"]) & steps["step"].isin(JOBS)]
     made = []
     for figure, series, x, xlabel in ((FIGURES["job_overhead_dataset"], "dataset", "dataset_mb", "dataset [MB]"),
                                       (FIGURES["job_overhead_model"], "model", "trainable_params",
                                        "trainable parameters")):
-        fig, axes = _panels(plt, len(backends), 6.5, 4.2)
+        fig, axes = _panels(plt, len(backends), 6.5, 4.2, sharey=True)
         for ax, backend in zip(axes, backends):
             data = in_series(shares[shares["backend"] == backend], series)
             for job in JOBS:
-                errorbar(ax, data[data["step"] == job], x, job, JOB_COLORS[job])
+                mine = data[data["step"] == job]
+                errorbar(ax, mine[mine["metric"] == "overhead_pct"], x, job, JOB_COLORS[job])
+                errorbar(ax, mine[mine["metric"] == "overhead_nowait_pct"], x, None, JOB_COLORS[job],
+                         linestyle="--", show_n=False)
             _job_references(ax, reference(), series)
-            ax.set(title=backend, xscale="log", xlabel=xlabel, ylabel="job overhead [%]", ylim=(0, 105))
+            _size_ticks(ax, data, series, x)
+            ax.set(title=f"{backend} (dashed: without waiting for cores)", xlabel=xlabel, ylabel="job overhead [%]",
+                   ylim=(0, 105))
             ax.legend(fontsize=8)
         made.append(save_figure(fig, out_dir, figure, _run_sources(in_series(runs, series))))
     return made
@@ -174,6 +201,90 @@ def _parts_figure(stats, backends: list[str], runs: pd.DataFrame, out_dir: Path)
     return save_figure(fig, out_dir, FIGURES["overhead_parts"], _run_sources(runs))
 
 
+def _nothing(ax, why: str) -> None:
+    ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+
+
+def _pod_cost_figure(stats, runs: pd.DataFrame, out_dir: Path) -> dict:
+    """A pod's overhead minus a process's, paired within blocks, per step, with the CRI parts' sum."""
+    import matplotlib.pyplot as plt
+
+    cost = stats.pipeline_pod_cost
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    if cost.empty:
+        _nothing(ax, "no block ran a pod and a process side by side")
+    else:
+        steps = [s for s in STACK if s in set(cost["step"])] + ["all steps"]
+        where = {step: i for i, step in enumerate(steps)}
+        for value, marker, label in (("overhead_nowait_seconds", "o", "without waiting for cores"),
+                                     ("overhead_seconds", "s", "waiting included")):
+            mine = cost[cost["value"] == value].assign(position=lambda f: f["step"].map(where))
+            shift = -0.12 if value == "overhead_nowait_seconds" else 0.12
+            errorbar(ax, mine.assign(position=mine["position"] + shift), "position", label, "C0", marker,
+                     linestyle="none", filled=value == "overhead_nowait_seconds")
+        parts = cri_sum(stats)
+        if parts is not None:
+            ax.axhline(parts, color="grey", linewidth=1, label=f"the pod's own parts (CRI), {parts:.2f} s")
+        ax.set_xticks(range(len(steps)), steps, rotation=40, ha="right")
+        ax.set(ylabel="pod minus process [s]")
+        ax.axhline(0, color="black", linewidth=0.5)
+        ax.legend(fontsize=7)
+    return save_figure(fig, out_dir, FIGURES["pod_cost"], _run_sources(runs))
+
+
+def cri_sum(stats) -> float | None:
+    """The sum of the medians of a pod's own parts over all steps: everything but the step's work."""
+    frame = stats.pipeline_pod_seconds
+    frame = frame[(frame["step"] == "all steps") & (frame["part"] != OWN_WORK)] if not frame.empty else frame
+    return float(frame["median"].sum()) if not frame.empty else None
+
+
+def sittings(times: pd.Series, gap_s: float = 3600.0) -> pd.Series:
+    """Which sitting each time belongs to: a new one begins after a pause of ``gap_s``."""
+    order = times.sort_values()
+    return (order.diff() > gap_s).cumsum().reindex(times.index)
+
+
+def _calibration_figure(stats, runs: pd.DataFrame, out_dir: Path) -> dict:
+    """The calibrations against the time, a column per sitting, Keras on top, Python below."""
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    machine = stats.pipeline_machine
+    machine = machine[machine["cal_before_t"].notna()] if not machine.empty else machine
+    if machine.empty:
+        fig, ax = plt.subplots(figsize=(6, 2))
+        _nothing(ax, "no run was calibrated")
+        return save_figure(fig, out_dir, FIGURES["calibration"], _run_sources(runs))
+    machine = machine.assign(sitting=sittings(machine["cal_before_t"]))
+    count = int(machine["sitting"].max()) + 1
+    fig, axes = plt.subplots(2, count, figsize=(max(7.5, 3.6 * count), 6), squeeze=False, sharey="row")
+    colors = {backend: f"C{i}" for i, backend in enumerate(sorted(machine["backend"].unique()))}
+    for column, (sitting, group) in enumerate(machine.groupby("sitting")):
+        for row, (what, scale, label) in enumerate((("keras_step_s", 1e6, "Keras step [us]"),
+                                                    ("python_s", 1.0, "Python loop [s]"))):
+            ax = axes[row][column]
+            for backend, mine in group.groupby("backend"):
+                for phase, marker in (("before", "o"), ("after", "x")):
+                    when = pd.to_datetime(mine[f"cal_{phase}_t"], unit="s")
+                    ax.scatter(when, mine[f"cal_{phase}_{what}"] * scale, marker=marker, s=14, color=colors[backend],
+                               label=f"{backend} {phase}" if column == 0 and row == 0 else None)
+            drifted = group[group["drifted"]]
+            ax.scatter(pd.to_datetime(drifted["cal_after_t"], unit="s"), drifted[f"cal_after_{what}"] * scale,
+                       s=80, facecolors="none", edgecolors="red")
+            ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+            ax.tick_params(axis="x", labelsize=7, rotation=45)
+            if column == 0:
+                ax.set_ylabel(label)
+            if row == 0:
+                ax.set_title(f"sitting {sitting + 1}: {pd.to_datetime(group['cal_before_t'].min(), unit='s'):%Y-%m-%d}"
+                             " (UTC)", fontsize=9)
+    fig.legend(loc="lower center", ncol=3, fontsize=7)
+    fig.tight_layout(rect=(0, 0.08, 0.89, 1))   # a right margin under 0.9: save_figure keeps this layout
+    return save_figure(fig, out_dir, FIGURES["calibration"], _run_sources(runs))
+
+
 def _job_references(ax, ref: dict, series: str) -> None:
     if series == "dataset":
         marks = pd.DataFrame(ref["job_overhead_pct"])
@@ -184,6 +295,17 @@ def _job_references(ax, ref: dict, series: str) -> None:
         for band in ref["job_overhead_pct_range"]:
             if band["series"] == "model" and band["step"] in JOBS:
                 ax.axhspan(band["low"] - 0.5, band["high"] + 0.5, color=JOB_COLORS[band["step"]], alpha=0.15)
+
+
+def _size_ticks(ax, drawn: pd.DataFrame, series: str, x: str) -> None:
+    """Ticks at the sizes drawn: the datasets in MB, or the models by name at their parameter counts."""
+    if drawn.empty:
+        return
+    if series == "dataset":
+        size_axis(ax, drawn[x])
+    else:
+        models = drawn.drop_duplicates(x).sort_values(x)
+        size_axis(ax, models[x], [f"{m}\n{p:,}" for m, p in zip(models["model"], models[x])])
 
 
 def _params_of(model: str) -> int:
@@ -212,7 +334,8 @@ def upload_figure(stats: StatsBundle, out_dir: Path) -> dict:
         for role, group in marks[marks["latency_ms"] == latency].groupby("setup"):
             _thesis(ax, group["model_mb"], group["seconds"], role_colors.get(role, "black"),
                     f"thesis {THESIS_ROLES[role]}")
-        ax.set(title=f"{latency:g} ms", xlabel="model [MB]", ylabel="upload time [s]", xscale="log", yscale="log")
+        size_axis(ax, cell["model_mb"])
+        ax.set(title=f"{latency:g} ms", xlabel="model [MB]", ylabel="upload time [s]", yscale="log")
         ax.legend(fontsize=6)
     for ax in list(axes.flat)[len(latencies):]:
         ax.set_visible(False)

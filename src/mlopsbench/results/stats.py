@@ -181,9 +181,13 @@ def run_overhead(steps: pd.DataFrame) -> pd.DataFrame:
     ok = counted_steps(steps)
     keys = ["backend", "series", "dataset_mb", "model", "trainable_params", "rep", "run_id"]
     keys += ["raw_dir"] if "raw_dir" in steps.columns else []  # provenance, where the tidy table has it
-    runs = ok.groupby(keys, as_index=False)[
-        ["overhead_seconds", "duration_seconds", "cell_seconds"]].sum()
+    sums = ["overhead_seconds", "duration_seconds", "cell_seconds"]
+    sums += ["core_wait_seconds", "overhead_nowait_seconds"] if "core_wait_seconds" in ok else []
+    runs = ok.groupby(keys, as_index=False)[sums].sum(min_count=1)
     runs["overhead_pct"] = 100 * runs["overhead_seconds"] / runs["duration_seconds"]
+    if "core_wait_seconds" in runs:  # the same, as if no step had waited for cores
+        runs["overhead_nowait_pct"] = 100 * runs["overhead_nowait_seconds"] / (runs["duration_seconds"]
+                                                                               - runs["core_wait_seconds"])
     return runs
 
 
