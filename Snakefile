@@ -5,6 +5,7 @@ from mlopsbench import paths
 from mlopsbench.config import (
     block_args,
     choices,
+    cluster_up_args,
     cpu_request_args,
     pipeline_blocks,
     pipeline_runs,
@@ -43,7 +44,8 @@ onstart:
     shell(f"mlopsbench progress --config {shlex.quote(CONFIG_FILE)}")
     if USES_LOCAL_CLUSTER:
         # The study brings the local cluster up if it is down, and leaves it as the user had it.
-        shell(f"mlopsbench cluster up --repo {shlex.quote(workflow.basedir)} --hold {paths.CLUSTER_HOLD}")
+        shell(f"mlopsbench cluster up --repo {shlex.quote(workflow.basedir)} --hold {paths.CLUSTER_HOLD} "
+              f"{cluster_up_args(config)}")
     if USES_CLUSTER:
         # What a runner killed outright left in the cluster goes before anything is measured.
         shell(f"mlopsbench cleanup --cluster-config {shlex.quote(CONFIG_FILE)}")

@@ -26,12 +26,15 @@ def make_dataset(folder: Path, size_mb: float, lines: int = 50_000) -> Path:
 
 
 def run_once(plan, backend_name: str, root: Path, dataset: Path, size_mb: float, width: int, epochs: int, rep: int,
-             cores: int, cluster=None, **spec) -> tuple[list[dict], dict]:
-    """Run the pipeline once on ``backend_name``; return its step rows and run row."""
-    identity = RunIdentity(study="bench", backend=backend_name, configuration=paths.configuration_name(width, 3, size_mb),
+             cores: int, cluster=None, inputs=("DATASET",), parameters=None, study: str = "bench",
+             **spec) -> tuple[list[dict], dict]:
+    """Run the pipeline once on ``backend_name``; return its step rows and run row. ``parameters``
+    replaces the notebook's (those of the regression pipeline by default)."""
+    identity = RunIdentity(study=study, backend=backend_name, configuration=paths.configuration_name(width, 3, size_mb),
                            rep=rep, series="dataset", dataset_mb=size_mb, width=width, hidden_layers=3)
     run_dir = root / backend_name / identity.configuration / str(rep)
-    parameters = {"DATASET": str(dataset), "EPOCHS": epochs, "WIDTH": width, "SEED": 1}
-    backend(backend_name).run(plan, RunSpec(identity, run_dir, parameters, cores=cores, inputs=("DATASET",),
+    if parameters is None:
+        parameters = {"DATASET": str(dataset), "EPOCHS": epochs, "WIDTH": width, "SEED": 1}
+    backend(backend_name).run(plan, RunSpec(identity, run_dir, parameters, cores=cores, inputs=inputs,
                                             cluster=cluster, **spec))
     return read_run(run_dir)

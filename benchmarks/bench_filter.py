@@ -10,13 +10,13 @@ is the ratio of median throughputs (ours / awk), which must be at least 0.5.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from _results import Results, json_option
 from mlopsbench.data.synthetic import write_published_file
 
 REQUIRED_RATIO = 0.5
@@ -32,7 +32,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=2_300_000)
     parser.add_argument("--repeats", type=int, default=5)
+    json_option(parser)
     args = parser.parse_args()
+    results = Results(args)
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -52,15 +54,16 @@ def main() -> int:
     if kept_ours != kept_awk:
         print(f"FAIL: rows differ (ours {kept_ours}, awk {kept_awk})")
         return 1
-    median = {name: statistics.median(values) for name, values in times.items()}
+    median = {name: results.measured(f"{name} seconds", values) for name, values in times.items()}
     for name, values in times.items():
         print(f"{name:>4}: median {median[name]:.3f} s (min {min(values):.3f}, max {max(values):.3f}), "
               f"{args.lines / median[name] / 1e6:.2f} M lines/s")
     ratio = median["awk"] / median["ours"]  # throughput ours / throughput awk
-    verdict = "ok" if ratio >= REQUIRED_RATIO else "FAIL"
-    print(f"throughput ratio ours/awk = {ratio:.2f} (required >= {REQUIRED_RATIO}) {verdict}; "
+    ok = results.ratio("throughput ours / awk", ratio, f">= {REQUIRED_RATIO}", ratio >= REQUIRED_RATIO)
+    print(f"throughput ratio ours/awk = {ratio:.2f} (required >= {REQUIRED_RATIO}) {'ok' if ok else 'FAIL'}; "
           f"{kept_ours:,} rows kept by both")
-    return 0 if ratio >= REQUIRED_RATIO else 1
+    results.write()
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from _common import NOTEBOOK, make_dataset, run_once
+from _results import Results, json_option
 from mlopsbench.pipeline.compiler import compile_notebook
 
 MARSHAL_IMPORTS = {"parquet": "import pandas, pyarrow.parquet", "keras": "import keras", "npy": "import numpy",
@@ -57,7 +58,7 @@ def ran_alone(rows: list[dict]) -> set[str]:
             if not any(s < end and start < e for other, (s, e) in spans.items() if other != step)}
 
 
-def thesis_scale(args, plan) -> int:
+def thesis_scale(args, plan, results: Results) -> int:
     from mlopsbench.results.stats import summarize
 
     failed = False
@@ -83,15 +84,19 @@ def thesis_scale(args, plan) -> int:
             if not ratios:
                 continue
             found = summarize(ratios)
-            ratio = statistics.median(ratios)
+            ratio = results.measured(f"{step} split / notebook, {size_mb:g} MB {width}x{width}x{width}", ratios, "ratio")
             checked = step == "dnnfit" or step in alone
             bad = checked and ratio > 1.05
+            if checked:
+                results.ratio(f"{step} split / notebook, {size_mb:g} MB {width}x{width}x{width}", ratio, "<= 1.05",
+                              not bad)
             failed |= bad
             print(f"{step:<20}{statistics.median(c[step] for c in cells['local']):>10.2f}"
                   f"{statistics.median(c[step] for c in cells['monolithic']):>12.2f}{ratio:>8.3f}  "
                   f"[{found['t_low']:.3f}, {found['t_high']:.3f}]  {'yes' if step in alone else 'no'}"
                   f"{'  FAIL (> 1.05)' if bad else ''}")
     print(f"\nrequired: median ratio <= 1.05 for dnnfit and every cell that ran alone: {'FAIL' if failed else 'ok'}")
+    results.write()
     return 1 if failed else 0
 
 
@@ -102,10 +107,12 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--thesis-scale", action="store_true", help="40 MB and 64x64x64 on 20 MB (see above)")
+    json_option(parser)
     args = parser.parse_args()
+    results = Results(args)
     plan = compile_notebook(NOTEBOOK)
     if args.thesis_scale:
-        return thesis_scale(args, plan)
+        return thesis_scale(args, plan, results)
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -132,18 +139,20 @@ def main() -> int:
         floor = floor_seconds(imports, repeats=5)
         ratios.append(overhead / floor)
         print(f"{name:<20}{overhead:>12.3f}{floor:>10.3f}{overhead / floor:>8.2f}  {'; '.join(imports)}")
-    median_ratio = statistics.median(ratios)
-    ok_overhead = median_ratio <= 1.3
+    median_ratio = results.measured("per-step overhead / floor", ratios, "ratio")
+    ok_overhead = results.ratio("median per-step overhead / floor", median_ratio, "<= 1.3", median_ratio <= 1.3)
     print(f"\nmedian per-step overhead / floor = {median_ratio:.2f} (required <= 1.3) {'ok' if ok_overhead else 'FAIL'}")
 
-    fit = {b: statistics.median(r["cell_seconds"] for r in rows[b] if r["step"] == "dnnfit") for b in rows}
+    fit = {b: results.measured(f"dnnfit cell, {b}", [r["cell_seconds"] for r in rows[b] if r["step"] == "dnnfit"])
+           for b in rows}
     fit_ratio = fit["local"] / fit["monolithic"]
-    ok_fit = fit_ratio <= 1.05
+    ok_fit = results.ratio("dnnfit split / monolithic", fit_ratio, "<= 1.05", fit_ratio <= 1.05)
     print(f"dnnfit cell time: split {fit['local']:.3f} s, monolithic {fit['monolithic']:.3f} s, "
           f"ratio {fit_ratio:.3f} (required <= 1.05) {'ok' if ok_fit else 'FAIL'}")
-    wall = {b: statistics.median(values) for b, values in walls.items()}
+    wall = {b: results.measured(f"end to end, {b}", values) for b, values in walls.items()}
     print(f"end to end: split {wall['local']:.2f} s, monolithic {wall['monolithic']:.2f} s, "
           f"ratio {wall['local'] / wall['monolithic']:.2f} (reported, no requirement)")
+    results.write()
     return 0 if ok_overhead and ok_fit else 1
 
 

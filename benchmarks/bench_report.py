@@ -12,14 +12,14 @@ fixed cost of drawing and laying out).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from mlopsbench.config import load_config
-from mlopsbench.data.synthetic import tidy_tables
+from mlopsbench.results.sample_tables import tidy_tables
+from _results import Results, json_option
 from mlopsbench.results.analysis import analyse
 from mlopsbench.results.figures import make_figures
 from mlopsbench.results.report import write_report
@@ -40,7 +40,9 @@ def build(tables, out: Path, analysis: dict) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    json_option(parser)
     args = parser.parse_args()
+    results = Results(args)
     config = load_config(REPO / "config/config.yaml")
     tables = {scale: tidy_tables(config, scale=scale, seed=scale) for scale in (1, 10)}
     for scale, (steps, _, uploads, _) in tables.items():
@@ -51,12 +53,13 @@ def main() -> int:
         for i in range(args.rounds):
             for scale in (1, 10):
                 times[scale].append(build(tables[scale], Path(tmp) / f"{scale}x-{i}", config["analysis"]))
-    median = {scale: statistics.median(values) for scale, values in times.items()}
+    median = {scale: results.measured(f"stats, figures and report at {scale}x", values) for scale, values in times.items()}
     for scale, values in times.items():
         print(f"{scale:>2}x: median {median[scale]:.2f} s (min {min(values):.2f}, max {max(values):.2f})")
     ratio = median[10] / median[1]
-    ok = ratio <= 3
+    ok = results.ratio("time 10x / 1x", ratio, "<= 3", ratio <= 3)
     print(f"time ratio 10x / 1x = {ratio:.2f} (required <= 3) {'ok' if ok else 'FAIL'}")
+    results.write()
     return 0 if ok else 1
 
 

@@ -27,13 +27,14 @@ from pathlib import Path
 
 import requests
 
+from _results import Results, json_option
 from mlopsbench.data.models import build_upload_model
 from mlopsbench.serving import env
-from mlopsbench.serving.cell import FEATURES, MODEL
 from mlopsbench.serving.client import IN_FLIGHT, Client, infer_body
 from mlopsbench.serving.edge import EdgeProcesses
+from mlopsbench.serving.measure import FEATURES, MODEL
 from mlopsbench.serving.versions import publish
-from mlopsbench.upload.objectstore import SeaweedFS, client, ensure_bucket, free_ports
+from mlopsbench.store.objectstore import SeaweedFS, client, ensure_bucket, free_ports
 
 REPO = Path(__file__).resolve().parents[1]
 BUCKET, PART, POLL_S = "bench", 16 << 20, 1.0
@@ -125,7 +126,9 @@ def main() -> int:
     parser.add_argument("--size-mib", type=float, default=16)
     parser.add_argument("--updates", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=20)
+    json_option(parser)
     args = parser.parse_args()
+    results = Results(args)
     python = env.python(REPO)
     with tempfile.TemporaryDirectory() as folder, SeaweedFS(Path(folder) / "store") as endpoint:
         tmp = Path(folder)
@@ -139,19 +142,25 @@ def main() -> int:
         publish(minio, BUCKET, MODEL, "v1", versions[0], PART)
         with EdgeProcesses(python, endpoint, BUCKET, MODEL, tmp / "models", tmp / "logs", free_ports(1)[0], POLL_S,
                            ready_timeout_s=600) as edge:
-            served = statistics.median(time_to_serve(edge, minio, versions))
+            served = results.measured("time to serve at 0 ms", time_to_serve(edge, minio, versions))
             bare = bare_rate(edge.url, args.seconds)
             ours = client_rate(edge.url, args.seconds, asked_per_s=3 * bare)
     parts = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in alone.items())
     print(f"{args.size_mib:g} MiB at 0 ms: parts alone {parts}; sum {floor:.3f} s (medians of {args.updates})")
     allowed = 1.2 * floor + POLL_S
-    ok_time = served <= allowed
+    for name, seconds in alone.items():
+        results.measured(f"{name} alone (median)", [seconds])
+    ok_time = results.ratio("time to serve / sum of its parts", served / floor, f"<= 1.2 + poll {POLL_S:g} s / sum",
+                            served <= allowed)
     print(f"time to serve median {served:.3f} s; ratio to the sum {served / floor:.2f}; allowed <= 1.2 x sum + "
           f"poll {POLL_S:g} s = {allowed:.3f} s {'ok' if ok_time else 'FAIL'}")
-    ok_rate = ours / bare >= 0.9
+    results.measured("steady rate, our client", [ours], "requests/s")
+    results.measured("steady rate, bare loop", [bare], "requests/s")
+    ok_rate = results.ratio("rate ours / bare loop", ours / bare, ">= 0.9", ours / bare >= 0.9)
     print(f"steady rate: our client {ours:.1f}/s, bare loop of {CONNECTIONS} connections {bare:.1f}/s "
           f"asked {3 * bare:.0f}/s; ratio {ours / bare:.3f} (required >= 0.9) "
           f"{'ok' if ok_rate else 'FAIL'}")
+    results.write()
     return 0 if ok_time and ok_rate else 1
 
 

@@ -24,8 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlopsbench.upload.latency import DelayProxy
-from mlopsbench.upload.objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, SeaweedFS, client, ensure_bucket
+from _results import Results, json_option
+from mlopsbench.store.latency import DelayProxy
+from mlopsbench.store.objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, SeaweedFS, client, ensure_bucket
 from mlopsbench.upload.worker import request_count
 
 MIB = 1 << 20
@@ -57,7 +58,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=11)
     parser.add_argument("--size-mib", type=int, default=64)
+    json_option(parser)
     args = parser.parse_args()
+    results = Results(args)
     with tempfile.TemporaryDirectory() as tmp, SeaweedFS(Path(tmp) / "store") as endpoint:
         ensure_bucket(endpoint, BUCKET)
         large, small = Path(tmp) / "large.bin", Path(tmp) / "small.bin"
@@ -72,10 +75,12 @@ def main() -> int:
                 direct.append(direct_seconds(endpoint, large))
         # Median of the alternated pairs' ratios: drift of the machine hits both sides of a pair.
         ratio = statistics.median(d / o for d, o in zip(direct, ours))  # throughput ours / direct
+        results.measured(f"upload through the proxy at 0 ms, {args.size_mib} MiB", ours)
+        results.measured(f"direct PUT, {args.size_mib} MiB", direct)
         mb = large.stat().st_size / 1e6
         print(f"0 ms, {args.size_mib} MiB: ours {mb / statistics.median(ours):.0f} MB/s, "
               f"direct PUT {mb / statistics.median(direct):.0f} MB/s (medians of {args.repeats})")
-        ok = ratio >= 0.9
+        ok = results.ratio("throughput ours / direct", ratio, ">= 0.9", ratio >= 0.9)
         print(f"throughput ratio ours/direct = {ratio:.3f} (required >= 0.9) {'ok' if ok else 'FAIL'}")
 
         for path in (small, large):
@@ -85,8 +90,11 @@ def main() -> int:
                     times[rtt] = statistics.median(worker_seconds(endpoint, address, path, args.repeats))
             requests = request_count(path.stat().st_size, PART)
             per_request = (times[50] - times[0]) / (requests * 0.050)
+            results.measured(f"round trips per request at 50 ms, {path.stat().st_size // MIB} MiB", [per_request],
+                             "round trips")
             print(f"50 ms, {path.stat().st_size // MIB} MiB ({requests} request{'s' * (requests > 1)}): "
                   f"{times[0]:.3f} s -> {times[50]:.3f} s, {per_request:.2f} round trips per request")
+    results.write()
     return 0 if ok else 1
 
 

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from mlopsbench.cluster import lifecycle
-from mlopsbench.cluster.node import PROMETHEUS_PORT, NodeError
+from mlopsbench.cluster.components import port
+from mlopsbench.cluster.node import NodeError
 
 pytestmark = pytest.mark.integration
 
@@ -32,8 +33,9 @@ def test_down_leaves_nothing_behind_and_up_brings_it_back(repo, local_cluster, c
     assert down.returncode == 0, down.stderr
     assert lifecycle.leftovers() == []
     assert cli("status", env=cli_env).returncode == 3
-    with socket.create_server(("127.0.0.1", PROMETHEUS_PORT)):  # a stray process on one of its ports
-        with pytest.raises(NodeError, match=f"in use: {PROMETHEUS_PORT} .*python"):
+    prometheus = port("prometheus", "web")
+    with socket.create_server(("127.0.0.1", prometheus)):  # a stray process on one of its ports
+        with pytest.raises(NodeError, match=f"in use: {prometheus} .*python"):
             lifecycle.up(repo)
     assert lifecycle.leftovers() == []  # refused before anything started
     again = lifecycle.up(repo)

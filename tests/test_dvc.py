@@ -13,10 +13,10 @@ import pytest
 import yaml
 
 from mlopsbench.data.synthetic import write_published_file
-from mlopsbench.upload.objectstore import SeaweedFS, client
+from mlopsbench.store.objectstore import SeaweedFS, client
 
 pytestmark = pytest.mark.integration
-DATA_STAGES = {"download", "filter", "dataset", "regression_model", "pipeline_run", "pipeline_tidy", "stats",
+DATA_STAGES = {"download", "filter", "dataset", "regression_model", "pipeline_block", "pipeline_tidy", "stats",
                "figures", "report"}
 UPLOAD_STAGES = {"upload_model", "upload_cell", "upload_tidy"}
 

@@ -22,8 +22,9 @@ from mlopsbench.pipeline.backends import backend
 from mlopsbench.pipeline.compiler import compile_notebook
 from mlopsbench.pipeline.run import RunFailed, RunSpec, read_events
 from mlopsbench.pipeline.tidy import read_run
-from mlopsbench.rawdirs import RunDir
+from mlopsbench.rawdirs import RunDir, StoreCellDir
 from mlopsbench.records import RunIdentity
+from mlopsbench.store.on_cluster import cluster_store
 from mlopsbench.upload.cell import run_cell
 from mlopsbench.upload.plan import CellSpec, UploadModel, read_records
 from test_pipeline_runs import broken_notebook
@@ -146,23 +147,34 @@ def _text(path):
     return path.read_text() if path.exists() else ""
 
 
-@pytest.mark.parametrize("latency_ms", [0, 400])
-def test_pod_setup_uploads_from_a_job_through_the_delay_proxy_to_the_store(section, tmp_path, latency_ms):
-    """The Job on the core node, the store on the edge role, the delay proxy pod in front of it."""
+@pytest.mark.parametrize(("kernel_delay", "latency_ms", "emulation"),
+                         [(True, 0, "nfqueue"), (True, 400, "nfqueue"), (False, 400, "proxy")])
+def test_pod_setup_uploads_from_a_job_through_the_delay_to_the_store(section, tmp_path, kernel_delay, latency_ms,
+                                                                      emulation):
+    """The Job on the core node, the store on the edge role; the delay in the kernel's path at the
+    store pod's interface, or the delay proxy pod in front of the store where that is off."""
     model = tmp_path / "model_1MB.keras"
     model.write_bytes(b"\0" * (1 << 20))
-    cell = CellSpec("pod", latency_ms, 1, tmp_path / f"pod/{latency_ms}ms", part_size=5 << 20,
-                    options=target_from_config(section))
+    chosen = section | {"upload": section["upload"] | {"kernel_delay": kernel_delay}}
+    cell = CellSpec(setup="pod", latency_ms=latency_ms, reps=1, out_dir=tmp_path / f"pod/{latency_ms}ms",
+                    part_size=5 << 20, cluster=target_from_config(chosen), cluster_store=cluster_store(chosen))
     assert run_cell(cell, [UploadModel(model, 1, 1 << 20)])["status"] == "succeeded"
     (record,) = read_records(cell.out_dir)
-    assert record.setup == "pod" and record.status == "ok" and record.verified and record.emulation == "proxy"
+    assert record.setup == "pod" and record.status == "ok" and record.verified and record.emulation == emulation
     # A fresh connection's handshake and one PUT: at least two added round trips.
     assert record.seconds > 2 * latency_ms / 1000
+    checked = StoreCellDir(cell.out_dir).delay
+    if kernel_delay:
+        found = json.loads(checked.read_text())
+        assert found["setting_ms"] == latency_ms and found["round_trip_ok"] and found["throughput_ok"]
+    else:
+        assert not checked.exists()
 
 
 def test_netem_daemonset_is_refused_cleanly_without_netem(section, tmp_path):
-    options = target_from_config(section | {"upload": section["upload"] | {"netem": True}})
-    cell = CellSpec("pod", 50, 1, tmp_path / "pod/50ms", options=options)
+    with_netem = section | {"upload": section["upload"] | {"netem": True}}
+    cell = CellSpec(setup="pod", latency_ms=50, reps=1, out_dir=tmp_path / "pod/50ms",
+                    cluster=target_from_config(with_netem), cluster_store=cluster_store(with_netem))
     with pytest.raises(InputError, match="cannot add the delay.*netem"):
         run_cell(cell, [UploadModel(tmp_path / "model_1MB.keras", 1, 1 << 20)])
 
@@ -184,11 +196,10 @@ def test_the_runner_cannot_design_its_own_privileged_pod_where_netem_may_run(sec
     netem DaemonSet there. A hostPID, privileged DaemonSet that mounts the host's / is refused."""
     from kubernetes import client, config
 
-    from mlopsbench.upload.setups._cluster import netem_daemonset
+    from mlopsbench.store.on_cluster import netem_daemonset
 
     apps = client.AppsV1Api(config.new_client_from_config(config_file=local_cluster.runner_kubeconfig))
-    options = target_from_config(section | {"upload": section["upload"] | {"netem": True}})
-    own = netem_daemonset(options, 50)
+    own = netem_daemonset(cluster_store(section | {"upload": section["upload"] | {"netem": True}}), 50)
     namespace = own["metadata"]["namespace"]
     apps.create_namespaced_daemon_set(namespace, own, dry_run="All")  # admitted
     hostile = json.loads(json.dumps(own))

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from mlopsbench.upload.latency import DelayProxy
+from mlopsbench.store.latency import DelayProxy
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from mlopsbench.pipeline.prometheus import SERIES, PrometheusError, collect, read_saved
-from mlopsbench.upload.objectstore import free_ports
+from mlopsbench.store.objectstore import free_ports
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not (shutil.which("prometheus") and shutil.which("promtool")),

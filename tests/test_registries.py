@@ -8,6 +8,7 @@ import pytest
 from mlopsbench import cli
 from mlopsbench.config import choices, default, schema
 from mlopsbench.pipeline.backends import BACKENDS
+from mlopsbench.serving.methods import METHODS
 from mlopsbench.upload.setups import SETUPS, comparisons
 
 # Options whose values no configuration holds; everything else with a default must take the schema's.
@@ -33,6 +34,28 @@ def test_schema_names_the_registered_backends_and_setups():
     assert sorted(choices("upload.setups")) == sorted(SETUPS)
     assert _cluster_names(0) == {name for name, b in BACKENDS.items() if b.on_cluster}
     assert _cluster_names(1) == {name for name, s in SETUPS.items() if s.on_cluster}
+
+
+def test_schema_names_the_kubelet_variants_the_build_knows():
+    from mlopsbench.cluster.build import KUBELET_VARIANTS, PATCHES
+
+    assert sorted(choices("kubernetes.kubelet_variant")) == sorted(KUBELET_VARIANTS)
+    assert all((PATCHES / patch).is_file() for patches in KUBELET_VARIANTS.values() for patch in patches)
+
+
+def test_schema_names_the_registered_serving_methods():
+    assert sorted(choices("serving.methods")) == sorted(METHODS)
+    # the methods the schema sends to a setup whose edge is a pod
+    assert _cluster_names(3) == {name for name, m in METHODS.items() if m.needs_pod}
+    assert all(METHODS[m.baseline] and m.claim for m in METHODS.values() if m.baseline)
+
+
+def test_a_method_is_named_nowhere_but_in_its_module_and_the_schema(repo):
+    """Everything else asks the registry: no module outside serving/methods/ compares a method's name."""
+    names = [f'"{name}"' for name in METHODS]
+    found = [f"{path.relative_to(repo)}: {name}" for path in (repo / "src/mlopsbench").rglob("*.py")
+             if "methods" not in path.parts for name in names if name in path.read_text()]
+    assert not found, found
 
 
 def test_cli_choices_are_the_registries():

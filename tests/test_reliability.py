@@ -21,7 +21,7 @@ import yaml
 
 from mlopsbench.pipeline.tidy import TidyError, tidy_pipeline
 from mlopsbench.rawdirs import CellDir
-from mlopsbench.upload.objectstore import SeaweedFS
+from mlopsbench.store.objectstore import SeaweedFS
 from mlopsbench.upload.plan import read_records
 
 pytestmark = pytest.mark.integration
@@ -472,7 +472,7 @@ def test_only_the_s3_port_of_the_embedded_store_serves_data(tmp_path):
     GET or PUT there is refused, so the S3 credentials cannot be bypassed on loopback."""
     import io
 
-    from mlopsbench.upload.objectstore import client
+    from mlopsbench.store.objectstore import client
 
     store = SeaweedFS(tmp_path, isolate=False)
     with store as endpoint:
@@ -500,7 +500,7 @@ def test_the_store_in_its_own_namespace_serves_only_s3(tmp_path):
     import io
     import socket
 
-    from mlopsbench.upload.objectstore import client
+    from mlopsbench.store.objectstore import client
 
     store = SeaweedFS(tmp_path / "store", isolate=True)
     with store as endpoint:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from mlopsbench.config import load_config
-from mlopsbench.data.synthetic import tidy_tables
+from mlopsbench.results.sample_tables import tidy_tables
 from mlopsbench.results.analysis import analyse
 from mlopsbench.results.figures import make_figures
 from mlopsbench.results.report import write_report
@@ -194,8 +194,18 @@ def test_a_block_on_two_interpreters_is_left_out_and_named(repo, tmp_path, quick
     bundle = analyse(steps, runs, uploads, cells, margin=0.1, little=5.0)
     assert block not in set(bundle.pipeline_block_pairs["block"]) and list(bundle.summary.blocks_left_out) == [block]
     text = " ".join(pdf_text(build(repo, tmp_path, (steps, runs, uploads, cells), repo / "config/quick.yaml")).split())
-    assert f"Left out of the paired comparisons, because their runs did not record one interpreter build: block {block}" \
-        in text
+    assert f"Left out of the paired comparisons: block {block} (its runs did not record one interpreter build" in text
+
+
+def test_a_block_resumed_in_a_later_sitting_is_left_out_and_named(quick):
+    steps, runs, uploads, cells = tidy_tables(quick, seed=2)
+    block = runs["block"].iloc[0]
+    last = runs[runs["block"] == block].sort_values("created").index[-1]
+    runs.loc[last, ["created", "finished"]] += 3600   # its last run an hour after the others
+    bundle = analyse(steps, runs, uploads, cells, margin=0.1, little=5.0)
+    assert block not in set(bundle.pipeline_block_pairs["block"])
+    assert bundle.summary.blocks_left_out[block].startswith("its runs were not back to back: 60 min between")
+    assert set(bundle.pipeline_block_pairs["block"]) == set(runs["block"]) - {block}
 
 
 def test_a_pod_costs_its_paired_difference_and_claims_are_judged_with_and_without_waiting(repo, tmp_path, quick):
@@ -227,7 +237,7 @@ def test_a_pod_costs_its_paired_difference_and_claims_are_judged_with_and_withou
 def test_backends_on_different_python_builds_are_named_a_limitation(repo, tmp_path, quick):
     """A cell's time depends on the interpreter (Keras's per-batch loop is Python): the methods name
     each backend's build, and a study whose backends ran on different builds says so."""
-    from mlopsbench.data.synthetic import PYTHON_BUILD
+    from mlopsbench.results.sample_tables import PYTHON_BUILD
 
     steps, runs, uploads, cells = tidy_tables(quick, seed=5)
     same = " ".join(pdf_text(build(repo, tmp_path / "same", (steps, runs, uploads, cells),

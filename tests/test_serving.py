@@ -12,11 +12,11 @@ import requests
 
 from mlopsbench.data.models import build_regression_model, save_model
 from mlopsbench.serving import env
-from mlopsbench.serving.cell import FEATURES
+from mlopsbench.serving.measure import FEATURES
 from mlopsbench.serving.client import Client, infer_body
 from mlopsbench.serving.edge import EdgeProcesses
 from mlopsbench.serving.versions import DRAIN_PATH, publish
-from mlopsbench.upload.objectstore import SeaweedFS, client, ensure_bucket, free_ports
+from mlopsbench.store.objectstore import SeaweedFS, client, ensure_bucket, free_ports
 
 pytestmark = pytest.mark.integration
 
@@ -142,9 +142,9 @@ def test_a_draining_server_answers_and_closes_each_connection(tmp_path, serving_
 
 def test_the_client_waits_for_a_first_answer_and_names_an_edge_that_never_gives_one():
     """Steady serving starts only once the edge answers; one that never does is an error naming it."""
-    from mlopsbench.serving.cell import EdgeNotAnswering, _first_answer
+    from mlopsbench.serving.measure import EdgeNotAnswering, _first_answer
     from mlopsbench.serving.client import Client
-    from mlopsbench.upload.objectstore import free_ports
+    from mlopsbench.store.objectstore import free_ports
 
     url = f"http://127.0.0.1:{free_ports(1)[0]}"   # nothing listens there
     with pytest.raises(EdgeNotAnswering, match=r"127\.0\.0\.1.*within 0\.3 s.*ConnectionError"):

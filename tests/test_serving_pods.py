@@ -9,6 +9,7 @@ import pytest
 from mlopsbench.cluster.kube import KubeClients
 from mlopsbench.cluster.target import target_from_config
 from mlopsbench.config import with_defaults
+from mlopsbench.serving.methods import METHODS
 from mlopsbench.serving.pods import VERSION_ANNOTATION, edge_deployment, edge_service, rolled_to
 
 
@@ -19,7 +20,7 @@ def cluster():
 
 def deployment(cluster, method):
     return edge_deployment(cluster, "mlb-serve", "mlopsbench-serving:local", "10.0.0.5:8333", "mlopsbench", "intel54",
-                           "store-credentials", {"iot": "edge"}, "v1", method, 0.5 if method == "in-place" else None)
+                           "store-credentials", {"iot": "edge"}, "v1", 0.5 if METHODS[method].updater else None)
 
 
 def test_in_place_runs_the_updater_beside_the_server_and_a_roll_out_does_not(cluster):

@@ -11,9 +11,9 @@ import pytest
 from mlopsbench.rawdirs import CellDir
 from mlopsbench.records import UploadRecord
 from mlopsbench.upload.cell import run_cell
-from mlopsbench.upload.latency import DelayProxy
-from mlopsbench.upload.netns import namespaces_supported
-from mlopsbench.upload.objectstore import (ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint, SeaweedFS, StoreError, ensure_bucket,
+from mlopsbench.store.latency import DelayProxy
+from mlopsbench.store.netns import namespaces_supported
+from mlopsbench.store.objectstore import (ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint, SeaweedFS, StoreError, ensure_bucket,
                                    free_ports)
 from mlopsbench.upload.plan import CellSpec, local_plan, model_from_sidecar, read_records
 from mlopsbench.upload.tidy import UPLOAD_COLUMNS, tidy_uploads
@@ -37,7 +37,8 @@ def models(tmp_path_factory):
 
 
 def spec(tmp_path, setup="host", latency=0, reps=2, **kwargs):
-    return CellSpec(setup, latency, reps, tmp_path / f"{setup}/{latency}ms", part_size=5 * MIB, **kwargs)
+    return CellSpec(setup=setup, latency_ms=latency, reps=reps, out_dir=tmp_path / f"{setup}/{latency}ms",
+                    part_size=5 * MIB, **kwargs)
 
 
 def test_host_cell_uploads_verifies_and_resumes(models, tmp_path):

@@ -10,12 +10,13 @@ import pytest
 
 from fake_kubernetes import FakeApps, FakeBatch, FakeJobPods
 from mlopsbench.cluster.kube import KubeClients
-from mlopsbench.cluster.target import UploadOptions, target_from_config
+from mlopsbench.cluster.target import target_from_config
 from mlopsbench.config import with_defaults
+from mlopsbench.store.objectstore import SeaweedFS, StoreError
+from mlopsbench.store.on_cluster import ClusterStore
 from mlopsbench.upload.cell import run_cell
-from mlopsbench.upload.objectstore import SeaweedFS, StoreError
 from mlopsbench.upload.plan import CellSpec, UploadModel, model_from_sidecar, read_records
-from mlopsbench.upload.setups._cluster import job_manifest
+from mlopsbench.upload.setups.pod import job_manifest
 from mlopsbench.upload.setups.pod import plan as pod_plan
 from mlopsbench.upload.worker import job
 
@@ -31,18 +32,19 @@ def models(tmp_path):
     return [model_from_sidecar(path)]
 
 
-def cluster(repo, pods, batch, apps, netem=True, vm_endpoint=None):
-    """A cluster target on a fake API: MinIO behind a Service, the netem DaemonSet on the edge node."""
+def cluster(repo, pods, batch, apps, netem=True, vm_endpoint=None) -> dict:
+    """A cluster target on a fake API and its store: MinIO behind a Service, the netem DaemonSet on the
+    edge node (a cell spec's cluster and cluster_store)."""
     section = with_defaults({"namespace": "mlopsbench", "image": "mlopsbench:0.1.0", "image_pull_policy": "IfNotPresent"},
                             "kubernetes")
     target = target_from_config(section, clients=KubeClients(core=pods, batch=batch, apps=apps))
-    upload = UploadOptions(service_endpoint="minio.mlopsbench.svc:9000", vm_store=lambda: vm_endpoint,
-                           credentials_secret="minio-credentials", job_node_selector={"iot": "core"},
-                           job_resources={"requests": {"cpu": "1"}}, job_timeout_s=60, netem=netem,
-                           netem_manifest=str(repo / "deploy/netem-daemonset.yaml"),
-                           netem_image="nicolaka/netshoot:v0.13", netem_node_selector={"iot": "edge"},
-                           netem_namespace="mlopsbench-netem", netem_interface="eth0")
-    return replace(target, upload=upload)
+    store = ClusterStore(service_endpoint="minio.mlopsbench.svc:9000", vm_store=lambda: vm_endpoint,
+                         credentials_secret="minio-credentials", job_node_selector={"iot": "core"},
+                         job_resources={"requests": {"cpu": "1"}}, job_timeout_s=60, netem=netem, kernel_delay=False,
+                         netem_manifest=str(repo / "deploy/netem-daemonset.yaml"),
+                         netem_image="nicolaka/netshoot:v0.13", netem_node_selector={"iot": "edge"},
+                         netem_namespace="mlopsbench-netem", netem_interface="eth0")
+    return {"cluster": target, "cluster_store": store}
 
 
 def worker_lines(spec, reps, ok=True):
@@ -58,9 +60,9 @@ def worker_lines(spec, reps, ok=True):
 
 def test_pod_setup_runs_a_job_behind_netem_and_removes_both(repo, models, tmp_path):
     pods, apps = FakeJobPods(), FakeApps()
-    spec = CellSpec("pod", 50, 2, tmp_path / "pod/50ms", part_size=5 * MIB)
+    spec = CellSpec(setup="pod", latency_ms=50, reps=2, out_dir=tmp_path / "pod/50ms", part_size=5 * MIB)
     batch = FakeBatch(pods.logs, worker_lines(spec, 2))
-    spec = replace(spec, options=cluster(repo, pods, batch, apps))
+    spec = replace(spec, **cluster(repo, pods, batch, apps))
     assert run_cell(spec, models)["status"] == "succeeded"
     records = read_records(spec.out_dir)
     assert [r.rep for r in records] == [1, 2]
@@ -73,8 +75,8 @@ def test_pod_setup_runs_a_job_behind_netem_and_removes_both(repo, models, tmp_pa
 def test_failed_job_names_the_service_and_still_removes_the_delay(repo, models, tmp_path):
     pods, apps = FakeJobPods(), FakeApps()
     batch = FakeBatch(pods.logs, "Traceback: the store went away\n", outcome="failed")
-    spec = CellSpec("pod", 250, 1, tmp_path / "pod/250ms", part_size=5 * MIB,
-                    options=cluster(repo, pods, batch, apps))
+    spec = CellSpec(setup="pod", latency_ms=250, reps=1, out_dir=tmp_path / "pod/250ms", part_size=5 * MIB,
+                    **cluster(repo, pods, batch, apps))
     with pytest.raises(StoreError, match=r"store http://minio\.mlopsbench\.svc:9000: upload Job .* failed"):
         run_cell(spec, models)
     assert apps.deleted == ["mlopsbench-netem"] and batch.deleted
@@ -84,8 +86,8 @@ def test_failed_job_names_the_service_and_still_removes_the_delay(repo, models, 
 @pytest.mark.integration
 def test_vm_setup_uploads_to_the_configured_endpoint(repo, models, tmp_path):
     with SeaweedFS(tmp_path / "edge") as endpoint:
-        spec = CellSpec("vm", 50, 1, tmp_path / "vm/50ms", part_size=5 * MIB,
-                        options=cluster(repo, FakeJobPods(), None, FakeApps(), netem=False, vm_endpoint=endpoint))
+        spec = CellSpec(setup="vm", latency_ms=50, reps=1, out_dir=tmp_path / "vm/50ms", part_size=5 * MIB,
+                        **cluster(repo, FakeJobPods(), None, FakeApps(), netem=False, vm_endpoint=endpoint))
         run_cell(spec, models)
     (record,) = read_records(spec.out_dir)
     assert record.setup == "vm" and record.verified and record.emulation == "proxy"
@@ -93,12 +95,13 @@ def test_vm_setup_uploads_to_the_configured_endpoint(repo, models, tmp_path):
 
 @pytest.mark.parametrize("version", ["1.30.0", "1.33.0", "1.37.0"])
 def test_job_spec_is_valid_kubernetes(version, tmp_path):
-    spec = CellSpec("pod", 400, 10, tmp_path)
+    spec = CellSpec(setup="pod", latency_ms=400, reps=10, out_dir=tmp_path)
     models = [UploadModel(tmp_path / f"model_{size}MB.keras", size, 0) for size in (49, 241)]
     work = job({"study": "thesis"}, pod_plan(spec, models, set()))
-    options = cluster(Path(__file__).parents[1], None, None, None)
-    manifest = job_manifest(options, "mlb-upload-400ms", {"app.kubernetes.io/part-of": "mlopsbench"},
-                            [(49, "MiB"), (241, "MiB")], work, "minio.mlopsbench.svc:9000", "mlopsbench-step", 3600)
+    on_cluster = cluster(Path(__file__).parents[1], None, None, None)
+    manifest = job_manifest(on_cluster["cluster"], on_cluster["cluster_store"], "mlb-upload-400ms",
+                            {"app.kubernetes.io/part-of": "mlopsbench"}, [(49, "MiB"), (241, "MiB")], work,
+                            "minio.mlopsbench.svc:9000", 3600)
     kubernetes_validate.validate(manifest, version, strict=True)
     container = manifest["spec"]["template"]["spec"]["containers"][0]
     assert "mlopsbench upload-worker --endpoint minio.mlopsbench.svc:9000" in container["command"][2]

@@ -146,28 +146,31 @@ def _pipeline_tidy(args) -> None:
              int((runs["status"] == "superseded").sum()), args.steps_output, args.runs_output)
 
 
-def _cell_spec(args, reps: int, **unit):
-    """A cell's setup, latency, store and path (upload and serving cells alike) from the command line."""
-    from .upload.objectstore import endpoint_from_environment
-    from .upload.plan import MIB, CellSpec
+def _store_way(args) -> dict:
+    """A cell's way to its store (upload and serving cells alike) from the command line: the setup,
+    the latency, the store and how objects travel, as ``store.way.StoreWay``'s fields."""
+    from .store.objectstore import endpoint_from_environment
+    from .store.on_cluster import cluster_store
+    from .store.way import MIB
     from .upload.setups import setup
 
     chosen = setup(args.setup)
     endpoint = endpoint_from_environment(args.endpoint, args.secure) if args.endpoint else None
-    options = None
+    cluster = store = None
     if chosen.on_cluster:
-        options = chosen.cluster_target(_kubernetes_section(args.cluster_config, f"setup {args.setup}"))
-    return CellSpec(args.setup, args.latency_ms, reps, Path(args.out_dir), study=args.study,
-                    part_size=args.part_size_mib * MIB, window_bytes=args.window_kib * 1024, bucket=args.bucket,
-                    endpoint=endpoint, options=options, **unit)
+        section = _kubernetes_section(args.cluster_config, f"setup {args.setup}")
+        cluster, store = chosen.cluster_target(section), cluster_store(section)
+    return dict(setup=args.setup, latency_ms=args.latency_ms, out_dir=Path(args.out_dir), study=args.study,
+                part_size=args.part_size_mib * MIB, window_bytes=args.window_kib * 1024, bucket=args.bucket,
+                endpoint=endpoint, cluster=cluster, cluster_store=store)
 
 
 def _upload_run(args) -> None:
     from .upload.cell import run_cell
-    from .upload.plan import model_from_sidecar
+    from .upload.plan import CellSpec, model_from_sidecar
 
     models = [model_from_sidecar(m) for m in args.models]
-    manifest = run_cell(_cell_spec(args, args.reps, unit=args.unit), models)
+    manifest = run_cell(CellSpec(reps=args.reps, unit=args.unit, **_store_way(args)), models)
     log.info("%s at %g ms: %s", args.setup, args.latency_ms, manifest["status"])
 
 
@@ -184,7 +187,7 @@ def _upload_worker(args) -> None:
 def _delay_proxy(args) -> None:
     import threading
 
-    from .upload.latency import DelayProxy
+    from .store.latency import DelayProxy
 
     host, _, port = args.upstream.rpartition(":")
     with DelayProxy((host, int(port)), "0.0.0.0", args.rtt_ms, args.window_bytes, listen_port=args.port) as address:
@@ -210,13 +213,15 @@ def _serving_versions(args) -> None:
 
 def _serving_run(args) -> None:
     from .serving import env
-    from .serving.cell import ServingSpec, run_cell
+    from .serving.cell import run_cell
+    from .serving.measure import ServingSpec
+    from .store.way import StoreWay
     from .upload.setups import SETUPS
 
     repo = _checkout(args.repo)
-    spec = ServingSpec(args.setup, args.method, args.latency_ms, args.model_mb, len(args.versions) - 1,
-                       args.poll_interval_s, args.rate_per_s, args.settle_s, args.update_timeout_s,
-                       args.request_timeout_s, args.ready_timeout_s, _cell_spec(args, 0))
+    spec = ServingSpec(args.method, args.model_mb, len(args.versions) - 1, args.poll_interval_s, args.rate_per_s,
+                       args.settle_s, args.update_timeout_s, args.request_timeout_s, args.ready_timeout_s,
+                       StoreWay(**_store_way(args)))
     if SETUPS[args.setup].on_cluster:
         site = {"image": env.serving_image(repo, args.image)}
     else:
@@ -230,8 +235,8 @@ def _serving_publish(args) -> None:
     import json
 
     from .serving.versions import publish
-    from .upload.objectstore import client, endpoint_from_environment
-    from .upload.plan import MIB
+    from .store.objectstore import client, endpoint_from_environment
+    from .store.way import MIB
 
     minio = client(endpoint_from_environment(args.endpoint, args.secure))
     started, ended = publish(minio, args.bucket, args.model, args.version, Path(args.path), args.part_size_mib * MIB)
@@ -291,6 +296,10 @@ def _reference(args) -> None:
         log.info("%d run and cell directories copied into %s", len(copied), folder)
     elif args.action == "rebuild":
         log.info("rebuilt %s from the raw exports in %s", reference.rebuild(folder, Path(args.template)), folder)
+    elif args.action == "compare-block":
+        if not args.study or not args.block:
+            raise InputError("reference compare-block: --study names the study that measured --block again")
+        print(reference.compare_table(reference.compare_block(folder, Path(args.study), args.block), args.block))
     elif args.action == "wall-time":
         from .config import load_config
 
@@ -334,10 +343,12 @@ def _cluster(args) -> None:
 
     from . import atomic
     from .cluster import build, images, lifecycle
+    from .cluster.components import GO_MODULES
 
     if args.action == "up":
         was_up = lifecycle.status() is not None
-        cluster = lifecycle.up(_checkout(args.repo), scrape_interval_s=args.scrape_interval)
+        cluster = lifecycle.up(_checkout(args.repo), scrape_interval_s=args.scrape_interval,
+                               kubelet_variant=args.kubelet_variant)
         if args.hold:  # whoever releases it stops the cluster only if this call started it
             atomic.write_json(args.hold, {"started_here": not was_up, "server": cluster.server})
         print(f"cluster up: API {cluster.server}; admin kubeconfig {cluster.admin_kubeconfig}; "
@@ -368,7 +379,7 @@ def _cluster(args) -> None:
             raise InputError("the local cluster is not up: run `mlopsbench cluster up`")
         print(cluster.runner_kubeconfig if args.runner else cluster.admin_kubeconfig)
     else:
-        build.ensure_binaries()
+        build.ensure_binaries(GO_MODULES)
         images.pause_layers()
         images.job_layers(_checkout(args.repo))
 
@@ -452,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     _upload_commands(command, choices)
     _serving_commands(command, choices)
     _analysis_commands(command)
-    _cluster_commands(command)
+    _cluster_commands(command, choices)
     return parser
 
 
@@ -684,13 +695,15 @@ def _analysis_commands(command) -> None:
 
     p = command("reference", _reference, "the shipped reference run: collect its raw exports, rebuild it, "
                                          "write its manifest")
-    p.add_argument("action", choices=["collect", "rebuild", "manifest", "wall-time"],
+    p.add_argument("action", choices=["collect", "rebuild", "manifest", "wall-time", "compare-block"],
                    help="collect: copy the finished runs and cells of --study into --dir; rebuild: tidy tables, "
                         "statistics, figures and PDF from --dir's raw exports alone; manifest: --dir's MANIFEST.json; "
-                        "wall-time: what the reference took per backend and setup, and what --design would take")
+                        "wall-time: what the reference took per backend and setup, and what --design would take; "
+                        "compare-block: a block of --study measured again, calibrated, against the reference's range")
     p.add_argument("--dir", default="reference/cluster-thesis", type=_existing_dir,
                    help="the reference folder (its config.yaml is the design it ran)")
-    p.add_argument("--study", type=_existing_dir, help="collect: the measuring study's working directory")
+    p.add_argument("--study", type=_existing_dir, help="collect, compare-block: the measuring study's working directory")
+    p.add_argument("--block", help="compare-block: the block measured again, e.g. 8x8x8_40MB/1")
     p.add_argument("--template", default="report/report.md.j2", type=input_file, help="rebuild: the report template")
     p.add_argument("--commit", action="append", help="manifest: the commit of the measuring code, for every "
                    "experiment, or EXPERIMENT=COMMIT for one (pipeline, upload, serving-in-place, serving-rollout, or serving "
@@ -700,7 +713,7 @@ def _analysis_commands(command) -> None:
                    help="wall-time: the design whose wall time to predict from the reference's")
 
 
-def _cluster_commands(command) -> None:
+def _cluster_commands(command, choices) -> None:
     """The local Kubernetes cluster."""
     p = command("cluster", _cluster, "the local single-node Kubernetes cluster (needs root)")
     p.add_argument("action", choices=["up", "down", "status", "kubeconfig", "build"],
@@ -715,6 +728,8 @@ def _cluster_commands(command) -> None:
                         "mode)")
     config_option(p, "--scrape-interval", "kubernetes.scrape_interval_s", type=positive,
                   help="Prometheus's scrape interval for kube-state-metrics, seconds")
+    config_option(p, "--kubelet-variant", "kubernetes.kubelet_variant", choices=choices("kubernetes.kubelet_variant"),
+                  help="up: the kubelet's build, stock or a measurement variant (cluster/patches)")
 
 def _interrupt(signum, frame):
     # SIGTERM ends a command the way Ctrl-C does: every clean-up path runs.

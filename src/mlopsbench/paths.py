@@ -1,4 +1,4 @@
-"""The one place that names the files the stages share (DESIGN.md, data contract).
+"""The one place that names the files the stages share (docs/design.md, the data contract).
 
 Paths are relative to the study's working directory, so Snakemake rules, DVC
 stages and the command line all agree on them.
@@ -18,8 +18,9 @@ DATASET = "data/datasets/intel{mote}_{size}MB.csv"
 REGRESSION_MODEL = "data/models/regression/dnn_{arch}.keras"
 UPLOAD_MODEL = "data/models/upload/model_{size}MB.keras"
 # A block: one configuration and repetition, every backend back to back; a run per backend inside it.
-PIPELINE_BLOCK = "results/raw/pipeline/{arch}_{size}MB/{rep}/block.json"
-PIPELINE_RUN = "results/raw/pipeline/{arch}_{size}MB/{rep}/{backend}/run.json"
+PIPELINE_RAW = "results/raw/pipeline"
+PIPELINE_BLOCK = PIPELINE_RAW + "/{arch}_{size}MB/{rep}/block.json"
+PIPELINE_RUN = PIPELINE_RAW + "/{arch}_{size}MB/{rep}/{backend}/run.json"
 PIPELINE_STEPS = "results/tidy/pipeline_steps.parquet"
 PIPELINE_RUNS = "results/tidy/pipeline_runs.parquet"
 UPLOAD_CELL = "results/raw/upload/{setup}/{latency}ms/run.json"

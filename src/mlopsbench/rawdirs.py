@@ -68,13 +68,21 @@ class RunDir(RawDir):
         return self.root / "artifacts"
 
 
-class CellDir(RawDir):
+class StoreCellDir(RawDir):
+    """A cell of the experiments that reach a store: upload and serving."""
+
+    @property
+    def delay(self) -> Path:             # the kernel-path delay's check: round trip and throughput, as measured
+        return self.root / "delay.json"
+
+
+class CellDir(StoreCellDir):
     @property
     def records(self) -> Path:           # one upload a line, written as each ends
         return self.root / "uploads.jsonl"
 
 
-class ServingCellDir(RawDir):
+class ServingCellDir(StoreCellDir):
     @property
     def requests(self) -> Path:          # one client request a line, written as each answers
         return self.root / "requests.jsonl"

@@ -28,8 +28,12 @@ MANIFEST = "MANIFEST.json"
 # The serving experiment's two update methods are measured apart: each may be pinned to its own commit.
 EXPERIMENTS = ("pipeline", "upload", "serving-in-place", "serving-rollout")
 INPUTS = "inputs"
-# What a run directory keeps that is no measurement: the notebook's own figures.
-NOT_SHIPPED = RunDir(Path()).artifacts.name
+# Where a reference keeps the kubelet ablation's runs (benchmarks/bench_cluster.py --ablation), and their tables.
+ABLATION_RAW = "results/raw/ablation"
+ABLATION_STEPS, ABLATION_RUNS = "results/tidy/ablation_steps.parquet", "results/tidy/ablation_runs.parquet"
+# What a run directory keeps that is no measurement: the notebook's own figures, and the data its
+# steps handed each other (an unfinished attempt keeps it).
+NOT_SHIPPED = (RunDir(Path()).artifacts.name, RunDir(Path()).marshal.name)
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +77,7 @@ def collect(study: Path, folder: Path) -> list[str]:
         for directory in [source, *sorted(source.parent.glob(f"{source.name}.*-*"))]:
             target = folder / directory.relative_to(study)
             if not target.exists():
-                shutil.copytree(directory, target, ignore=shutil.ignore_patterns(NOT_SHIPPED))
+                shutil.copytree(directory, target, ignore=shutil.ignore_patterns(*NOT_SHIPPED))
                 if relative in serving:
                     _pack(target)
                 copied.append(str(target.relative_to(folder)))
@@ -90,6 +94,7 @@ def collect(study: Path, folder: Path) -> list[str]:
 
 def rebuild(folder: Path, template: Path) -> Path:
     """Tidy tables, statistics, figures and the PDF of ``folder``, from its raw exports alone."""
+    from .results.ablation import ablation as ablate
     from .results.analysis import analyse, load_table
     from .results.figures import make_figures
     from .pipeline.tidy import tidy_pipeline
@@ -110,6 +115,7 @@ def rebuild(folder: Path, template: Path) -> Path:
                   (("pipeline runs", runs, finished_runs), ("serving cells", serving, finished_cells))
                   if len(done) < len(design)}
     tidy_pipeline([folder / d for d in finished_runs], folder / paths.PIPELINE_STEPS, folder / paths.PIPELINE_RUNS)
+    ablation = _ablation(folder)
     tidy_uploads([folder / d for d in cells], folder / paths.UPLOADS, folder / paths.UPLOAD_CELLS)
     tidy_serving([folder / d for d in finished_cells], folder / paths.SERVING_UPDATES, folder / paths.SERVING_REQUESTS)
     bundle = analyse(load_table(folder / paths.PIPELINE_STEPS), load_table(folder / paths.PIPELINE_RUNS),
@@ -117,6 +123,8 @@ def rebuild(folder: Path, template: Path) -> Path:
                      margin=config["analysis"]["equivalence_margin"], little=config["analysis"]["little_change_points"],
                      serving_updates=load_table(folder / paths.SERVING_UPDATES),
                      serving_requests=load_table(folder / paths.SERVING_REQUESTS))
+    if ablation is not None:
+        bundle.pipeline_ablation, bundle.pipeline_ablation_parts = ablate(*ablation)
     bundle.summary.unmeasured = unmeasured
     bundle.write(folder / paths.STATS_DIR)
     make_figures(folder / paths.STATS_DIR, folder / paths.FIGURES_DIR)
@@ -128,6 +136,17 @@ def rebuild(folder: Path, template: Path) -> Path:
     if (folder / MANIFEST).exists():
         _refresh_checksums(folder)
     return report
+
+
+def _ablation(folder: Path):
+    """The kubelet ablation's runs the folder keeps (``bench_cluster.py --ablation --keep``), tidied
+    beside the study's tables; None where it keeps none."""
+    from .pipeline.tidy import tidy_pipeline
+
+    runs = sorted(d.parent for d in (folder / ABLATION_RAW).glob(f"**/{FINISHED}"))
+    if not runs:
+        return None
+    return tidy_pipeline(runs, folder / ABLATION_STEPS, folder / ABLATION_RUNS)
 
 
 def _finished(folder: Path, design: list[str], what: str) -> list[str]:
@@ -176,6 +195,62 @@ def wall_time_table(times: dict[str, dict[str, float | None]], design_name: str)
     design = list(times["design"].values())
     lines.append(f"{'all':20} {shown(sum(times['measured'].values())):>14} "
                  f"{shown(None if None in design else sum(design)):>28}")
+    return "\n".join(lines)
+
+
+def compare_block(folder: Path, study: Path, block: str):
+    """A block measured again elsewhere (``study``'s ``results/raw/pipeline/<block>/``) against the
+    reference's blocks of the same configuration: per backend, each step's cell time and the run's
+    wall time, calibrated to the reference's median machine speed, beside the reference's range."""
+    import pandas as pd
+
+    from .pipeline.backends import primary_clocks
+    from .pipeline.tidy import read_run
+    from .results.blocks import keras_step
+
+    configuration = block.split("/")[0]
+    runs = pd.read_parquet(folder / paths.PIPELINE_RUNS)
+    runs = runs[runs["status"] == "succeeded"]
+    if runs.empty or "block" not in runs:
+        raise InputError(f"{folder}: no calibrated blocks to compare with")
+    median = keras_step(runs).median()
+    mine = runs[runs["block"].fillna("").str.startswith(f"{configuration}/")].assign(
+        factor=lambda f: median / keras_step(f))
+    steps = pd.read_parquet(folder / paths.PIPELINE_STEPS)
+    steps = steps[steps["timestamp_source"].isin(primary_clocks())].merge(mine[["run_id", "factor"]], on="run_id")
+    raw = study / paths.PIPELINE_RAW / block
+    again = [read_run(d) for d in sorted(raw.iterdir()) if d.is_dir() and (d / FINISHED).exists()] \
+        if raw.is_dir() else []
+    if not again:
+        raise InputError(f"{raw}: no finished run of block {block} to compare")
+    rows = []
+    for step_rows, run in again:
+        factor = median / keras_step(pd.DataFrame([run])).iloc[0]
+        ours = {r["step"]: r["cell_seconds"] for r in step_rows if r["timestamp_source"] in primary_clocks()}
+        theirs = steps[steps["backend"] == run["backend"]]
+        for what, new, reference_values in (
+                [("end to end", run["wall_seconds"],
+                  mine.loc[mine["backend"] == run["backend"], "wall_seconds"] * mine["factor"])]
+                + [(step, seconds, theirs.loc[theirs["step"] == step, "cell_seconds"] * theirs["factor"])
+                   for step, seconds in ours.items() if seconds is not None]):
+            values = reference_values.dropna()
+            rows.append({"backend": run["backend"], "what": what, "n": len(values),
+                         "reference_low": values.min(), "reference_high": values.max(), "measured": new,
+                         "calibrated": new * factor,
+                         "within": bool(len(values)) and values.min() <= new * factor <= values.max()})
+    return pd.DataFrame(rows)
+
+
+def compare_table(rows, block: str) -> str:
+    """``compare_block``'s answer as plain text: per backend and step, within the reference's range or not."""
+    lines = [f"block {block} measured again, calibrated to the reference's median speed, against the reference's "
+             "blocks of its configuration (calibrated alike):",
+             f"{'backend':<12}{'what':<20}{'measured s':>12}{'calibrated s':>14}{'reference range s':>22}  n"]
+    for r in rows.itertuples():
+        lines.append(f"{r.backend:<12}{r.what:<20}{r.measured:>12.2f}{r.calibrated:>14.2f}"
+                     f"{f'{r.reference_low:.2f} - {r.reference_high:.2f}':>22}  {r.n}"
+                     f"{'' if r.within else '  outside'}")
+    lines.append(f"{int(rows['within'].sum())} of {len(rows)} within the reference's range")
     return "\n".join(lines)
 
 

@@ -16,16 +16,20 @@ from .errors import InputError
 
 
 class Registry(Mapping):
-    def __init__(self, package: str, path, attribute: str, kind: str):
+    """``hyphens``: an entry's name spells its module's underscores as hyphens (entry a-b is module a_b)."""
+
+    def __init__(self, package: str, path, attribute: str, kind: str, hyphens: bool = False):
         self._package, self._attribute, self.kind = package, attribute, kind
-        self._names = sorted(m.name for m in pkgutil.iter_modules(path) if not m.name.startswith("_"))
+        modules = [m.name for m in pkgutil.iter_modules(path) if not m.name.startswith("_")]
+        self._modules = {(m.replace("_", "-") if hyphens else m): m for m in modules}
+        self._names = sorted(self._modules)
         self._loaded: dict = {}
 
     def __getitem__(self, name: str):
         if name not in self._names:
             raise KeyError(name)
         if name not in self._loaded:
-            entry = getattr(importlib.import_module(f"{self._package}.{name}"), self._attribute)
+            entry = getattr(importlib.import_module(f"{self._package}.{self._modules[name]}"), self._attribute)
             if entry.name != name:
                 raise RuntimeError(f"{self._package}.{name} registers {entry.name!r}: name it like its module")
             self._loaded[name] = entry

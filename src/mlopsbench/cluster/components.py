@@ -2,12 +2,14 @@
 the opposite order.
 
 An entry says everything about one daemon: its command line (made from the node's paths,
-addresses and binaries), the configuration file it reads, the fixed TCP ports it listens on
-(``up`` refuses to start while one is taken), when it is ready, what ``up`` does once it is
-(import the images, apply the cluster's objects, wait for the node), and what ``down`` must
-undo once it has stopped. Consecutive entries marked ``with_previous`` start together and are
-waited for together. ``status``, ``problems``, ``leftovers``, the free-port check and
-``down`` all read this table; adding a daemon is one entry.
+addresses and binaries), the configuration file it reads, its fixed TCP ports by what each
+serves (``up`` refuses to start while one is taken), the certificates it presents or signs in
+with and the kubeconfig it reads, the Go module its binary is built from, when it is ready,
+what ``up`` does once it is (import the images, apply the cluster's objects, wait for the node),
+and what ``down`` must undo once it has stopped. Consecutive entries marked ``with_previous``
+start together and are waited for together. ``status``, ``problems``, ``leftovers``, the
+free-port check, the certificates, the build and ``down`` all read this table; adding a daemon
+is one entry.
 """
 
 from __future__ import annotations
@@ -16,19 +18,22 @@ import shutil
 import subprocess
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import requests
 import urllib3
 
-from . import images, teardown
-from .node import (API_PORT, CONTROLLER_MANAGER_PORT, ETCD_PORTS, KSM_JOB, KSM_PORTS, KUBE_PROXY_PORTS, KUBELET_PORTS,
-                   NODE_NAME, PROMETHEUS_PORT, SCHEDULER_PORT, Layout, Network, cni_config, containerd_config, kube_proxy_config,
-                   kubelet_config, prometheus_config)
-from .objects import (ACCESS_MANIFESTS, STORE_MANIFEST, admin_api, apply, cluster_objects, repo_manifests,
+from . import build, images, teardown
+from .build import GoModule
+from .node import (NODE_NAME, Layout, Network, cni_config, containerd_config, kube_proxy_config, kubelet_config,
+                   prometheus_config)
+from .objects import (ACCESS_MANIFESTS, KSM_USER, STORE_MANIFEST, admin_api, apply, cluster_objects, repo_manifests,
                       store_secret, wait_node)
+from .pki import Leaf
+
+KSM_JOB = "kube-state-metrics"  # its scrape job in our Prometheus
 
 
 @dataclass(frozen=True)
@@ -44,16 +49,31 @@ class Node:
     store_credentials: tuple[str, str]                # the in-cluster store's access and secret key
 
 
+def _none(network: Network) -> tuple[Leaf, ...]:
+    return ()
+
+
 @dataclass(frozen=True)
 class Component:
     name: str
     argv: Callable[[Node], list[str]]
     ready: Callable[[Node], bool]
-    ports: tuple[int, ...] = ()
+    # Every fixed port lies below the kernel's ephemeral range (32768-60999 by default): a port
+    # inside it can be held for a moment by any outgoing connection, and the daemon then fails to bind.
+    ports: dict[str, int] = field(default_factory=dict)
+    certificates: Callable[[Network], tuple[Leaf, ...]] = _none   # the leaves it presents or signs in with
+    kubeconfig: str | None = None                   # the leaf its <name>.kubeconfig signs in to the API with
+    signing_keys: tuple[str, ...] = ()              # the keys it signs with (service-account tokens)
+    build: GoModule | None = None                   # where its binary comes from (None: Debian's, or ours)
     config: Callable[[Node], Path] | None = None   # writes the file its command line names
     then: Callable[[Node], None] | None = None     # what up does once its wave is ready
     undo: Callable[[Layout], None] | None = None   # what down removes once it has stopped
     with_previous: bool = False                     # starts together with the entry before it
+
+
+def port(component: str, use: str) -> int:
+    """The port ``component``'s entry gives for ``use``."""
+    return BY_NAME[component].ports[use]
 
 
 def answers(url: str) -> bool:
@@ -76,7 +96,7 @@ def ctr(layout: Layout) -> list[str]:
 
 def _scraped_kube_state_metrics() -> bool:
     """Prometheus's latest scrape of kube-state-metrics succeeded: the third clock runs."""
-    body = requests.get(f"http://127.0.0.1:{PROMETHEUS_PORT}/api/v1/query", params={"query": f'up{{job="{KSM_JOB}"}}'},
+    body = requests.get(f"{prometheus_url()}/api/v1/query", params={"query": f'up{{job="{KSM_JOB}"}}'},
                         timeout=2).json()
     return any(sample["value"][1] == "1" for sample in body["data"]["result"])
 
@@ -86,8 +106,13 @@ def _kubeconfig_flags(node: Node, name: str) -> list[str]:
     return [f"--kubeconfig={path}", f"--authentication-kubeconfig={path}", f"--authorization-kubeconfig={path}"]
 
 
+def prometheus_url() -> str:
+    return f"http://127.0.0.1:{port('prometheus', 'web')}"
+
+
 def _etcd(node: Node) -> list[str]:
-    p, (client, peer, metrics) = node.layout.pki, ETCD_PORTS
+    p = node.layout.pki
+    client, peer, metrics = (port("etcd", use) for use in ("client", "peer", "metrics"))
     return [str(node.binaries["etcd"]), "--name", "mlopsbench", "--data-dir", str(node.layout.var / "etcd"),
             f"--listen-client-urls=https://127.0.0.1:{client}", f"--advertise-client-urls=https://127.0.0.1:{client}",
             f"--listen-peer-urls=http://127.0.0.1:{peer}", f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
@@ -101,7 +126,7 @@ def _apiserver(node: Node) -> list[str]:
     p, network = node.layout.pki, node.network
     return [
         str(node.binaries["kube-apiserver"]), f"--advertise-address={network.node_ip}", "--bind-address=0.0.0.0",
-        f"--secure-port={API_PORT}", f"--etcd-servers=https://127.0.0.1:{ETCD_PORTS[0]}",
+        f"--secure-port={port('kube-apiserver', 'secure')}", f"--etcd-servers=https://127.0.0.1:{port('etcd', 'client')}",
         f"--etcd-cafile={p / 'etcd-ca.crt'}", f"--etcd-certfile={p / 'apiserver-etcd-client.crt'}",
         f"--etcd-keyfile={p / 'apiserver-etcd-client.key'}", f"--tls-cert-file={p / 'apiserver.crt'}",
         f"--tls-private-key-file={p / 'apiserver.key'}", f"--client-ca-file={p / 'ca.crt'}",
@@ -124,7 +149,8 @@ def _controller_manager(node: Node) -> list[str]:
     p, network = node.layout.pki, node.network
     return [
         str(node.binaries["kube-controller-manager"]), *_kubeconfig_flags(node, "kube-controller-manager"),
-        "--bind-address=127.0.0.1", f"--secure-port={CONTROLLER_MANAGER_PORT}", f"--client-ca-file={p / 'ca.crt'}",
+        "--bind-address=127.0.0.1", f"--secure-port={port('kube-controller-manager', 'secure')}",
+        f"--client-ca-file={p / 'ca.crt'}",
         f"--root-ca-file={p / 'ca.crt'}", f"--service-account-private-key-file={p / 'service-account.key'}",
         "--use-service-account-credentials=true", f"--cluster-signing-cert-file={p / 'ca.crt'}",
         f"--cluster-signing-key-file={p / 'ca.key'}", f"--service-cluster-ip-range={network.service_cidr}",
@@ -156,51 +182,90 @@ def _apply_objects(node: Node) -> None:
           [store_secret(*node.store_credentials)] + repo_manifests(node.repo, STORE_MANIFEST))
 
 
+def _apiserver_certificates(network: Network) -> tuple[Leaf, ...]:
+    names = ("kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
+             "localhost", NODE_NAME)
+    return (Leaf("apiserver-etcd-client", "etcd-ca", "kube-apiserver-etcd-client"),
+            Leaf("apiserver", "ca", "kube-apiserver", server=True, client=False, dns=names,
+                 ips=("127.0.0.1", network.node_ip, network.api_service_ip)),
+            Leaf("apiserver-kubelet-client", "ca", "kube-apiserver-kubelet-client"),
+            Leaf("front-proxy-client", "front-proxy-ca", "front-proxy-client"))
+
+
+def _kubelet_certificates(network: Network) -> tuple[Leaf, ...]:
+    return (Leaf("kubelet-client", "ca", f"system:node:{NODE_NAME}", "system:nodes"),
+            Leaf("kubelet-server", "ca", f"system:node:{NODE_NAME}", server=True, client=False,
+                 dns=(NODE_NAME, "localhost"), ips=(network.node_ip, "127.0.0.1")))
+
+
+def _client(name: str, user: str) -> Callable[[Network], tuple[Leaf, ...]]:
+    """A client certificate of its own, named like the daemon, for the API user ``user``."""
+    return lambda network: (Leaf(name, "ca", user),)
+
+
 COMPONENTS: tuple[Component, ...] = (
     Component("containerd", lambda n: ["/usr/bin/containerd", "--config", str(n.layout.conf / "containerd.toml")],
               lambda n: subprocess.run(ctr(n.layout) + ["version"], capture_output=True).returncode == 0,
               config=_containerd_files, then=_import_images),
     Component("etcd", _etcd, lambda n: '"health":"true"' in requests.get(
-                  f"http://127.0.0.1:{ETCD_PORTS[2]}/health", timeout=2).text, ports=ETCD_PORTS),
-    Component("kube-apiserver", _apiserver, lambda n: api_ready(n.layout, n.network.server), ports=(API_PORT,),
-              then=_apply_objects),
+                  f"http://127.0.0.1:{port('etcd', 'metrics')}/health", timeout=2).text,
+              ports={"client": 2379, "peer": 2380, "metrics": 2381}, build=build.KUBERNETES,
+              certificates=lambda network: (Leaf("etcd-server", "etcd-ca", "etcd-server", server=True,
+                                                 dns=("localhost",), ips=("127.0.0.1",)),)),
+    Component("kube-apiserver", _apiserver, lambda n: api_ready(n.layout, n.network.server),
+              ports={"secure": 6443}, certificates=_apiserver_certificates, signing_keys=("service-account",),
+              build=build.KUBERNETES, then=_apply_objects),
     Component("kube-controller-manager", _controller_manager,
-              lambda n: answers(f"https://127.0.0.1:{CONTROLLER_MANAGER_PORT}/healthz"),
-              ports=(CONTROLLER_MANAGER_PORT,)),
+              lambda n: answers(f"https://127.0.0.1:{port('kube-controller-manager', 'secure')}/healthz"),
+              ports={"secure": 10257}, certificates=_client("kube-controller-manager", "system:kube-controller-manager"),
+              kubeconfig="kube-controller-manager", build=build.KUBERNETES),
     Component("kube-scheduler", lambda n: [
                   str(n.binaries["kube-scheduler"]), *_kubeconfig_flags(n, "kube-scheduler"), "--bind-address=127.0.0.1",
-                  f"--secure-port={SCHEDULER_PORT}", "--leader-elect=false", "--profiling=false", "--v=1"],
-              lambda n: answers(f"https://127.0.0.1:{SCHEDULER_PORT}/healthz"), ports=(SCHEDULER_PORT,),
-              with_previous=True),
+                  f"--secure-port={port('kube-scheduler', 'secure')}", "--leader-elect=false", "--profiling=false",
+                  "--v=1"],
+              lambda n: answers(f"https://127.0.0.1:{port('kube-scheduler', 'secure')}/healthz"),
+              ports={"secure": 10259}, certificates=_client("kube-scheduler", "system:kube-scheduler"),
+              kubeconfig="kube-scheduler", build=build.KUBERNETES, with_previous=True),
     # Its pod sandboxes go through CRI once it has stopped (nothing starts them again), while
     # containerd still runs: containers, CNI DEL (veths, IPAM, portmap chains), network namespaces.
-    Component("kubelet", _kubelet, lambda n: answers(f"http://127.0.0.1:{KUBELET_PORTS[1]}/healthz"),
-              ports=KUBELET_PORTS, config=lambda n: kubelet_config(n.layout),
+    Component("kubelet", _kubelet, lambda n: answers(f"http://127.0.0.1:{port('kubelet', 'healthz')}/healthz"),
+              ports={"api": 10250, "healthz": 10248}, certificates=_kubelet_certificates, kubeconfig="kubelet-client",
+              build=build.KUBERNETES,
+              config=lambda n: kubelet_config(n.layout, port("kubelet", "api"), port("kubelet", "healthz")),
               then=lambda n: wait_node(admin_api(n.layout)), undo=teardown.remove_pods, with_previous=True),
     Component("kube-proxy", lambda n: [str(n.binaries["kube-proxy"]),
                                        f"--config={n.layout.conf / 'kube-proxy-config.yaml'}", "--v=1"],
-              lambda n: answers(f"http://127.0.0.1:{KUBE_PROXY_PORTS[0]}/healthz"), ports=KUBE_PROXY_PORTS,
-              config=lambda n: kube_proxy_config(n.layout, n.network), undo=teardown.kube_proxy_cleanup,
-              with_previous=True),
+              lambda n: answers(f"http://127.0.0.1:{port('kube-proxy', 'healthz')}/healthz"),
+              ports={"healthz": 10256, "metrics": 10249}, certificates=_client("kube-proxy", "system:kube-proxy"),
+              kubeconfig="kube-proxy", build=build.KUBERNETES,
+              config=lambda n: kube_proxy_config(n.layout, n.network, port("kube-proxy", "healthz"),
+                                                 port("kube-proxy", "metrics")),
+              undo=teardown.kube_proxy_cleanup, with_previous=True),
     Component("provisioner", lambda n: [
                   sys.executable, "-m", "mlopsbench.cluster.provisioner", f"--kubeconfig={n.layout.admin_kubeconfig}",
                   f"--node={NODE_NAME}", f"--root={n.layout.var / 'volumes'}"], lambda n: True),
     Component("kube-state-metrics", lambda n: [
                   str(n.binaries["kube-state-metrics"]), f"--kubeconfig={n.layout.conf / 'kube-state-metrics.kubeconfig'}",
-                  "--host=127.0.0.1", f"--port={KSM_PORTS[0]}", "--telemetry-host=127.0.0.1",
-                  f"--telemetry-port={KSM_PORTS[1]}", "--resources=pods"],
-              lambda n: answers(f"http://127.0.0.1:{KSM_PORTS[0]}/healthz"), ports=KSM_PORTS),
+                  "--host=127.0.0.1", f"--port={port('kube-state-metrics', 'metrics')}", "--telemetry-host=127.0.0.1",
+                  f"--telemetry-port={port('kube-state-metrics', 'telemetry')}", "--resources=pods"],
+              lambda n: answers(f"http://127.0.0.1:{port('kube-state-metrics', 'metrics')}/healthz"),
+              ports={"metrics": 18080, "telemetry": 18081}, certificates=_client("kube-state-metrics", KSM_USER),
+              kubeconfig="kube-state-metrics", build=build.KUBE_STATE_METRICS),
     # Ready once it has scraped kube-state-metrics: before that, the third clock misses pods.
     Component("prometheus", lambda n: [
                   shutil.which("prometheus") or "/usr/bin/prometheus", f"--config.file={n.layout.conf / 'prometheus.yaml'}",
                   f"--storage.tsdb.path={n.layout.var / 'prometheus'}",
-                  f"--web.listen-address=127.0.0.1:{PROMETHEUS_PORT}", "--storage.tsdb.retention.time=2d",
+                  f"--web.listen-address=127.0.0.1:{port('prometheus', 'web')}", "--storage.tsdb.retention.time=2d",
                   "--log.level=warn"],
-              lambda n: _scraped_kube_state_metrics(), ports=(PROMETHEUS_PORT,),
-              config=lambda n: prometheus_config(n.layout, n.scrape_interval_s)),
+              lambda n: _scraped_kube_state_metrics(), ports={"web": 19090},
+              config=lambda n: prometheus_config(n.layout, n.scrape_interval_s, KSM_JOB,
+                                                 f"127.0.0.1:{port('kube-state-metrics', 'metrics')}")),
 )
-NAMES = tuple(component.name for component in COMPONENTS)
-PORTS = tuple(port for component in COMPONENTS for port in component.ports)
+BY_NAME = {component.name: component for component in COMPONENTS}
+NAMES = tuple(BY_NAME)
+PORTS = tuple(number for component in COMPONENTS for number in component.ports.values())
+# What up builds: every daemon's Go module, and crictl, the runner's tool for the runtime's clock.
+GO_MODULES = tuple(dict.fromkeys([*(c.build for c in COMPONENTS if c.build), build.CRICTL]))
 
 
 def waves() -> list[list[Component]]:

@@ -30,10 +30,11 @@ from .. import atomic
 from ..config import default
 from ..errors import InputError
 from . import build, images, pki, teardown
-from .components import COMPONENTS, NAMES, PORTS, Component, Node, api_ready, ctr, waves
+from .components import (COMPONENTS, GO_MODULES, NAMES, PORTS, Component, Node, api_ready, ctr, port, prometheus_url,
+                         waves)
 from .daemons import running, start, stop, wait_until
-from .node import NODE_NAME, PROMETHEUS_PORT, Layout, Network, check_ports_free, choose_network
-from .objects import (ACCESS_MANIFESTS, KSM_USER, NAMESPACE, STORE, STORE_MANIFEST, admin_api, apply, node_problem,
+from .node import NODE_NAME, Layout, Network, check_ports_free, choose_network
+from .objects import (ACCESS_MANIFESTS, NAMESPACE, STORE, STORE_MANIFEST, admin_api, apply, node_problem,
                       repo_manifests, wait_store, write_runner_kubeconfig)
 
 # Every sysctl kubelet, kube-proxy (its conntrack settings) and the bridge plugin change; down restores them.
@@ -64,6 +65,7 @@ class Cluster:
     store_address: str           # host:port of the store's Service, as this machine and pods reach it
     job_image: str
     started: float
+    kubelet_variant: str = "stock"   # the kubelet's build: stock Kubernetes, or a measurement variant
 
     @classmethod
     def read(cls, layout: Layout) -> "Cluster | None":
@@ -73,32 +75,22 @@ class Cluster:
             return None
 
 
+# The cluster's three authorities, as kubeadm has them; every leaf is a daemon's (its entry's) or the admin's.
+AUTHORITIES = {"ca": "mlopsbench-kubernetes-ca", "etcd-ca": "mlopsbench-etcd-ca",
+               "front-proxy-ca": "mlopsbench-front-proxy-ca"}
+ADMIN = pki.Leaf("admin", "ca", "kubernetes-admin", "system:masters")
+
+
 def _certificates(layout: Layout, network: Network) -> None:
-    node_leaf = dict(dns=(NODE_NAME, "localhost"), ips=(network.node_ip, "127.0.0.1"))
-    api_names = ("kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
-                 "localhost", NODE_NAME)
-    pki.make_all(layout.pki, {"ca": "mlopsbench-kubernetes-ca", "etcd-ca": "mlopsbench-etcd-ca",
-                              "front-proxy-ca": "mlopsbench-front-proxy-ca"}, [
-        pki.Leaf("etcd-server", "etcd-ca", "etcd-server", server=True, dns=("localhost",), ips=("127.0.0.1",)),
-        pki.Leaf("apiserver-etcd-client", "etcd-ca", "kube-apiserver-etcd-client"),
-        pki.Leaf("apiserver", "ca", "kube-apiserver", server=True, client=False, dns=api_names,
-                 ips=("127.0.0.1", network.node_ip, network.api_service_ip)),
-        pki.Leaf("apiserver-kubelet-client", "ca", "kube-apiserver-kubelet-client"),
-        pki.Leaf("front-proxy-client", "front-proxy-ca", "front-proxy-client"),
-        pki.Leaf("admin", "ca", "kubernetes-admin", "system:masters"),
-        pki.Leaf("kube-controller-manager", "ca", "system:kube-controller-manager"),
-        pki.Leaf("kube-scheduler", "ca", "system:kube-scheduler"),
-        pki.Leaf("kube-proxy", "ca", "system:kube-proxy"),
-        pki.Leaf("kubelet-client", "ca", f"system:node:{NODE_NAME}", "system:nodes"),
-        pki.Leaf("kubelet-server", "ca", f"system:node:{NODE_NAME}", server=True, client=False, **node_leaf),
-        pki.Leaf("kube-state-metrics", "ca", KSM_USER),
-    ])
-    pki.signing_key(layout.pki, "service-account")
-    for name, user in (("admin", "kubernetes-admin"), ("kube-controller-manager", "system:kube-controller-manager"),
-                       ("kube-scheduler", "system:kube-scheduler"), ("kube-proxy", "system:kube-proxy"),
-                       ("kubelet", f"system:node:{NODE_NAME}"), ("kube-state-metrics", KSM_USER)):
-        cert = "kubelet-client" if name == "kubelet" else name
-        pki.kubeconfig(layout.conf / f"{name}.kubeconfig", network.server, layout.pki / "ca.crt", user,
+    """Every daemon's certificates, signing keys and kubeconfig, as its entry asks, and the admin's."""
+    leaves = [ADMIN, *(leaf for component in COMPONENTS for leaf in component.certificates(network))]
+    pki.make_all(layout.pki, AUTHORITIES, leaves)
+    for key in dict.fromkeys(key for component in COMPONENTS for key in component.signing_keys):
+        pki.signing_key(layout.pki, key)
+    users = {leaf.name: leaf.common_name for leaf in leaves}
+    signing_in = [("admin", ADMIN.name), *((c.name, c.kubeconfig) for c in COMPONENTS if c.kubeconfig)]
+    for name, cert in signing_in:
+        pki.kubeconfig(layout.conf / f"{name}.kubeconfig", network.server, layout.pki / "ca.crt", users[cert],
                        layout.pki / f"{cert}.crt", layout.pki / f"{cert}.key")
 
 
@@ -131,14 +123,20 @@ def import_image(name: str, layers: list, config: dict, layout: Layout | None = 
     return images.ensure_imported(ctr(layout or Layout.default()), name, layers, config)
 
 
-def up(repo: Path, scrape_interval_s: float | None = None, layout: Layout | None = None) -> Cluster:
+def up(repo: Path, scrape_interval_s: float | None = None, layout: Layout | None = None,
+       kubelet_variant: str | None = None) -> Cluster:
     """Start the cluster, or check the running one and bring its images up to date.
-    ``scrape_interval_s``: Prometheus's, for kube-state-metrics (default: the configuration's)."""
+    ``scrape_interval_s``: Prometheus's, for kube-state-metrics; ``kubelet_variant``: stock, or a
+    measurement variant of ``build.KUBELET_VARIANTS`` (both by default the configuration's)."""
     layout = layout or Layout.default()
     scrape_interval_s = scrape_interval_s or default("kubernetes.scrape_interval_s")
+    kubelet_variant = kubelet_variant or default("kubernetes.kubelet_variant")
     if os.geteuid() != 0:
         raise ClusterError("the local cluster needs root (containerd, network namespaces, mounts, iptables)")
     current = status(layout)
+    if current is not None and current.kubelet_variant != kubelet_variant:
+        raise ClusterError(f"the running cluster's kubelet is {current.kubelet_variant}, not {kubelet_variant}: "
+                           f"`mlopsbench cluster down` first")
     if current is not None:
         log.info("cluster already up (API %s); bringing its images and manifests up to date", current.server)
         import_image(images.JOB_IMAGE, images.job_layers(repo), images.JOB_CONFIG, layout)
@@ -149,11 +147,11 @@ def up(repo: Path, scrape_interval_s: float | None = None, layout: Layout | None
         down(layout)
     check_ports_free(PORTS)
     started = time.monotonic()
-    binaries = build.ensure_binaries()
+    binaries = build.ensure_binaries(GO_MODULES) | build.ensure_binaries([build.kubelet_module(kubelet_variant)])
     # The images are built (or found in the cache) before anything starts.
     node_images = {images.PAUSE_IMAGE: (images.pause_layers(), images.PAUSE_CONFIG),
                    images.JOB_IMAGE: (images.job_layers(repo), images.JOB_CONFIG)}
-    network = choose_network()
+    network = choose_network(port("kube-apiserver", "secure"))
     for folder in (layout.pki, layout.conf, layout.var, layout.run, layout.logs):
         folder.mkdir(parents=True, exist_ok=True)
     atomic.write_json(layout.root / "network.json", network.__dict__)
@@ -178,9 +176,10 @@ def up(repo: Path, scrape_interval_s: float | None = None, layout: Layout | None
         raise
     cluster = Cluster(server=network.server, admin_kubeconfig=str(layout.admin_kubeconfig),
                       runner_kubeconfig=str(layout.runner_kubeconfig), namespace=NAMESPACE, node=NODE_NAME,
-                      prometheus_url=f"http://127.0.0.1:{PROMETHEUS_PORT}", scrape_interval_s=scrape_interval_s,
+                      prometheus_url=prometheus_url(), scrape_interval_s=scrape_interval_s,
                       store_service=STORE,
-                      store_address=store_address, job_image=images.JOB_IMAGE, started=time.time())
+                      store_address=store_address, job_image=images.JOB_IMAGE, started=time.time(),
+                      kubelet_variant=kubelet_variant)
     atomic.write_private(layout.conf / "store-credentials.json", json.dumps({"access_key": access, "secret_key": secret}))
     atomic.write_json(layout.info, cluster.__dict__)  # last: the cluster counts as up from here
     log.info("cluster up in %.1f s: API %s, admin kubeconfig %s", time.monotonic() - started, network.server,

@@ -34,16 +34,6 @@ NODE_LABELS = {"iot": "core", "iot.mlopsbench.io/edge": "true"}
 BRIDGE = "mlbcni0"
 POD_RANGES = ("10.244.0.0/16", "10.245.0.0/16", "172.30.0.0/16")
 SERVICE_RANGES = ("10.96.0.0/16", "10.97.0.0/16", "172.31.0.0/16")
-# Every fixed port lies below the kernel's ephemeral range (32768-60999 by default): a port inside
-# it can be held for a moment by any outgoing connection, and the daemon then fails to bind.
-API_PORT = 6443
-ETCD_PORTS = (2379, 2380, 2381)
-KSM_PORTS = (18080, 18081)
-KSM_JOB = "kube-state-metrics"  # its scrape job in our Prometheus
-PROMETHEUS_PORT = 19090
-KUBELET_PORTS = (10250, 10248)      # its API, its healthz
-KUBE_PROXY_PORTS = (10256, 10249)   # healthz, metrics
-CONTROLLER_MANAGER_PORT, SCHEDULER_PORT = 10257, 10259
 
 
 class NodeError(InputError):
@@ -127,6 +117,7 @@ class Network:
     pod_cidr: str        # this node's pods
     cluster_cidr: str    # all pods
     service_cidr: str
+    api_port: int        # the API server's (its component entry's)
 
     @property
     def api_service_ip(self) -> str:
@@ -138,7 +129,7 @@ class Network:
 
     @property
     def server(self) -> str:
-        return f"https://{self.node_ip}:{API_PORT}"
+        return f"https://{self.node_ip}:{self.api_port}"
 
 
 def _machine_networks() -> list[ipaddress.IPv4Network]:
@@ -176,7 +167,7 @@ def check_ports_free(ports: tuple[int, ...]) -> None:
                         f"(a cluster left from an earlier run? `mlopsbench cluster down`)")
 
 
-def choose_network() -> Network:
+def choose_network(api_port: int) -> Network:
     taken = [n for n in _machine_networks() if not n.is_loopback]
 
     def free(candidates: tuple[str, ...], what: str) -> str:
@@ -190,7 +181,7 @@ def choose_network() -> Network:
     cluster = free(POD_RANGES, "pod")
     return Network(node_ip=_node_ip(), cluster_cidr=cluster,
                    pod_cidr=str(next(ipaddress.ip_network(cluster).subnets(new_prefix=24))),
-                   service_cidr=free(SERVICE_RANGES, "service"))
+                   service_cidr=free(SERVICE_RANGES, "service"), api_port=api_port)
 
 
 def _write(path: Path, text: str) -> Path:
@@ -260,13 +251,13 @@ def cni_config(layout: Layout, network: Network) -> Path:
     return _write(layout.cni / "10-mlopsbench.conflist", json.dumps(conflist, indent=2))
 
 
-def kubelet_config(layout: Layout) -> Path:
+def kubelet_config(layout: Layout, port: int, healthz_port: int) -> Path:
     config = {
         "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
         "containerRuntimeEndpoint": f"unix://{layout.socket}", "cgroupDriver": "cgroupfs", "cgroupsPerQOS": True,
         "cgroupRoot": "/", "failSwapOn": False,
-        "address": "0.0.0.0", "port": KUBELET_PORTS[0], "readOnlyPort": 0, "healthzBindAddress": "127.0.0.1",
-        "healthzPort": KUBELET_PORTS[1], "tlsCertFile": str(layout.pki / "kubelet-server.crt"),
+        "address": "0.0.0.0", "port": port, "readOnlyPort": 0, "healthzBindAddress": "127.0.0.1",
+        "healthzPort": healthz_port, "tlsCertFile": str(layout.pki / "kubelet-server.crt"),
         "tlsPrivateKeyFile": str(layout.pki / "kubelet-server.key"), "rotateCertificates": False,
         "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True},
                            "x509": {"clientCAFile": str(layout.pki / "ca.crt")}},
@@ -282,19 +273,19 @@ def kubelet_config(layout: Layout) -> Path:
     return _write(layout.conf / "kubelet-config.yaml", yaml.safe_dump(config, sort_keys=False))
 
 
-def kube_proxy_config(layout: Layout, network: Network) -> Path:
+def kube_proxy_config(layout: Layout, network: Network, healthz_port: int, metrics_port: int) -> Path:
     config = {"apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",
               "clientConnection": {"kubeconfig": str(layout.conf / "kube-proxy.kubeconfig")},
               "hostnameOverride": NODE_NAME, "mode": "iptables", "clusterCIDR": network.cluster_cidr,
-              "bindAddress": "0.0.0.0", "healthzBindAddress": f"127.0.0.1:{KUBE_PROXY_PORTS[0]}",
-              "metricsBindAddress": f"127.0.0.1:{KUBE_PROXY_PORTS[1]}",
+              "bindAddress": "0.0.0.0", "healthzBindAddress": f"127.0.0.1:{healthz_port}",
+              "metricsBindAddress": f"127.0.0.1:{metrics_port}",
               "iptables": {"masqueradeAll": False, "syncPeriod": "30s", "minSyncPeriod": "1s"},
               "conntrack": {"maxPerCore": 0}, "nodePortAddresses": ["primary"]}
     return _write(layout.conf / "kube-proxy-config.yaml", yaml.safe_dump(config, sort_keys=False))
 
 
-def prometheus_config(layout: Layout, scrape_interval_s: float) -> Path:
+def prometheus_config(layout: Layout, scrape_interval_s: float, job: str, target: str) -> Path:
+    """Prometheus scraping one ``job`` at ``target`` (host:port) every ``scrape_interval_s``."""
     config = {"global": {"scrape_interval": f"{scrape_interval_s:g}s", "evaluation_interval": "15s"},
-              "scrape_configs": [{"job_name": KSM_JOB,
-                                  "static_configs": [{"targets": [f"127.0.0.1:{KSM_PORTS[0]}"]}]}]}
+              "scrape_configs": [{"job_name": job, "static_configs": [{"targets": [target]}]}]}
     return _write(layout.conf / "prometheus.yaml", yaml.safe_dump(config, sort_keys=False))

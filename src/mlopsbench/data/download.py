@@ -43,7 +43,7 @@ def fetch(url: str, dest: str | Path, sha256: str | None = None, retries: int = 
           backoff: float = 1.0, timeout: float = 60.0, progress: bool | None = None) -> str:
     """Download ``url`` to ``dest`` unless it exists; return the file's SHA-256.
 
-    An existing ``dest`` is used as is (DESIGN.md: a copy you already have wins), once it
+    An existing ``dest`` is used as is (docs/design.md: a copy you already have wins), once it
     matches ``sha256`` where one is pinned.
     A new download lands only after it is complete and, when ``sha256`` is given,
     matches it; otherwise nothing is left behind.

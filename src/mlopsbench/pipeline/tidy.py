@@ -1,6 +1,6 @@
 """Build the tidy tables of the pipeline experiment from raw run exports.
 
-``pipeline_steps``: one row per run, step and clock (DESIGN.md's columns, and the status of
+``pipeline_steps``: one row per run, step and clock (docs/design.md's columns, and the status of
 the step's run); each backend reads its own exports (``Backend.step_rows``). ``pipeline_runs``: one row per run, end to
 end. A run's identity comes from its ``run-started`` record, never from its directory.
 
@@ -41,10 +41,10 @@ MACHINE_COLUMNS = ["block", "block_position", "block_order", "order_seed", "cal_
                    *[f"cal_{phase}_{what}" for phase in ("before", "after")
                      for what in ("t", "python_s", "keras_step_s", "steal_pct")],
                    "cpu_idle_pct", "cpu_steal_pct", "cpu_iowait_pct"]
-RUN_COLUMNS = ["backend", "series", "dataset_mb", "model", "trainable_params", "rep", "run_id", "created",
+RUN_COLUMNS = ["study", "backend", "series", "dataset_mb", "model", "trainable_params", "rep", "run_id", "created",
                "finished", "wall_seconds", "cell_seconds", "overhead_seconds", "overhead_pct",
                "imports_seconds", "steps", "steps_failed", "status", "raw_dir", "epochs", "cores", "cpu_per_step",
-               "server_version", "python", *MACHINE_COLUMNS]
+               "server_version", "kubelet_build", "python", *MACHINE_COLUMNS]
 # What an earlier attempt kept beside a run directory is called, and how the tables list it.
 KEPT = {"attempt": None, "superseded": "superseded"}
 
@@ -57,7 +57,7 @@ class NothingMeasured(TidyError):
 
 def _base(started: RunStarted, run_id: str, raw_dir: Path) -> dict:
     run = started.run
-    return {"backend": run.backend, "series": run.series, "dataset_mb": float(run.dataset_mb),
+    return {"study": run.study, "backend": run.backend, "series": run.series, "dataset_mb": float(run.dataset_mb),
             "model": architecture_name(run.width, run.hidden_layers),
             "trainable_params": trainable_params(run.width, run.hidden_layers), "rep": int(run.rep),
             "run_id": run_id, "raw_dir": str(raw_dir)}
@@ -102,7 +102,7 @@ def _read(run_dir: str | Path, kept_as: str | None) -> tuple[list[dict], dict, R
         "steps": len(primary), "steps_failed": sum(r["status"] == "failed" for r in primary), "status": status,
         # What the run was measured with, as it recorded it: the report reads these, not the configuration.
         "epochs": started.parameters.get("EPOCHS"), "cores": started.cores,
-        "cpu_per_step": json.dumps(started.cpu_per_step, sort_keys=True), "server_version": None,
+        "cpu_per_step": json.dumps(started.cpu_per_step, sort_keys=True), "server_version": None, "kubelet_build": None,
         # The interpreter builds its steps ran on (one, unless the backend mixed them).
         "python": "; ".join(sorted({r["python"] for r in primary if r.get("python")})) or None,
     } | _machine(events) | reader.run_fields(run_dir, events)

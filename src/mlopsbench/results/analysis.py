@@ -148,7 +148,7 @@ def _blocks(bundle: StatsBundle, ok: pd.DataFrame, runs: pd.DataFrame) -> None:
     bundle.pipeline_pair_summary = blocks.pair_summary(bundle.pipeline_block_pairs)
     bundle.pipeline_pod_pairs = blocks.pod_pairs(ok, machine)
     bundle.pipeline_pod_cost = blocks.pod_cost(bundle.pipeline_pod_pairs)
-    bundle.summary.blocks_left_out = blocks.mixed_blocks(machine)
+    bundle.summary.blocks_left_out = blocks.left_out_blocks(machine)
     calibrated = machine["factor"].notna()
     bundle.summary.calibrated_runs, bundle.summary.drifted_runs = int(calibrated.sum()), int(machine["drifted"].sum())
 
@@ -160,6 +160,8 @@ def _recorded(summary: Summary, counted: pd.DataFrame) -> None:
     summary.cores = sorted({int(c) for c in counted["cores"].dropna()})
     summary.cpu_per_step = [json.loads(m) for m in sorted(counted["cpu_per_step"].dropna().unique())]
     summary.kubernetes_versions = sorted(counted["server_version"].dropna().unique())
+    if "kubelet_build" in counted:  # absent from tables tidied before runs recorded it
+        summary.kubelet_builds = sorted(counted["kubelet_build"].dropna().unique())
     if "python" in counted:  # absent from tables tidied before runs recorded their interpreter
         summary.pythons = {backend: sorted(group["python"].dropna().unique())
                            for backend, group in counted.groupby("backend")}
@@ -192,6 +194,13 @@ POD_PARTS = (("scheduling", "created", "scheduled"),
              (OWN_WORK, "step_started", "step_finished"),
              ("process exit", "step_finished", "container_finished"),
              ("exit seen by the watch", "container_finished", "finished"))
+
+
+def cri_sum(stats) -> float | None:
+    """The sum of the medians of a pod's own parts over all steps: everything but the step's work."""
+    frame = stats.pipeline_pod_seconds
+    frame = frame[(frame["step"] == "all steps") & (frame["part"] != OWN_WORK)] if not frame.empty else frame
+    return float(frame["median"].sum()) if not frame.empty else None
 
 
 def _pod_seconds(ok: pd.DataFrame) -> pd.DataFrame:

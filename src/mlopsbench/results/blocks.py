@@ -11,8 +11,8 @@ shared by the runs it compares. Here:
 * ``calibrated``: the step rows with their times calibrated (``*_cal``); a share (overhead %) is
   the same either way;
 * ``pairs``: per block and pair of backends, the end-to-end ratio and dnnfit's split / notebook
-  ratio, as measured and calibrated; a block whose runs ran on different interpreter builds, or did
-  not record theirs, is left out and named;
+  ratio, as measured and calibrated; a block whose runs ran on different interpreter builds (or did
+  not record theirs), or not back to back (a block resumed in a later sitting), is left out and named;
 * ``pod_pairs``: per block and step, a pod's overhead minus a process's, with and without waiting
   for cores, as measured and calibrated.
 """
@@ -28,6 +28,9 @@ from ..pipeline.backends import BACKENDS
 from .stats import summarize
 
 DRIFT_LIMIT_PCT = 10.0          # a run whose calibration moved more than this between its ends is flagged
+# Runs of one block more than this apart (one's end to the next's start) no longer share the machine's
+# state: a block's runs follow each other within about a minute (the calibrations between them).
+BLOCK_GAP_LIMIT_S = 600.0
 CALIBRATED = ("cell_seconds", "duration_seconds", "overhead_seconds", "overhead_nowait_seconds", "core_wait_seconds")
 CONFIGURATION = ["series", "dataset_mb", "model", "trainable_params"]
 
@@ -36,13 +39,18 @@ def _drift(before: pd.Series, after: pd.Series) -> pd.Series:
     return 100 * (after / before - 1)
 
 
+def keras_step(runs: pd.DataFrame) -> pd.Series:
+    """Each run's speed: the seconds per Keras training step of its calibrations, before and after."""
+    return runs[["cal_before_keras_step_s", "cal_after_keras_step_s"]].mean(axis=1)
+
+
 def machine(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per counted run: its calibrations, their drift, the CPU's shares and its speed factor
     (NaN where the run was not calibrated)."""
     counted = runs[runs["status"] == "succeeded"].copy()
     if "cal_before_keras_step_s" not in counted:  # tables tidied before runs were calibrated
         return pd.DataFrame()
-    speed = counted[["cal_before_keras_step_s", "cal_after_keras_step_s"]].mean(axis=1)
+    speed = keras_step(counted)
     counted["keras_drift_pct"] = _drift(counted["cal_before_keras_step_s"], counted["cal_after_keras_step_s"])
     counted["python_drift_pct"] = _drift(counted["cal_before_python_s"], counted["cal_after_python_s"])
     counted["drifted"] = (counted[["keras_drift_pct", "python_drift_pct"]].abs() > DRIFT_LIMIT_PCT).any(axis=1)
@@ -51,7 +59,7 @@ def machine(runs: pd.DataFrame) -> pd.DataFrame:
     # One interpreter per run: its steps' build(s) and the calibration's, which ran as a process of the runner.
     builds = counted[["python", "cal_python"]].apply(lambda r: {b for b in r if isinstance(b, str)}, axis=1)
     counted["builds"] = builds.map(lambda found: " | ".join(sorted(found)) or None)
-    columns = ["run_id", "backend", *CONFIGURATION, "rep", "block", "block_position", "block_order", "created",
+    columns = ["run_id", "backend", *CONFIGURATION, "rep", "block", "block_position", "block_order", "created", "finished",
                "cal_before_t", "cal_after_t", "cal_before_keras_step_s", "cal_after_keras_step_s",
                "cal_before_python_s", "cal_after_python_s", "keras_drift_pct", "python_drift_pct", "drifted",
                "cal_before_steal_pct", "cal_after_steal_pct", "cpu_idle_pct", "cpu_steal_pct", "keras_step_s",
@@ -66,14 +74,23 @@ def calibrated(steps: pd.DataFrame, machine_table: pd.DataFrame) -> pd.DataFrame
     return steps.assign(**{f"{column}_cal": steps[column] * factor for column in CALIBRATED if column in steps})
 
 
-def mixed_blocks(machine_table: pd.DataFrame) -> dict[str, str]:
-    """Blocks whose runs did not all record one interpreter build, with what they recorded."""
-    mixed = {}
+def left_out_blocks(machine_table: pd.DataFrame) -> dict[str, str]:
+    """Blocks whose runs cannot be compared, with why: they did not all record one interpreter build,
+    or they did not run back to back."""
+    left_out = {}
     for block, group in machine_table.dropna(subset=["block"]).groupby("block"):
         builds = {b for found in group["builds"] for b in (found.split(" | ") if isinstance(found, str) else [None])}
         if len(builds) != 1 or None in builds:
-            mixed[block] = "; ".join(f"{r['backend']}: {r['builds'] or 'not recorded'}" for _, r in group.iterrows())
-    return mixed
+            left_out[block] = "its runs did not record one interpreter build: " + "; ".join(
+                f"{r['backend']}: {r['builds'] or 'not recorded'}" for _, r in group.iterrows())
+            continue
+        ordered = group.sort_values("created")
+        gaps = ordered["created"].iloc[1:].to_numpy() - ordered["finished"].iloc[:-1].to_numpy()
+        if len(gaps) and gaps.max() > BLOCK_GAP_LIMIT_S:
+            at = int(gaps.argmax())
+            left_out[block] = (f"its runs were not back to back: {gaps[at] / 60:.0f} min between "
+                               f"{ordered['backend'].iloc[at]}'s end and {ordered['backend'].iloc[at + 1]}'s start")
+    return left_out
 
 
 def _backend_pairs(names) -> list[tuple[str, str]]:
@@ -85,8 +102,8 @@ def _backend_pairs(names) -> list[tuple[str, str]]:
 def pairs(steps: pd.DataFrame, runs: pd.DataFrame, machine_table: pd.DataFrame) -> pd.DataFrame:
     """Per block and pair of backends: a's over b's end-to-end wall time and, where a splits the
     notebook and b runs it whole, a's dnnfit cell over b's; each as measured and calibrated."""
-    mixed = mixed_blocks(machine_table)
-    usable = machine_table[machine_table["block"].notna() & ~machine_table["block"].isin(mixed)]
+    left_out = left_out_blocks(machine_table)
+    usable = machine_table[machine_table["block"].notna() & ~machine_table["block"].isin(left_out)]
     walls = runs.set_index("run_id")["wall_seconds"]
     fits = steps[steps["step"] == "dnnfit"].set_index("run_id")["cell_seconds"]
     rows = []
@@ -107,8 +124,8 @@ def pairs(steps: pd.DataFrame, runs: pd.DataFrame, machine_table: pd.DataFrame) 
 def pod_pairs(steps: pd.DataFrame, machine_table: pd.DataFrame) -> pd.DataFrame:
     """Per block and step: a cluster backend's overhead minus a process backend's (both one job per
     cell), with and without waiting for cores, as measured and calibrated."""
-    mixed = mixed_blocks(machine_table)
-    keyed = steps[steps["block"].notna() & ~steps["block"].isin(mixed)]
+    left_out = left_out_blocks(machine_table)
+    keyed = steps[steps["block"].notna() & ~steps["block"].isin(left_out)]
     split = [n for n in keyed["backend"].unique() if BACKENDS[n].split]
     values = ["overhead_seconds", "overhead_nowait_seconds", "overhead_seconds_cal", "overhead_nowait_seconds_cal"]
     rows = []

@@ -45,11 +45,12 @@ class Summary:
     pipeline_repetitions: list[int] = field(default_factory=list)  # counted runs per backend and configuration
     upload_repetitions: list[int] = field(default_factory=list)    # verified uploads per setup, latency and size
     kubernetes_versions: list[str] = field(default_factory=list)   # what the runs' API servers reported
+    kubelet_builds: list[str] = field(default_factory=list)        # the local cluster's kubelet: stock or a variant
     pythons: dict[str, list[str]] = field(default_factory=dict)     # backend -> the interpreter builds its steps ran on
     unmeasured: dict[str, int] = field(default_factory=dict)        # a reference's design parts still to be measured
     calibrated_runs: int = 0                                       # counted runs with a calibration on both ends
     drifted_runs: int = 0                                          # ...whose calibration moved more than 10 %
-    blocks_left_out: dict[str, str] = field(default_factory=dict)   # block -> the interpreter builds its runs recorded
+    blocks_left_out: dict[str, str] = field(default_factory=dict)   # block -> why its runs are not compared
     serving_updates: int = 0                                       # the serving experiment (beyond the thesis)
     serving_updates_failed: int = 0
     serving_failed_requests: int = 0                               # failed or unanswered, through every update
@@ -84,6 +85,8 @@ class StatsBundle:
     pipeline_pair_summary: pd.DataFrame = field(default_factory=_table)       # ...per configuration and pooled
     pipeline_pod_pairs: pd.DataFrame = field(default_factory=_table)          # pod minus process, per block and step
     pipeline_pod_cost: pd.DataFrame = field(default_factory=_table)           # ...per step and over all steps
+    pipeline_ablation: pd.DataFrame = field(default_factory=_table)           # a pod's cost per kubelet and case
+    pipeline_ablation_parts: pd.DataFrame = field(default_factory=_table)     # ...its parts
     upload_summary: pd.DataFrame = field(default_factory=_table)
     upload_equivalence: pd.DataFrame = field(default_factory=_table)          # claim C9's tests
     upload_cells: pd.DataFrame = field(default_factory=_table)                # finished or skipped, and why

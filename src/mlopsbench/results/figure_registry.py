@@ -66,7 +66,7 @@ FIGURES: dict[str, Figure] = {
         "fig_calibration",
         "Beyond the thesis. The machine's speed beside every run: the calibration just before (dot) and after "
         "(cross) each run, a fixed Keras training loop (top) and a pure-Python loop (bottom), against the time, "
-        "one panel per sitting. A red ring marks a run whose calibration moved more than 10 % between its ends.",
+        "one panel per sitting (a pause of over an hour starts the next). A red ring marks a run whose calibration moved more than 10 % between its ends.",
         "pipeline"),
     "uploads": Figure(
         "fig19_uploads",

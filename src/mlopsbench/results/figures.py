@@ -20,9 +20,10 @@ from .. import atomic
 from ..data.models import trainable_params
 from ..rawdirs import CellDir, RunDir
 from ..upload.setups import SETUPS, THESIS_ROLES
-from .analysis import OWN_WORK, PARTS, split_backends
+from .analysis import PARTS, cri_sum, split_backends
 from .bundle import StatsBundle
-from .figure_registry import FIGURES, Figure
+from .figure_registry import FIGURES
+from .plotting import errorbar, save_figure, size_axis
 from .stats import in_series, reference
 
 log = logging.getLogger(__name__)
@@ -33,49 +34,8 @@ STACK = ("preprocessing", "plot", "createdict", "dnncompile", "dnnfit", "dnneval
 JOB_COLORS = {job: f"C{i}" for i, job in enumerate(JOBS)}
 ROLE_MARKERS = {"vm": "o", "pod": "s"}
 
-def errorbar(ax, frame: pd.DataFrame, x: str, label: str, color: str, marker: str = "o", linestyle: str = "-",
-             show_n: bool = True, filled: bool | None = None) -> None:
-    frame = frame.sort_values(x)
-    # The point and bars the tables read: the mean and its t-interval, or the median and its
-    # interval, or the mean and the range of a few values (stats.summarize).
-    center = frame["median"].where(frame["read"] == "median", frame["mean"])
-    low, high = (center - frame["low"]).fillna(0).clip(lower=0), (frame["high"] - center).fillna(0).clip(lower=0)
-    ax.errorbar(frame[x], center, yerr=[low, high], label=label, color=color, marker=marker, capsize=3,
-                linestyle=linestyle, mfc=color if (linestyle == "-" if filled is None else filled) else "white")
-    if show_n:
-        for xi, yi, n in zip(frame[x], center, frame["n"]):
-            ax.annotate(f"{int(n)}", (xi, yi), textcoords="offset points", xytext=(4, -9), fontsize=6, color=color)
-
-
-def size_axis(ax, values, labels=None) -> None:
-    """A log axis ticked at the values drawn, labelled plainly: no minor labels to collide."""
-    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
-
-    values = sorted(set(values))
-    ax.set_xscale("log")
-    ax.xaxis.set_major_locator(FixedLocator(values))
-    ax.set_xticklabels(labels or [f"{v:g}" for v in values])
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.xaxis.set_minor_formatter(NullFormatter())
-
-
 def _thesis(ax, xs, ys, color: str, label: str | None = "thesis") -> None:
     ax.scatter(xs, ys, facecolors="none", edgecolors=color, s=60, linewidths=1.5, label=label, zorder=3)
-
-
-def save_figure(fig, out_dir: Path, figure: Figure, sources: list[str]) -> dict:
-    import matplotlib.pyplot as plt
-
-    if not fig.subplotpars.right < 0.9:  # a figure with an outside legend keeps its margin
-        fig.tight_layout()
-    for suffix in ("pdf", "png"):
-        with atomic.atomic_path(out_dir / f"{figure.name}.{suffix}") as tmp:
-            # no creation date: the same data draws the same file, so a rebuild changes only what changed
-            fig.savefig(tmp, format=suffix, dpi=150, metadata={"CreationDate": None} if suffix == "pdf" else None)
-    plt.close(fig)
-    info = {"name": figure.name, "caption": figure.caption, "sources": sources}
-    atomic.write_json(out_dir / f"{figure.name}.json", info)
-    return info
 
 
 def _run_sources(runs: pd.DataFrame) -> list[str]:
@@ -233,13 +193,6 @@ def _pod_cost_figure(stats, runs: pd.DataFrame, out_dir: Path) -> dict:
     return save_figure(fig, out_dir, FIGURES["pod_cost"], _run_sources(runs))
 
 
-def cri_sum(stats) -> float | None:
-    """The sum of the medians of a pod's own parts over all steps: everything but the step's work."""
-    frame = stats.pipeline_pod_seconds
-    frame = frame[(frame["step"] == "all steps") & (frame["part"] != OWN_WORK)] if not frame.empty else frame
-    return float(frame["median"].sum()) if not frame.empty else None
-
-
 def sittings(times: pd.Series, gap_s: float = 3600.0) -> pd.Series:
     """Which sitting each time belongs to: a new one begins after a pause of ``gap_s``."""
     order = times.sort_values()
@@ -261,7 +214,7 @@ def _calibration_figure(stats, runs: pd.DataFrame, out_dir: Path) -> dict:
     count = int(machine["sitting"].max()) + 1
     fig, axes = plt.subplots(2, count, figsize=(max(7.5, 3.6 * count), 6), squeeze=False, sharey="row")
     colors = {backend: f"C{i}" for i, backend in enumerate(sorted(machine["backend"].unique()))}
-    for column, (sitting, group) in enumerate(machine.groupby("sitting")):
+    for column, (_, group) in enumerate(machine.groupby("sitting")):
         for row, (what, scale, label) in enumerate((("keras_step_s", 1e6, "Keras step [us]"),
                                                     ("python_s", 1.0, "Python loop [s]"))):
             ax = axes[row][column]
@@ -278,8 +231,8 @@ def _calibration_figure(stats, runs: pd.DataFrame, out_dir: Path) -> dict:
             if column == 0:
                 ax.set_ylabel(label)
             if row == 0:
-                ax.set_title(f"sitting {sitting + 1}: {pd.to_datetime(group['cal_before_t'].min(), unit='s'):%Y-%m-%d}"
-                             " (UTC)", fontsize=9)
+                first, last = (pd.to_datetime(group["cal_before_t"].agg(end), unit="s") for end in ("min", "max"))
+                ax.set_title(f"{first:%Y-%m-%d %H:%M}-{last:%H:%M} (UTC)", fontsize=9)
     fig.legend(loc="lower center", ncol=3, fontsize=7)
     fig.tight_layout(rect=(0, 0.08, 0.89, 1))   # a right margin under 0.9: save_figure keeps this layout
     return save_figure(fig, out_dir, FIGURES["calibration"], _run_sources(runs))

@@ -18,7 +18,13 @@ GROUP = ["setup", "method", "latency_ms", "model_mb"]
 PARTS = ("upload_s", "detect_s", "download_s", "start_s", "load_s", "deliver_s")
 # "The upload dominates" from this added round-trip time on (the issue's claim, at the thesis's 250 and 400 ms).
 UPLOAD_DOMINATES_FROM_MS = 250.0
-ROLLOUT = "rollout - in-place"
+
+
+def _compared_methods() -> list:
+    """The methods compared with another (a method's ``baseline``), with the claim it judges."""
+    from ..serving.methods import METHODS
+
+    return [entry for entry in METHODS.values() if entry.baseline]
 
 
 def analyse_serving(bundle: StatsBundle, updates: pd.DataFrame, requests: pd.DataFrame) -> list[dict]:
@@ -39,7 +45,8 @@ def analyse_serving(bundle: StatsBundle, updates: pd.DataFrame, requests: pd.Dat
     summary.serving_frameworks = sorted(updates["framework"].dropna().unique().tolist())
     summary.serving_poll_intervals = sorted(float(v) for v in updates["poll_interval_s"].dropna().unique())
     summary.serving_rates = sorted(float(v) for v in updates["rate_per_s"].dropna().unique())
-    summary.serving_rollouts = _rollout_settings(updates[updates["method"] == "rollout"])
+    summary.serving_rollouts = _rollout_settings(updates[updates["max_surge"].notna() | updates["drain_s"].notna()]
+                                                 if "drain_s" in updates else updates.iloc[0:0])
     return _claims(bundle, ok)
 
 
@@ -74,17 +81,18 @@ def _latency_during_updates(updates: pd.DataFrame, requests: pd.DataFrame) -> pd
 
 
 def _comparisons(ok: pd.DataFrame, margin: float) -> pd.DataFrame:
-    """Rolling a pod out against swapping in place (difference and ratio of the means), and each
-    vm-role setup against its pod-role peer (TOST within ``margin`` of the first's mean)."""
+    """Each method against its baseline (rolling a pod out against swapping in place: difference and
+    ratio of the means), and each vm-role setup against its pod-role peer (TOST within ``margin`` of
+    the first's mean)."""
     rows = []
-    for (setup, latency, size), group in ok.groupby(["setup", "latency_ms", "model_mb"]):
-        rollout = group.loc[group["method"] == "rollout", "time_to_serve_s"]
-        in_place = group.loc[group["method"] == "in-place", "time_to_serve_s"]
-        if len(rollout) and len(in_place):
-            rows.append({"comparison": ROLLOUT, "a": "rollout", "b": "in-place", "setup": setup,
-                         "method": "", "latency_ms": latency, "model_mb": size,
-                         "ratio": rollout.mean() / in_place.mean()}
-                        | difference(rollout, in_place))
+    for method in _compared_methods():
+        for (setup, latency, size), group in ok.groupby(["setup", "latency_ms", "model_mb"]):
+            a = group.loc[group["method"] == method.name, "time_to_serve_s"]
+            b = group.loc[group["method"] == method.baseline, "time_to_serve_s"]
+            if len(a) and len(b):
+                rows.append({"comparison": f"{method.name} - {method.baseline}", "a": method.name,
+                             "b": method.baseline, "setup": setup, "method": "", "latency_ms": latency,
+                             "model_mb": size, "ratio": a.mean() / b.mean()} | difference(a, b))
     for first, second in comparisons(ok["setup"].unique()):
         for (method, latency, size), group in ok.groupby(["method", "latency_ms", "model_mb"]):
             a = group.loc[group["setup"] == first, "time_to_serve_s"]
@@ -105,15 +113,17 @@ def _claims(bundle: StatsBundle, ok: pd.DataFrame) -> list[dict]:
 
     margin = bundle.summary.equivalence_margin
     compared = bundle.serving_comparisons
-    setups = compared.loc[compared["comparison"] != ROLLOUT, ["a", "b"]].drop_duplicates()
+    methods = _compared_methods()
+    between_methods = {f"{m.name} - {m.baseline}" for m in methods}
+    setups = compared.loc[~compared["comparison"].isin(between_methods), ["a", "b"]].drop_duplicates()
     pairs = [(row.a, row.b) for row in setups.itertuples()] or [("vm", "pod")]
     return [
         claim("S1", "Every request through every update is answered, by one version or the other",
               lambda: _none_failed(bundle)),
         claim("S2", f"The upload is most of the time to serve from {UPLOAD_DOMINATES_FROM_MS:g} ms on",
               lambda: _upload_dominates(ok)),
-        claim("S3", "Rolling out a new pod takes longer than swapping the model in place",
-              lambda: _rollout_slower(compared)),
+        *(claim("S3" if len(methods) == 1 else f"S3-{m.name}", m.claim, lambda m=m: _slower(compared, m))
+          for m in methods),
         *(claim(f"S4-{first}-{second}", f"The {first} and {second} setups serve a new model equally fast (within "
                 f"+-{margin:.0%} of the {first} mean)", lambda first=first, second=second:
                 _setups_equivalent(compared, first, second))
@@ -141,13 +151,14 @@ def _upload_dominates(ok: pd.DataFrame):
     return evidence, verdict(low - 0.5, high - 0.5, "positive")
 
 
-def _rollout_slower(compared: pd.DataFrame):
-    pairs = compared[compared["comparison"] == ROLLOUT]
+def _slower(compared: pd.DataFrame, method):
+    """A method takes longer than its baseline in every cell that ran both."""
+    pairs = compared[compared["comparison"] == f"{method.name} - {method.baseline}"]
     if pairs.empty:
         return "no cell ran both methods", "cannot tell"
     decisions = [verdict(row.diff_low, row.diff_high, "positive") for row in pairs.itertuples()]
     ratios = pairs["ratio"]
-    evidence = (f"roll-out / in place {ratios.min():.2f}-{ratios.max():.2f}x over {len(pairs)} cells; "
+    evidence = (f"{method.name} / {method.baseline} {ratios.min():.2f}-{ratios.max():.2f}x over {len(pairs)} cells; "
                 f"the 95 % interval of the difference is above 0 in {decisions.count('agrees')}")
     return evidence, _overall(decisions)
 

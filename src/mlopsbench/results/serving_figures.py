@@ -12,7 +12,7 @@ from ..rawdirs import ServingCellDir
 from ..records import stored
 from .bundle import StatsBundle
 from .figure_registry import FIGURES
-from .figures import errorbar, save_figure
+from .plotting import errorbar, save_figure
 from .serving_analysis import GROUP, PARTS
 
 PART_COLORS = ("C0", "C1", "C2", "C4", "C3", "C7")
@@ -21,6 +21,9 @@ PART_COLORS = ("C0", "C1", "C2", "C4", "C3", "C7")
 def _sources(stats: StatsBundle) -> list[str]:
     cells = {ServingCellDir(Path(cell)) for cell in stats.serving_requests.get("cell", [])}
     return sorted(str(stored(path)) for cell in cells for path in (cell.updates, cell.requests))
+
+
+MARKERS = "osD^v"   # one per update method
 
 
 def _label(row) -> str:
@@ -39,11 +42,11 @@ def _time_figure(stats: StatsBundle, out_dir: Path) -> dict:
     columns = min(4, len(latencies))
     rows = math.ceil(len(latencies) / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 3.4 * rows), squeeze=False)
-    setups = sorted(summary["setup"].unique())
+    setups, methods = sorted(summary["setup"].unique()), sorted(summary["method"].unique())
     for ax, latency in zip(axes.flat, latencies):
         for (setup, method), group in summary[summary["latency_ms"] == latency].groupby(["setup", "method"]):
             errorbar(ax, group, "model_mb", f"{setup} {method}", f"C{setups.index(setup)}",
-                      "o" if method == "in-place" else "s")
+                     MARKERS[methods.index(method) % len(MARKERS)])
         ax.set(title=f"{latency:g} ms", xlabel="model [MB]", ylabel="time to serve [s]")
         ax.legend(fontsize=6)
     for ax in list(axes.flat)[len(latencies):]:

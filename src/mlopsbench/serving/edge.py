@@ -19,8 +19,8 @@ from pathlib import Path
 
 import requests
 
-from ..upload.netns import Namespace
-from ..upload.objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint
+from ..store.netns import Namespace
+from ..store.objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint
 from . import env
 
 

@@ -1,5 +1,5 @@
-"""The edge on the cluster: its Deployment and Service for one cell, and Kubernetes's way to
-update (roll out a new pod) beside the in-place one (the updater in the pod).
+"""The edge as a pod on the cluster, whichever method updates it: its Deployment and Service for
+one cell, and how each method's update shows on it.
 
 ``with EdgeDeployment(...) as edge:`` creates both, waits until the pod is Ready, and deletes
 them on the way out, whatever happened. ``edge.roll_out(version, timeout)`` replaces the pod template
@@ -42,10 +42,11 @@ class EdgeDeployment:
 
     @classmethod
     def for_cell(cls, target: ClusterTarget, name: str, image: str, store: str, bucket: str, model: str, secret: str,
-                 node_selector: dict, method: str, poll_interval_s: float | None,
-                 ready_timeout_s: float) -> "EdgeDeployment":
+                 node_selector: dict, poll_interval_s: float | None, ready_timeout_s: float) -> "EdgeDeployment":
+        """The cell's edge, starting with v1; with the in-place updater beside the server where
+        ``poll_interval_s`` is given."""
         return cls(target, name, edge_deployment(target, name, image, store, bucket, model, secret, node_selector,
-                                                 "v1", method, poll_interval_s), ready_timeout_s)
+                                                 "v1", poll_interval_s), ready_timeout_s)
 
     def __enter__(self) -> "EdgeDeployment":
         namespace = self.target.namespace

@@ -1,13 +1,13 @@
 """The vm and pod setups of the serving experiment: the edge's model server as a pod on the
 cluster's edge node, reading the cluster's store through the cell's latency.
 
-The latency is the upload experiment's (``upload.setups._cluster.cluster_latency``): the edge
-node's netem where enabled, else a delay proxy pod in front of the store's Service that the
-edge (and, in the pod setup, the publisher) reaches the store through. The new version is
+The latency is the upload experiment's (``store.on_cluster.cluster_latency``): the edge
+node's netem where enabled, else the kernel-path delay on the store pod's interface where this
+machine is the node, else a delay proxy pod in front of the store's Service that the edge (and,
+in the pod setup, the publisher) reaches the store through. The new version is
 published as the upload setup of the same name uploads: from this machine through the store's
 outside address (vm), or from a pod on the core node (pod). The client asks from this machine
-through the edge's Service. Updates are in place (the updater in the edge pod) or rolled out
-(a new pod per version).
+through the edge's Service. How an update is taken up is the cell's method's (``methods``).
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ from pathlib import Path
 from typing import Callable
 
 from ..cluster.kube import dns_name
+from ..rawdirs import ServingCellDir
 from ..records import ServingRequest, ServingUpdate
-from ..upload.latency import DelayProxy
-from ..upload.objectstore import Endpoint, client, ensure_bucket
-from ..upload.setups._cluster import cluster_latency, delay_proxy_service, options_of, service_address
-from .cell import MODEL, ServingSpec, measure
+from ..store.latency import DelayProxy
+from ..store.objectstore import Endpoint, client, ensure_bucket
+from ..store.on_cluster import cluster_latency, delay_proxy_service, service_address
+from .measure import MODEL, ServingSpec, measure
+from .edge_pod import EdgeDeployment
+from .methods import method
 from .publishers import PodPublisher, StorePublisher
-from .rollout import EdgeDeployment
 
 log = logging.getLogger(__name__)
 
@@ -34,42 +36,37 @@ log = logging.getLogger(__name__)
 def run_on_cluster(spec: ServingSpec, versions: list[Path], image: str, framework: str,
                    request_sink: Callable[[ServingRequest], None],
                    update_sink: Callable[[ServingUpdate], None]) -> None:
-    target = options_of(spec.store)
-    core, bucket = target.clients.core, spec.store.bucket
-    store = service_address(core, target.namespace, target.upload.service_endpoint)
+    target, store = spec.way.on_cluster()
+    core, bucket = target.clients.core, spec.way.bucket
+    address = service_address(core, target.namespace, store.service_endpoint)
     name = dns_name(f"mlb-serve-{spec.setup}-{spec.method}-{spec.latency_ms:g}ms-{int(time.time())}".replace(".", "-"))
-    with cluster_latency(spec.store) as emulation, contextlib.ExitStack() as path:
-        in_cluster = store
+    with cluster_latency(target, store, spec.latency_ms, ServingCellDir(spec.way.out_dir).delay) as emulation, \
+            contextlib.ExitStack() as path:
+        in_cluster = address
         if emulation == "proxy":
-            in_cluster = path.enter_context(delay_proxy_service(target, store, spec.latency_ms,
-                                                                spec.store.window_bytes))
+            in_cluster = path.enter_context(delay_proxy_service(target, store, address, spec.latency_ms,
+                                                                spec.way.window_bytes))
         if spec.setup == "pod":
-            publisher = path.enter_context(PodPublisher(target, f"{name}-publisher", in_cluster, bucket, MODEL,
-                                                        spec.store.part_size, versions, spec.ready_timeout_s))
+            publisher = path.enter_context(PodPublisher(target, store, f"{name}-publisher", in_cluster, bucket, MODEL,
+                                                        spec.way.part_size, versions, spec.ready_timeout_s))
         else:
-            publisher = StorePublisher(_from_here(path, target.upload.vm_store(), spec, emulation), bucket, MODEL,
-                                       spec.store.part_size)
+            publisher = StorePublisher(_from_here(path, store.vm_store(), spec, emulation), bucket, MODEL,
+                                       spec.way.part_size)
         publisher.publish("v1", versions[0])
+        way = method(spec.method)
         edge = path.enter_context(EdgeDeployment.for_cell(
-            target, name, image, in_cluster, bucket, MODEL, target.upload.credentials_secret,
-            target.upload.netem_node_selector, spec.method,
-            spec.poll_interval_s if spec.method == "in-place" else None, spec.ready_timeout_s))
+            target, name, image, in_cluster, bucket, MODEL, store.credentials_secret, store.netem_node_selector,
+            spec.poll_interval_s if way.updater else None, spec.ready_timeout_s))
         log.info("serving %s at the edge (%s), %s updates through %s", name, edge.url, spec.method, emulation)
-
-        def follow(version: str) -> dict | None:
-            if spec.method == "rollout":
-                return edge.roll_out(version, spec.update_timeout_s)
-            return edge.observed(spec.update_timeout_s)
-
-        measure(spec, spec.parameters(emulation, framework), versions, edge.url, publisher.publish, follow,
-                request_sink, update_sink)
+        measure(spec, spec.parameters(emulation, framework), versions, edge.url, publisher.publish,
+                lambda version: way.follow(edge, version, spec.update_timeout_s), request_sink, update_sink)
 
 
 def _from_here(path: contextlib.ExitStack, outside: Endpoint, spec: ServingSpec, emulation: str):
     """A minio client for the store's outside address, through a delay proxy on this machine that
     adds the latency where no netem does (and only relays where it does, as the upload's vm setup)."""
-    ensure_bucket(outside, spec.store.bucket)
+    ensure_bucket(outside, spec.way.bucket)
     rtt = spec.latency_ms if emulation == "proxy" else 0.0
     host, port = path.enter_context(DelayProxy((outside.host, outside.port), "127.0.0.1", rtt,
-                                               spec.store.window_bytes))
+                                               spec.way.window_bytes))
     return client(dataclasses.replace(outside, host=host, port=port))

@@ -6,17 +6,18 @@ from typing import Any
 
 from .. import paths
 from ..upload.setups import SETUPS
+from .methods import METHODS
 
 
 def serving_cells(config: dict[str, Any]):
     """(setup, method, latency_ms, model_mb) of every serving cell, in a fixed order; none without a
-    ``serving`` section. A roll-out needs the edge as a pod, so it runs only in cluster setups."""
+    ``serving`` section. A method that needs the edge as a pod runs only in setups on a cluster."""
     serving = config.get("serving")
     if not serving:
         return
     for setup in serving["setups"]:
         for method in serving["methods"]:
-            if method == "rollout" and not SETUPS[setup].on_cluster:
+            if METHODS[method].needs_pod and not SETUPS[setup].on_cluster:
                 continue
             for latency in serving["latencies_ms"]:
                 for size in serving["model_sizes_mb"]:

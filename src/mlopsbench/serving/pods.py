@@ -2,7 +2,8 @@
 
 One Deployment of one replica serves the model, behind a Service the client reaches. Its
 pod fetches the version it starts with in an init container (the updater, once) into an
-``emptyDir``, and is Ready when KServe says the model is. The two ways to update:
+``emptyDir``, and is Ready when KServe says the model is. What the two methods (``methods``) need
+of it:
 
 * in place: the pod also runs the updater beside the server, polling the store, and the
   Deployment never changes;
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from ..cluster.kube import labels
 from ..cluster.target import ClusterTarget
-from ..upload.setups._cluster import store_credentials_env
+from ..store.on_cluster import store_credentials_env
 from .versions import DRAIN_PATH
 
 HTTP_PORT = 8080
@@ -38,10 +39,9 @@ def _container(name: str, image: str, pull_policy: str, args: list[str], secret:
 
 
 def edge_deployment(target: ClusterTarget, name: str, image: str, store: str, bucket: str, model: str,
-                    secret: str, node_selector: dict, version: str, method: str,
-                    poll_interval_s: float | None) -> dict:
-    """The serving Deployment, starting with ``version``; with the updater beside the server when
-    ``method`` is "in-place"."""
+                    secret: str, node_selector: dict, version: str, poll_interval_s: float | None) -> dict:
+    """The serving Deployment, starting with ``version``; with the updater beside the server, polling
+    every ``poll_interval_s``, where a method updates in place (None: no updater)."""
     store_args = ["--store", store, "--bucket", bucket, "--models-dir", MODELS, "--model", model]
     pull = target.image_pull_policy
     fetch = _container("fetch", image, pull, ["-m", "mlopsbench.serving.updater", *store_args, "--version", version],
@@ -59,7 +59,7 @@ def edge_deployment(target: ClusterTarget, name: str, image: str, store: str, bu
                # and closes each connection it answers on, so kept-alive clients reconnect elsewhere.
                "lifecycle": {"preStop": {"httpGet": {"path": DRAIN_PATH, "port": HTTP_PORT}}}}
     containers = [server]
-    if method == "in-place":
+    if poll_interval_s is not None:
         containers.append(_container("updater", image, pull, [
             "-m", "mlopsbench.serving.updater", *store_args, "--server", f"http://127.0.0.1:{HTTP_PORT}",
             "--poll-interval-s", f"{poll_interval_s:g}"], secret))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..cluster.kube import PodNotRunning, copy_into_pod, exec_output, labels, wait_running
 from ..cluster.target import ClusterTarget
-from ..upload.setups._cluster import store_credentials_env
+from ..store.on_cluster import ClusterStore, store_credentials_env
 from .versions import publish
 
 log = logging.getLogger(__name__)
@@ -40,19 +40,19 @@ class StorePublisher:
         return publish(self.minio, self.bucket, self.model, version, path, self.part_size)
 
 
-def publisher_pod(target: ClusterTarget, name: str) -> dict:
+def publisher_pod(target: ClusterTarget, store: ClusterStore, name: str) -> dict:
     """A pod on the core node that waits for ``exec`` (the job image, no API rights)."""
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "namespace": target.namespace, "labels": labels("serving", name)},
-            "spec": {"nodeSelector": target.upload.job_node_selector, "serviceAccountName": target.service_account,
+            "spec": {"nodeSelector": store.job_node_selector, "serviceAccountName": target.service_account,
                      "automountServiceAccountToken": False, "enableServiceLinks": False, "dnsPolicy": "Default",
                      "terminationGracePeriodSeconds": 1, "restartPolicy": "Never",
                      "securityContext": {"runAsNonRoot": True, "runAsUser": 1000,
                                          "seccompProfile": {"type": "RuntimeDefault"}},
                      "containers": [{"name": "publisher", "image": target.image,
                                      "imagePullPolicy": target.image_pull_policy, "command": ["sleep", "infinity"],
-                                     "env": store_credentials_env(target.upload.credentials_secret),
-                                     "resources": target.upload.job_resources,
+                                     "env": store_credentials_env(store.credentials_secret),
+                                     "resources": store.job_resources,
                                      "securityContext": {"allowPrivilegeEscalation": False,
                                                          "capabilities": {"drop": ["ALL"]}}}]}}
 
@@ -61,14 +61,15 @@ class PodPublisher:
     """``with PodPublisher(...) as publisher:`` starts the pod and copies the versions in; the pod
     is always deleted on the way out."""
 
-    def __init__(self, target: ClusterTarget, name: str, store: str, bucket: str, model: str, part_size: int,
-                 versions: list[Path], ready_timeout_s: float):
-        self.target, self.name, self.store, self.bucket, self.model = target, name, store, bucket, model
+    def __init__(self, target: ClusterTarget, store: ClusterStore, name: str, endpoint: str, bucket: str, model: str,
+                 part_size: int, versions: list[Path], ready_timeout_s: float):
+        self.target, self.store, self.name, self.endpoint, self.bucket = target, store, name, endpoint, bucket
+        self.model = model
         self.part_size, self.versions, self.ready_timeout_s = part_size, versions, ready_timeout_s
         self.core = target.clients.core
 
     def __enter__(self) -> "PodPublisher":
-        self.core.create_namespaced_pod(self.target.namespace, publisher_pod(self.target, self.name))
+        self.core.create_namespaced_pod(self.target.namespace, publisher_pod(self.target, self.store, self.name))
         try:
             wait_running(self.core, self.target.namespace, self.name, self.ready_timeout_s)
             for path in self.versions:
@@ -89,7 +90,7 @@ class PodPublisher:
             log.warning("deleting publisher pod %s: %s", self.name, error)
 
     def publish(self, version: str, path: Path) -> tuple[float, float]:
-        command = ["mlopsbench", "serving-publish", "--endpoint", self.store, "--bucket", self.bucket,
+        command = ["mlopsbench", "serving-publish", "--endpoint", self.endpoint, "--bucket", self.bucket,
                    "--model", self.model, "--version", version, "--path", f"{VERSIONS_IN_POD}/{path.name}",
                    "--part-size-mib", str(self.part_size // 2**20)]
         output = exec_output(self.core, self.target.namespace, self.name, command)

@@ -22,13 +22,14 @@ from .. import atomic
 from ..errors import InputError
 from ..rawdirs import ServingCellDir
 from ..records import ServingRequest, ServingUpdate, read_jsonl
+from ..store.kernel_delay import DELAY_COLUMNS, delay_checked
 
 PARAMETER_COLUMNS = ["setup", "method", "latency_ms", "model_mb", "poll_interval_s", "rate_per_s", "emulation",
                      "framework", "max_surge", "max_unavailable", "drain_s"]
 UPDATE_COLUMNS = PARAMETER_COLUMNS + [
     "update", "version", "status", "error", "upload_started", "served", "upload_s", "detect_s", "download_s",
     "start_s", "load_s", "deliver_s", "time_to_serve_s", "requests", "failed_requests", "unanswered_requests",
-    "old_answers_after_switch", "cell", "study"]
+    "old_answers_after_switch", "cell", "study", *DELAY_COLUMNS]
 REQUEST_COLUMNS = PARAMETER_COLUMNS + ["update", "due", "sent", "seconds", "status", "model_version", "error",
                                        "lag_s", "cell"]
 
@@ -87,7 +88,8 @@ def tidy_serving(cell_dirs: list[str | Path], updates_out: str | Path, requests_
         by_update = defaultdict(list)
         for request in requests:
             by_update[request.update].append(request)
-        update_rows += [_update_row(update, by_update[update.update], cell) for update in updates]
+        delay = delay_checked(raw.delay)
+        update_rows += [_update_row(update, by_update[update.update], cell) | delay for update in updates]
         request_rows += [_request_row(request, cell) for request in requests]
     updates_table = pd.DataFrame(update_rows, columns=UPDATE_COLUMNS)
     requests_table = pd.DataFrame(request_rows, columns=REQUEST_COLUMNS)

@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 
 from .. import atomic
-from ..upload.objectstore import client, endpoint_from_environment
+from ..store.objectstore import client, endpoint_from_environment
 from .versions import REQUESTED, local_path, object_key, pointer_key, requested
 
 

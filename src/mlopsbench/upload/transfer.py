@@ -1,4 +1,4 @@
-"""Uploads from this machine: the store, the delay proxy in front of it and the worker process.
+"""Uploads from this machine: the delay proxy in front of the store and the worker process.
 
 The host, netns and vm setups differ only in where the worker runs and which store it
 reaches; this module is the path they share. The worker is a subprocess (``mlopsbench
@@ -8,7 +8,6 @@ comes, so an interrupted cell keeps every upload that finished.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -19,32 +18,13 @@ from typing import Callable
 from tqdm import tqdm
 
 from ..records import UploadRecord
-from .latency import DelayProxy
-from .netns import Namespace
-from .objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint, SeaweedFS, StoreError, ensure_bucket
+from ..store.latency import DelayProxy
+from ..store.netns import Namespace
+from ..store.objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint, StoreError
 from .plan import CellSpec
 from .worker import job
 
 Sink = Callable[[UploadRecord], None]
-
-
-@contextlib.contextmanager
-def store(spec: CellSpec):
-    """The configured endpoint, or an embedded SeaweedFS for the block; its bucket exists."""
-    if spec.endpoint is not None:
-        ensure_bucket(spec.endpoint, spec.bucket)
-        yield spec.endpoint
-    else:
-        embedded = SeaweedFS(spec.out_dir, isolate=spec.embedded_store_path == "veth")
-        with embedded as endpoint:
-            ensure_bucket(endpoint, spec.bucket)
-            try:
-                yield endpoint
-            except StoreError as exc:  # the S3 answer hides the cause; the store's own log names it
-                cause = SeaweedFS.fatal_cause(embedded.log_path)
-                if cause is None:
-                    raise
-                raise StoreError(f"{exc}; the store's log ({embedded.log_path}) says: {cause}") from None
 
 
 def upload_from_here(spec: CellSpec, plan: list[dict], endpoint: Endpoint, store_kind: str, emulation: str,

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ..records import UploadParameters, UploadRecord
-from .objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint, client
+from ..store.objectstore import ACCESS_KEY_VARS, SECRET_KEY_VARS, Endpoint, client
 
 MIB = 1 << 20
 

@@ -55,9 +55,10 @@ def pvc_manifest(cluster: ClusterTarget, name: str, labels: dict) -> dict:
             "metadata": {"name": name, "namespace": cluster.namespace, "labels": labels}, "spec": spec}
 
 
-def pod_manifest(cluster: ClusterTarget, name: str, labels: dict, script: str, volume: str,
+def pod_manifest(cluster: ClusterTarget, name: str, labels: dict, script: str, volume: str | None,
                  deadline_s: float | None, node: str | None, cpu: int) -> dict:
-    """One step's Pod: the compiled script runs with the marshal volume as working directory.
+    """One step's Pod: the compiled script runs with the marshal volume as working directory (a run
+    that passes nothing between steps and reads no file has none: its pods mount no volume).
 
     It asks for ``cpu`` cores (its limit:cpu tag, or the configured request), as a local
     step waits for its cores, and gets the same thread settings; it runs as a service account
@@ -84,10 +85,13 @@ def pod_manifest(cluster: ClusterTarget, name: str, labels: dict, script: str, v
                     *threads, {"name": "TF_NUM_INTEROP_THREADS", "value": "1"}],
             "resources": resources,
             "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-            "volumeMounts": [{"name": "marshal", "mountPath": MOUNT}],
         }],
-        "volumes": [{"name": "marshal", "persistentVolumeClaim": {"claimName": volume}}],
     }
+    if volume is None:
+        spec["containers"][0]["workingDir"] = "/tmp"
+    else:
+        spec["containers"][0]["volumeMounts"] = [{"name": "marshal", "mountPath": MOUNT}]
+        spec["volumes"] = [{"name": "marshal", "persistentVolumeClaim": {"claimName": volume}}]
     if selector:
         spec["nodeSelector"] = selector
     if deadline_s:
@@ -152,7 +156,7 @@ class KubernetesRunner:
                            if key in (f"{KEY}/study", f"{KEY}/configuration", f"{KEY}/rep"))
         cleanup(self.core, self.cluster.namespace, f"app.kubernetes.io/component=pipeline-step,{earlier}")
         events.note("cluster", namespace=self.cluster.namespace, run_name=self.run_name, selector=self.selector,
-                    pods=self.pods, server_version=self._server_version())
+                    pods=self.pods, server_version=self._server_version(), kubelet=self.cluster.kubelet)
         try:
             self._dispatch(events, failures)
         finally:
@@ -161,9 +165,12 @@ class KubernetesRunner:
 
     def _dispatch(self, events: RunLog, failures: dict[str, str]) -> None:
         cluster, plan = self.cluster, self.plan
-        volume = self.run_name
-        self.core.create_namespaced_persistent_volume_claim(cluster.namespace,
-                                                            pvc_manifest(cluster, volume, self.labels))
+        # A volume only where a step reads a file or a value another step made.
+        passes = bool(self.inputs) or any(step.inputs or step.outputs for step in plan.steps.values())
+        volume = self.run_name if passes else None
+        if volume:
+            self.core.create_namespaced_persistent_volume_claim(cluster.namespace,
+                                                                pvc_manifest(cluster, volume, self.labels))
         staged_on = self._stage(events, volume)
         updates: queue.Queue = queue.Queue()
         stop = threading.Event()
@@ -246,7 +253,7 @@ class KubernetesRunner:
                 raise RunFailed(f"step {step}: node {node} has stopped reporting (its pod not Ready for "
                                 f"{now - since:.0f} s, kubernetes.node_silence_s); is its kubelet running?")
 
-    def _stage(self, events: RunLog, volume: str) -> str | None:
+    def _stage(self, events: RunLog, volume: str | None) -> str | None:
         """Copy the run's input files into its volume through a pod that mounts it (as Kale's
         marshal-volume job prepares the volume); return the node it ran on."""
         if not self.inputs:
@@ -281,7 +288,7 @@ class KubernetesRunner:
                 events.step("finished", step, source="runner", status="failed", reason="Timeout")
                 self.core.delete_namespaced_pod(self.pods[step], self.cluster.namespace)
 
-    def _create(self, events: RunLog, step: str, volume: str, node: str | None) -> None:
+    def _create(self, events: RunLog, step: str, volume: str | None, node: str | None) -> None:
         deadline = self.spec.step_timeout
         manifest = pod_manifest(self.cluster, self.pods[step], self.labels | {f"{KEY}/step": step},
                                 self.plan.script(step, self.parameters), volume, deadline, node,
@@ -378,9 +385,11 @@ def runtime_times(run_dir: Path, pods: dict[str, str]) -> dict[str, dict]:
 
 
 def run_fields(run_dir: Path, events: list) -> dict:
-    """The Kubernetes version the run's API server reported (None where it was not recorded)."""
+    """The Kubernetes version the run's API server reported, and the local cluster's kubelet build
+    (None where they were not recorded)."""
     note = next((e for e in events if getattr(e, "event", None) == "cluster"), None)
-    return {"server_version": note.detail.get("server_version") if note else None}
+    detail = note.detail if note else {}
+    return {"server_version": detail.get("server_version"), "kubelet_build": detail.get("kubelet")}
 
 
 def step_rows(run_dir, run_id: str, events: list, base: dict) -> list[dict]:

@@ -20,7 +20,7 @@ import yaml
 from ..bundle import StatsBundle
 from ..figure_registry import FIGURES
 from ...pipeline.backends import BACKENDS
-from ..analysis import TRIVIAL_STEPS
+from ..analysis import TRIVIAL_STEPS, cri_sum
 from ..stats import in_series, reference
 from ...upload.setups import SETUPS
 from . import provenance, tables
@@ -30,6 +30,17 @@ from .tables import TABLE2_JOBS, TABLE4_JOBS, pct
 # The steps whose start imports TensorFlow (to build, train, or load a model): the rest start light.
 TENSORFLOW_STEPS = ("dnncompile", "dnnfit", "dnneval", "dnnpredict")
 
+
+# What each latency emulation a record names did (the records' ``emulation``).
+EMULATIONS = {
+    "netem": "netem: the kernel's qdisc on the client's link, as in the thesis.",
+    "netem-daemonset": "netem: the kernel's qdisc on the edge node's interface, set by a DaemonSet, as in the thesis.",
+    "nfqueue": "nfqueue: the kernel's own path, every packet across the delayed link held by netdelay through a "
+               "netfilter queue, so TCP's handshake, slow start and window growth cross the delay; each cell "
+               "checked the added round trip and the queue's throughput first (table Upload cells).",
+    "proxy": "proxy: a user-space delay proxy that terminates TCP and forwards a fixed window per round trip.",
+    "none": "none: no latency added.",
+}
 
 class Context:
     """Everything the template shows, computed from the stats directory and the run's inputs."""
@@ -72,7 +83,7 @@ class Context:
                      "calibrated_cells": tables.calibrated_cells(self.stats),
                      "pod_cost": tables.pod_cost(self.stats), "pod_seconds": tables.pod_seconds(self.stats),
                      "clocks": tables.clocks(self.stats),
-                     "clock_lags": tables.clock_lags(self.stats),
+                     "clock_lags": tables.clock_lags(self.stats), "ablation": tables.ablation(self.stats),
                      "memory": tables.memory(self.stats)}
         if "upload" not in self.missing:
             made |= {"uploads": tables.uploads(self.stats, self.ref["upload_s"]),
@@ -120,8 +131,6 @@ class Context:
 
     def _reconciled(self, paired) -> str:
         """Whether the pod's own parts on the runtime's clock (the CRI table) match the paired cost."""
-        from ..figures import cri_sum
-
         parts = cri_sum(self.stats)
         if parts is None:
             return "The runtime's own clock was not kept, so the pod's parts are not shown beside it."
@@ -395,7 +404,8 @@ class Context:
             emulations = self.summary.emulations
             paths = " ".join(SETUPS[s].path for s in self.setups if s in SETUPS)
             warmups = " or ".join(map(str, self.summary.warmup_uploads))
-            latency = (f"Setups: {paths} Emulation in force: {', '.join(emulations)}. The configured latency is "
+            said = " ".join(EMULATIONS.get(e, f"{e}.") for e in emulations)
+            latency = (f"Setups: {paths} Emulation in force: {said} The configured latency is "
                        f"added to every round trip, half in each direction, as the thesis's netem delay on the edge "
                        f"interface. Unmeasured uploads before each cell's first measured one: {warmups or 'none'} "
                        f"(a fresh store allocates its volumes on its first write).")
@@ -420,7 +430,7 @@ class Context:
         else:
             said += " No run of this study was calibrated: only the measured times are shown."
         if summary.blocks_left_out:
-            said += (" Left out of the paired comparisons, because their runs did not record one interpreter build: "
+            said += (" Left out of the paired comparisons: "
                      + "; ".join(f"block {b} ({why})" for b, why in summary.blocks_left_out.items()) + ".")
         return said
 
@@ -443,6 +453,8 @@ class Context:
             waiting=self.waiting(), on_cluster=any(BACKENDS[b].on_cluster for b in self.backends if b in BACKENDS),
             runtime_clock=not self.stats.pipeline_pod_seconds.empty,
             limitations=self.limitations(), answer=self.answer(), differences=self.differences(), pct=pct,
+            variants=[build for build in self.summary.kubelet_builds if build != "stock"],
+            ablation=not self.stats.pipeline_ablation.empty,
             runner_cores=_count(self.summary.cores) if self.summary.cores else "unrecorded",
             kubernetes=self._kubernetes(),
             fig=SimpleNamespace(**{key: figure.name for key, figure in FIGURES.items()}))

@@ -28,8 +28,8 @@ class Setup:
     store: Callable         # store(spec) -> the kind of store it uploads to (part of the records' parameters)
     plan: Callable          # plan(spec, models, done) -> the uploads still to do
     run: Callable           # run(spec, plan, sink): upload, hand each UploadRecord to sink, raise StoreError on failure
-    # target(kubernetes section) -> CellSpec.options (a cluster.target.ClusterTarget), for a setup
-    # that runs against a cluster; the CLI builds it once per cell
+    # target(kubernetes section) -> CellSpec.cluster (a cluster.target.ClusterTarget), for a setup
+    # that runs against a cluster; the CLI builds it, and the store there, once per cell
     cluster_target: Callable | None = None
 
     @property

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ...store.way import opened
 from ..plan import CellSpec, local_plan
-from ..transfer import Sink, store, upload_from_here
+from ..transfer import Sink, upload_from_here
 from . import Setup, always_available
 
 
@@ -12,7 +13,7 @@ def store_kind(spec: CellSpec) -> str:
 
 
 def run(spec: CellSpec, plan: list[dict], sink: Sink) -> None:
-    with store(spec) as endpoint:
+    with opened(spec) as endpoint:
         upload_from_here(spec, plan, endpoint, store_kind(spec), "proxy", sink)
 
 

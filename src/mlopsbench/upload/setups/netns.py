@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 
-from ..latency import netem_available, set_netem
-from ..netns import Namespace, namespaces_supported
+from ...store.latency import netem_available, set_netem
+from ...store.netns import Namespace, namespaces_supported
+from ...store.way import opened
 from ..plan import CellSpec, local_plan
-from ..transfer import Sink, store, upload_from_here
+from ..transfer import Sink, upload_from_here
 from . import Setup
 from .host import store_kind
 
@@ -21,7 +22,7 @@ def unavailable(spec: CellSpec) -> str | None:
 
 
 def run(spec: CellSpec, plan: list[dict], sink: Sink) -> None:
-    with store(spec) as endpoint, Namespace() as ns:
+    with opened(spec) as endpoint, Namespace() as ns:
         netem, why = netem_available(ns.peer_device, ns.name)
         if netem and spec.latency_ms > 0:
             set_netem(ns.peer_device, spec.latency_ms / 2, ns.name)
