@@ -22,7 +22,6 @@ import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import tempfile
 import threading
