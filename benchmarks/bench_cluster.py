@@ -88,18 +88,19 @@ SHORT = {"cells": [{"cell_type": "code", "metadata": {"tags": ["pipeline-paramet
                                "summary = pd.read_csv(DATASET).describe()\n", "end = time.time()\n",
                                "print('[JT] short time(s) {}'.format(end - start))\n", "print('[JT] end cell')\n"]}],
          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-from mlopsbench.results.ablation import ABLATION, PREDICTED_SAVING_S
+from mlopsbench.results.ablation import ABLATION
 
 
 def ablation(args, results: Results) -> int:
-    """Every case on every kubelet, its pods' parts, and the savings measured beside the predicted."""
-    from mlopsbench.results.analysis import OWN_WORK, POD_PARTS
-    from mlopsbench.results.stats import difference
+    """Every case on every kubelet; its pods' parts and the savings against the predicted ones, as the
+    report's ablation table computes them (``results.ablation``) from the runs kept in ``--keep``."""
+    from mlopsbench.pipeline.tidy import tidy_pipeline
+    from mlopsbench.results.ablation import ablation as decompose, pod_costs
 
     cases = {"trivial, its volume": (TRIVIAL, True), "trivial, no volume": (TRIVIAL, False),
              "real short step, its volume": (SHORT, True)}
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="mlb-ablation-"))
-    costs: dict[tuple[str, str], list[float]] = {}
+    run_dirs = []
     was_up = lifecycle.status() is not None
     for variant in ("stock", "relist-100ms"):
         lifecycle.down()
@@ -110,45 +111,31 @@ def ablation(args, results: Results) -> int:
             path = root / f"{case.split(',')[0].replace(' ', '-')}.ipynb"
             path.write_text(json.dumps(notebook))
             plan = compile_notebook(path)
-            parts: dict[str, list[float]] = {name: [] for name, _, _ in POD_PARTS}
             for i in range(1, args.pods + 1):
-                inputs = ("DATASET",) if with_volume else ()
-                rows, _ = run_once(plan, "kubernetes", root / variant / case.replace(", ", "-").replace(" ", "-"),
-                                   dataset, 0.1, 8, 1, i, 1, cluster=cluster, inputs=inputs,
-                                   parameters={"DATASET": str(dataset)} if with_volume else {},
-                                   study=f"{ABLATION}{case}")
-                row = next(r for r in rows if r["timestamp_source"] == "watch")
-                for name, start, end in POD_PARTS:
-                    if row.get(start) is not None and row.get(end) is not None:
-                        parts[name].append(row[end] - row[start])
-            print(f"\n{variant}, {case}: {args.pods} pods", flush=True)
-            own = [sum(values) for values in zip(*(v for n, v in parts.items() if n != OWN_WORK))]
-            for name, values in parts.items():
-                found = summarize(values)
-                print(f"  {name:<24} median {found['median']:.3f} s [{found['median_low']:.3f}, "
-                      f"{found['median_high']:.3f}]")
-                results.measured(f"{variant}, {case}: {name}", values)
-            costs[(variant, case)] = own
-            found = summarize(own)
-            print(f"  {'the pod own cost':<24} median {found['median']:.3f} s [{found['median_low']:.3f}, "
-                  f"{found['median_high']:.3f}]")
-            results.measured(f"{variant}, {case}: the pod's own cost", own)
+                _, run = run_once(plan, "kubernetes", root / variant / case.replace(", ", "-").replace(" ", "-"),
+                                  dataset, 0.1, 8, 1, i, 1, cluster=cluster, inputs=("DATASET",) if with_volume else (),
+                                  parameters={"DATASET": str(dataset)} if with_volume else {},
+                                  study=f"{ABLATION}{case}")
+                run_dirs.append(run["raw_dir"])
     lifecycle.down()
     if was_up:
         lifecycle.up(REPO)
-    print("\nsavings, predicted -> measured (difference of the mean pod cost, Welch 95 % interval):")
-    for label, before, after, predicted in (
-            ("relist 100 ms", ("stock", "trivial, its volume"), ("relist-100ms", "trivial, its volume"),
-             PREDICTED_SAVING_S["relist-100ms"]),
-            ("no volume", ("stock", "trivial, its volume"), ("stock", "trivial, no volume"),
-             PREDICTED_SAVING_S["no volume"]),
-            ("both", ("stock", "trivial, its volume"), ("relist-100ms", "trivial, no volume"),
-             PREDICTED_SAVING_S["relist-100ms"] + PREDICTED_SAVING_S["no volume"])):
-        saved = difference(costs[before], costs[after])
-        print(f"  {label:<14} predicted {predicted:.2f} s -> measured {saved['diff']:.2f} s "
-              f"[{saved['diff_low']:.2f}, {saved['diff_high']:.2f}]")
-        results.measured(f"saving, {label}", [saved["diff"]])
-    best = summarize(costs[("relist-100ms", "trivial, no volume")])["median"]
+    steps, runs = tidy_pipeline(run_dirs, root / "ablation_steps.parquet", root / "ablation_runs.parquet")
+    costs, parts = decompose(steps, runs)
+    pods = pod_costs(steps, runs)
+    for (kubelet, case), group in parts.groupby(["kubelet", "case"], sort=False):
+        print(f"\n{kubelet}, {case}: {int(group['n'].max())} pods", flush=True)
+        for row in group.itertuples():
+            print(f"  {row.part:<24} median {row.median:.3f} s [{row.median_low:.3f}, {row.median_high:.3f}]")
+        mine = pods[(pods["kubelet"] == kubelet) & (pods["case"] == case)]
+        for name in [*parts["part"].unique(), "own_cost"]:
+            results.measured(f"{kubelet}, {case}: {name}", mine[name])
+    print("\nthe pod's own cost, and its saving against the same step on stock with its volume, predicted -> "
+          "measured (difference of the means, Welch 95 % interval):")
+    for row in costs.itertuples():
+        print(f"  {row.kubelet:<14}{row.case:<30} median {row.median:.3f} s; saved: predicted {row.predicted:.2f} s "
+              f"-> measured {row.saving:.2f} s [{row.saving_low:.2f}, {row.saving_high:.2f}]")
+    best = costs[(costs["kubelet"] == "relist-100ms") & (costs["case"] == "trivial, no volume")]["median"].iloc[0]
     ok = results.ratio("pod's own cost with both taken away, median s", best, "<= 0.8", best <= 0.8)
     print(f"the pod's own cost with every constant taken away: median {best:.3f} s (goal <= 0.8) "
           f"{'ok' if ok else 'FAIL'}; runs kept in {root}")

@@ -15,6 +15,7 @@ renames it into place, so a cache entry is whole or absent.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -101,6 +102,7 @@ def _source(module: GoModule) -> Path:
     return Path(__file__).with_name("go") / module.name
 
 
+@functools.cache
 def _go_version() -> str:
     go = shutil.which("go")
     if go is None:

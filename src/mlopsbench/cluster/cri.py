@@ -49,6 +49,11 @@ def inspect_pods(crictl: list[str], labels: dict[str, str], names: set[str]) -> 
     return found
 
 
+def container_pid(crictl: list[str], container_id: str) -> int:
+    """The process of a running container (its network namespace is ``/proc/<pid>/ns/net``)."""
+    return int(_json(crictl, "inspect", container_id)["info"]["pid"])
+
+
 def seconds(stamp: str) -> float:
     """A CRI time as epoch seconds: crictl prints nanoseconds ("1796227693004755844") in lists
     and RFC 3339 with nanoseconds ("2026-12-02T16:08:13.004755844Z") in inspections."""

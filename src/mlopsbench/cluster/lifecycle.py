@@ -147,7 +147,8 @@ def up(repo: Path, scrape_interval_s: float | None = None, layout: Layout | None
         down(layout)
     check_ports_free(PORTS)
     started = time.monotonic()
-    binaries = build.ensure_binaries(GO_MODULES) | build.ensure_binaries([build.kubelet_module(kubelet_variant)])
+    # The variant's kubelet, built last, stands in for the stock one (the same module for stock).
+    binaries = build.ensure_binaries(dict.fromkeys((*GO_MODULES, build.kubelet_module(kubelet_variant))))
     # The images are built (or found in the cache) before anything starts.
     node_images = {images.PAUSE_IMAGE: (images.pause_layers(), images.PAUSE_CONFIG),
                    images.JOB_IMAGE: (images.job_layers(repo), images.JOB_CONFIG)}

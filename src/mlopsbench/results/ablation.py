@@ -23,7 +23,7 @@ STOCK, WITH_VOLUME = "stock", "its volume"
 PREDICTED_SAVING_S = {"relist-100ms": 1.5, "no volume": 0.3}
 
 
-def _own_costs(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+def pod_costs(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """One row per pod of an ablation run: its kubelet, its case, each part and its own cost."""
     pods = steps[steps["timestamp_source"] == "watch"].merge(
         runs[["run_id", "study", "kubelet_build"]], on="run_id")
@@ -42,7 +42,7 @@ def _predicted(kubelet: str, case: str) -> float:
 def ablation(steps: pd.DataFrame, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per kubelet and case: the pods' own cost and its saving against the same step on stock
     with its volume, measured and predicted; per kubelet, case and part: its median and interval)."""
-    pods = _own_costs(steps, runs)
+    pods = pod_costs(steps, runs)
     costs, parts = [], []
     for (kubelet, case), group in pods.groupby(["kubelet", "case"], sort=False):
         step = case.split(",")[0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..serving.methods import METHODS
 from ..upload.setups import comparisons
 from .bundle import StatsBundle
 from .stats import describe, difference, equivalence, equivalence_verdict, summarize, verdict
@@ -22,8 +23,6 @@ UPLOAD_DOMINATES_FROM_MS = 250.0
 
 def _compared_methods() -> list:
     """The methods compared with another (a method's ``baseline``), with the claim it judges."""
-    from ..serving.methods import METHODS
-
     return [entry for entry in METHODS.values() if entry.baseline]
 
 

@@ -31,7 +31,7 @@ from ..store.way import opened
 from ..upload.setups import SETUPS
 from .edge import EdgeProcesses
 from .measure import MODEL, ServingSpec, measure
-from .methods import method
+from .methods import METHODS, method
 from .publishers import StorePublisher
 
 log = logging.getLogger(__name__)
@@ -94,8 +94,6 @@ def run_cell(spec: ServingSpec, versions: list[Path], framework: str, python: Pa
 
 
 def _on_processes() -> list[str]:
-    from .methods import METHODS
-
     return [name for name, entry in METHODS.items() if not entry.needs_pod]
 
 

@@ -24,7 +24,7 @@ from ..rawdirs import ServingCellDir
 from ..records import ServingRequest, ServingUpdate
 from ..store.latency import DelayProxy
 from ..store.objectstore import Endpoint, client, ensure_bucket
-from ..store.on_cluster import cluster_latency, delay_proxy_service, service_address
+from ..store.on_cluster import in_cluster_way
 from .measure import MODEL, ServingSpec, measure
 from .edge_pod import EdgeDeployment
 from .methods import method
@@ -37,15 +37,11 @@ def run_on_cluster(spec: ServingSpec, versions: list[Path], image: str, framewor
                    request_sink: Callable[[ServingRequest], None],
                    update_sink: Callable[[ServingUpdate], None]) -> None:
     target, store = spec.way.on_cluster()
-    core, bucket = target.clients.core, spec.way.bucket
-    address = service_address(core, target.namespace, store.service_endpoint)
+    bucket = spec.way.bucket
     name = dns_name(f"mlb-serve-{spec.setup}-{spec.method}-{spec.latency_ms:g}ms-{int(time.time())}".replace(".", "-"))
-    with cluster_latency(target, store, spec.latency_ms, ServingCellDir(spec.way.out_dir).delay) as emulation, \
+    with in_cluster_way(target, store, spec.latency_ms, spec.way.window_bytes,
+                        ServingCellDir(spec.way.out_dir).delay) as (emulation, in_cluster), \
             contextlib.ExitStack() as path:
-        in_cluster = address
-        if emulation == "proxy":
-            in_cluster = path.enter_context(delay_proxy_service(target, store, address, spec.latency_ms,
-                                                                spec.way.window_bytes))
         if spec.setup == "pod":
             publisher = path.enter_context(PodPublisher(target, store, f"{name}-publisher", in_cluster, bucket, MODEL,
                                                         spec.way.part_size, versions, spec.ready_timeout_s))

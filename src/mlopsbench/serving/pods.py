@@ -21,13 +21,12 @@ from __future__ import annotations
 from ..cluster.kube import labels
 from ..cluster.target import ClusterTarget
 from ..store.on_cluster import store_credentials_env
+from .methods.rollout import DRAIN_S, MAX_SURGE, MAX_UNAVAILABLE
 from .versions import DRAIN_PATH
 
 HTTP_PORT = 8080
 MODELS = "/models"
 VERSION_ANNOTATION = "mlopsbench.io/version"
-MAX_SURGE, MAX_UNAVAILABLE = 1, 0   # a roll-out starts the new pod beside the old one
-DRAIN_S = 5
 
 
 def _container(name: str, image: str, pull_policy: str, args: list[str], secret: str) -> dict:

@@ -15,6 +15,7 @@ not the emulator.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -41,14 +42,19 @@ class DelayError(InputError):
     pass
 
 
+@functools.cache
+def _build_key(compiler: str) -> str:
+    """The source's and the compiler's hash: asked once a process, not at every delay."""
+    version = subprocess.run([compiler, "--version"], capture_output=True, text=True).stdout
+    return hashlib.sha256(SOURCE.read_bytes() + version.encode()).hexdigest()[:12]
+
+
 def binary() -> Path:
     """``netdelay``, compiled (static, with gcc) where the cache lacks this source's build."""
     compiler = shutil.which("gcc")
     if compiler is None:
         raise DelayError("the kernel-path delay is compiled with gcc: install it (install.sh does)")
-    key = hashlib.sha256(SOURCE.read_bytes() + subprocess.run([compiler, "--version"], capture_output=True,
-                                                               text=True).stdout.encode()).hexdigest()[:12]
-    dest = cache_dir() / "bin" / f"netdelay-{key}" / "netdelay"
+    dest = cache_dir() / "bin" / f"netdelay-{_build_key(compiler)}" / "netdelay"
     if not dest.exists():
         dest.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=dest.parent.parent) as tmp:

@@ -20,7 +20,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import subprocess
 import time
 from dataclasses import dataclass, fields
 from functools import partial
@@ -30,6 +29,7 @@ from typing import Callable
 import yaml
 
 from .. import atomic
+from ..cluster.cri import container_pid
 from ..cluster.kube import labels, pod_log
 from ..cluster.node import Layout
 from ..cluster.target import ClusterTarget
@@ -107,10 +107,12 @@ def cluster_latency(cluster: ClusterTarget, store: ClusterStore, latency_ms: flo
         with netem_delay(cluster, store, latency_ms) as emulation:
             yield emulation
         return
-    usable, why = kernel_delay.available() if store.kernel_delay and cluster.cri else (False, "")
-    if not usable:
-        if store.kernel_delay and cluster.cri:
+    usable = False
+    if store.kernel_delay and cluster.cri:
+        usable, why = kernel_delay.available()
+        if not usable:
             log.warning("the kernel-path delay cannot run here (%s): the delay proxy stands in", why)
+    if not usable:
         yield "proxy"
         return
     network = _store_network(cluster)
@@ -122,6 +124,20 @@ def cluster_latency(cluster: ClusterTarget, store: ClusterStore, latency_ms: flo
                                       f"to a round trip, not {latency_ms:g} ms (see {record})")
     with kernel_delay.KernelDelay(network, "eth0", latency_ms):
         yield kernel_delay.EMULATION
+
+
+@contextlib.contextmanager
+def in_cluster_way(cluster: ClusterTarget, store: ClusterStore, latency_ms: float, window_bytes: int, record: Path):
+    """(the emulation, the address a pod reaches the store at through the cell's latency): the
+    store's Service, or where the latency is the user-space proxy's, a delay proxy pod's Service in
+    front of it, for the block."""
+    address = service_address(cluster.clients.core, cluster.namespace, store.service_endpoint)
+    with cluster_latency(cluster, store, latency_ms, record) as emulation:
+        if emulation != "proxy":
+            yield emulation, address
+            return
+        with delay_proxy_service(cluster, store, address, latency_ms, window_bytes) as proxy:
+            yield emulation, proxy
 
 
 STORE_SELECTOR = "app.kubernetes.io/name=seaweedfs"   # deploy/seaweedfs.yaml's store
@@ -136,10 +152,10 @@ def _store_network(cluster: ClusterTarget) -> str:
         raise InputError(f"no running store pod ({STORE_SELECTOR}) in {cluster.namespace} to delay")
     pod = running[0]
     container = pod.status.container_statuses[0].container_id.split("://", 1)[1]
-    done = subprocess.run([*cluster.cri, "inspect", container], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise InputError(f"crictl inspect {container} (the store pod {pod.metadata.name}): {done.stderr.strip()}")
-    return f"/proc/{json.loads(done.stdout)['info']['pid']}/ns/net"
+    try:
+        return f"/proc/{container_pid(cluster.cri, container)}/ns/net"
+    except RuntimeError as error:
+        raise InputError(f"the store pod {pod.metadata.name}: {error}") from None
 
 
 PROXY_PORT = 8334

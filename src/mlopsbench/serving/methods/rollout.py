@@ -4,8 +4,12 @@ version, and the old pod drains and goes once the new one is Ready. The edge mus
 
 from __future__ import annotations
 
-from ..pods import DRAIN_S, MAX_SURGE, MAX_UNAVAILABLE
 from . import Method
+
+# How a roll-out goes, which the edge's Deployment (``pods``) is made with and every update records:
+# the new pod starts beside the old one, and the old one answers for DRAIN_S more once it is told to go.
+MAX_SURGE, MAX_UNAVAILABLE = 1, 0
+DRAIN_S = 5
 
 METHOD = Method(
     name="rollout", needs_pod=True, updater=False,

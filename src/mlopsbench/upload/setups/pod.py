@@ -6,7 +6,6 @@ where this machine is the node, else a delay proxy pod on the edge node in front
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shlex
 import time
@@ -17,8 +16,7 @@ from ...cluster.target import ClusterTarget, target_from_config
 from ...rawdirs import CellDir
 from ...records import UploadRecord
 from ...store.objectstore import StoreError
-from ...store.on_cluster import (ClusterStore, cluster_latency, delay_proxy_service, service_address,
-                                 store_credentials_env, wait_for)
+from ...store.on_cluster import ClusterStore, in_cluster_way, store_credentials_env, wait_for
 from ..plan import CellSpec, UploadModel
 from ..transfer import Sink
 from ..worker import job
@@ -37,13 +35,9 @@ def run(spec: CellSpec, items: list[dict], sink: Sink) -> None:
     cluster, store = spec.on_cluster()
     name = f"mlb-upload-{spec.latency_ms:g}ms-{int(time.time())}".replace(".", "-")
     sizes = sorted({(item["model_mb"], spec.unit) for item in items})
-    address = service_address(cluster.clients.core, cluster.namespace, store.service_endpoint)
-    with cluster_latency(cluster, store, spec.latency_ms, CellDir(spec.out_dir).delay) as emulation, \
-            contextlib.ExitStack() as path:
-        target = address
-        if emulation == "proxy":  # as on this machine: the proxy relays at 0 ms, so every latency pays it
-            target = path.enter_context(delay_proxy_service(cluster, store, address, spec.latency_ms,
-                                                            spec.window_bytes))
+    # As on this machine, the proxy relays at 0 ms too, so every latency pays it.
+    with in_cluster_way(cluster, store, spec.latency_ms, spec.window_bytes, CellDir(spec.out_dir).delay) as \
+            (emulation, target):
         context = {"study": spec.study, "setup": spec.setup, "endpoint": f"http://{store.service_endpoint}",
                    "emulation": emulation, "parameters": asdict(spec.parameters(store_kind(spec)))}
         manifest = job_manifest(cluster, store, name, labels("uploader", name), sizes, job(context, items), target,
