@@ -13,7 +13,7 @@
 #    same interpreter as a process and in a pod (a cell's time depends on the interpreter: Keras's
 #    per-batch loop is Python).
 # 3. The cluster's binaries and images, cached outside the work tree (~/.cache/mlopsbench),
-#    once per machine and version: about 10 minutes the first time, seconds afterwards.
+#    once per machine and version: about 16 minutes the first time on 2 cores, seconds afterwards.
 set -euo pipefail
 cd "$(dirname "$0")"
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
