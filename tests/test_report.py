@@ -187,6 +187,33 @@ def test_backends_are_compared_within_blocks_as_measured_and_calibrated(quick):
     assert set(pooled["times"]) == {"measured", "calibrated"} and "20 MB and larger" not in set(pooled["scope"])
 
 
+def test_dnnfit_effects_hold_the_stolen_cpu_equal_and_recover_what_made_the_times():
+    """Times made from a block's own speed, a pod's 6 % and 3 % per point of stolen CPU: the fit with
+    the stolen CPU held equal finds both; the one without mixes them; a small dataset stays out."""
+    import numpy as np
+    import pandas as pd
+
+    from mlopsbench.results.blocks import dnnfit_effects
+
+    steal = np.random.default_rng(7).uniform(0, 6, size=(5, 3))
+    steps, machine = [], []
+    for i, (block, mb) in enumerate([("8x8x8_20MB/1", 20), ("8x8x8_20MB/2", 20), ("16x16x16_20MB/1", 20),
+                                     ("8x8x8_40MB/1", 40), ("8x8x8_2MB/1", 2)]):
+        for k, (backend, factor) in enumerate((("kubernetes", 1.06), ("local", 1.0), ("monolithic", 1.0))):
+            run, created = f"{backend}/{block}", 10_000.0 * i + 1_000 * k
+            seconds = (400 + 100 * i) * factor * 1.03 ** steal[i, k] * (3.0 if mb == 2 else 1.0)
+            steps.append({"run_id": run, "block": block, "backend": backend, "step": "dnnfit", "dataset_mb": mb,
+                          "cell_seconds": seconds})
+            machine.append({"run_id": run, "block": block, "backend": backend, "created": created,
+                            "finished": created + 900, "builds": "3.11.2", "cpu_steal_pct": steal[i, k]})
+    fits = dnnfit_effects(pd.DataFrame(steps), pd.DataFrame(machine)).set_index(["model", "term"])
+    held = fits.loc["stolen CPU held equal"]
+    assert held.loc["kubernetes", "ratio"] == pytest.approx(1.06) and held.loc["local", "ratio"] == pytest.approx(1.0)
+    assert held.loc["a point of stolen CPU", "ratio"] == pytest.approx(1.03)
+    assert fits.loc[("as measured", "kubernetes"), "ratio"] != pytest.approx(1.06, abs=1e-3)
+    assert set(fits["blocks"]) == {4} and set(fits["runs"]) == {12} and set(fits["against"]) == {"monolithic"}
+
+
 def test_a_block_on_two_interpreters_is_left_out_and_named(repo, tmp_path, quick):
     steps, runs, uploads, cells = tidy_tables(quick, seed=2)
     block = runs["block"].iloc[0]

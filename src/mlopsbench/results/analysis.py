@@ -148,6 +148,7 @@ def _blocks(bundle: StatsBundle, ok: pd.DataFrame, runs: pd.DataFrame) -> None:
     bundle.pipeline_pair_summary = blocks.pair_summary(bundle.pipeline_block_pairs)
     bundle.pipeline_pod_pairs = blocks.pod_pairs(ok, machine)
     bundle.pipeline_pod_cost = blocks.pod_cost(bundle.pipeline_pod_pairs)
+    bundle.pipeline_dnnfit_effects = blocks.dnnfit_effects(ok, machine)
     bundle.summary.blocks_left_out = blocks.left_out_blocks(machine)
     calibrated = machine["factor"].notna()
     bundle.summary.calibrated_runs, bundle.summary.drifted_runs = int(calibrated.sum()), int(machine["drifted"].sum())

@@ -14,7 +14,10 @@ shared by the runs it compares. Here:
   ratio, as measured and calibrated; a block whose runs ran on different interpreter builds (or did
   not record theirs), or not back to back (a block resumed in a later sitting), is left out and named;
 * ``pod_pairs``: per block and step, a pod's overhead minus a process's, with and without waiting
-  for cores, as measured and calibrated.
+  for cores, as measured and calibrated;
+* ``dnnfit_effects``: dnnfit's cell time of each backend against the notebook's, from one
+  regression over every usable block, as measured and with the CPU the hypervisor stole over each
+  run held equal (what moved most between the reference's runs).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..pipeline.backends import BACKENDS
-from .stats import summarize
+from .stats import LEVEL, summarize
 
 DRIFT_LIMIT_PCT = 10.0          # a run whose calibration moved more than this between its ends is flagged
 # Runs of one block more than this apart (one's end to the next's start) no longer share the machine's
@@ -140,6 +143,38 @@ def pod_pairs(steps: pd.DataFrame, machine_table: pd.DataFrame) -> pd.DataFrame:
             rows.append(joined.reset_index().assign(cluster=cluster, local=local))
     columns = ["cluster", "local", "block", "step", *CONFIGURATION, *values]
     return pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)
+
+
+def dnnfit_effects(steps: pd.DataFrame, machine_table: pd.DataFrame, min_mb: float = 20.0) -> pd.DataFrame:
+    """From ``min_mb`` on, dnnfit's cell time of each backend that splits the notebook against the
+    notebook's: one least-squares fit of the time's logarithm with every block as a fixed effect,
+    once as measured and once with the share of CPU the hypervisor stole over the run as a
+    covariate. Each term's ratio is exp(coefficient) with its interval; the stolen CPU's is what one
+    point of it multiplies the cell's time by. Empty where fewer than two usable blocks hold both."""
+    import statsmodels.formula.api as smf
+
+    columns = ["model", "term", "against", "ratio", "low", "high", "runs", "blocks"]
+    left_out = left_out_blocks(machine_table)
+    fits = steps[(steps["step"] == "dnnfit") & steps["block"].notna() & ~steps["block"].isin(left_out)
+                 & (steps["dataset_mb"] >= min_mb)]
+    data = fits[["run_id", "block", "backend", "cell_seconds"]].merge(
+        machine_table[["run_id", "cpu_steal_pct"]], on="run_id").dropna()
+    notebook = [n for n in data["backend"].unique() if not BACKENDS[n].split]
+    if len(notebook) != 1 or data["backend"].nunique() < 2 or data["block"].nunique() < 2:
+        return pd.DataFrame(columns=columns)
+    data = data.assign(log_seconds=np.log(data["cell_seconds"]))
+    backend = f'C(backend, Treatment("{notebook[0]}"))'
+    rows = []
+    for model, covariate in (("as measured", ""), ("stolen CPU held equal", " + cpu_steal_pct")):
+        fit = smf.ols(f"log_seconds ~ C(block) + {backend}{covariate}", data).fit()
+        bounds = fit.conf_int(alpha=1 - LEVEL)
+        for term, value in fit.params.items():
+            if term.startswith(backend) or term == "cpu_steal_pct":
+                name = term.rpartition("[T.")[2].rstrip("]") if term.startswith(backend) else "a point of stolen CPU"
+                rows.append({"model": model, "term": name, "against": notebook[0], "ratio": float(np.exp(value)),
+                             "low": float(np.exp(bounds.loc[term, 0])), "high": float(np.exp(bounds.loc[term, 1])),
+                             "runs": len(data), "blocks": data["block"].nunique()})
+    return pd.DataFrame(rows, columns=columns)
 
 
 def pair_summary(pair_table: pd.DataFrame) -> pd.DataFrame:

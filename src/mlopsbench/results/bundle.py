@@ -85,6 +85,7 @@ class StatsBundle:
     pipeline_pair_summary: pd.DataFrame = field(default_factory=_table)       # ...per configuration and pooled
     pipeline_pod_pairs: pd.DataFrame = field(default_factory=_table)          # pod minus process, per block and step
     pipeline_pod_cost: pd.DataFrame = field(default_factory=_table)           # ...per step and over all steps
+    pipeline_dnnfit_effects: pd.DataFrame = field(default_factory=_table)     # dnnfit per backend, stolen CPU held
     pipeline_ablation: pd.DataFrame = field(default_factory=_table)           # a pod's cost per kubelet and case
     pipeline_ablation_parts: pd.DataFrame = field(default_factory=_table)     # ...its parts
     upload_summary: pd.DataFrame = field(default_factory=_table)

@@ -79,6 +79,7 @@ class Context:
                      "other_durations": tables.other_durations(self.stats, self.ref["job_duration_range_s"]),
                      "overall": tables.overall(self.stats, self.ref["overall_overhead_pct"]),
                      "end_to_end": tables.end_to_end(self.stats), "block_pairs": tables.block_pairs(self.stats),
+                     "dnnfit_effects": tables.dnnfit_effects(self.stats),
                      "overhead_parts": tables.overhead_parts(self.stats), "machine": tables.machine(self.stats),
                      "calibrated_cells": tables.calibrated_cells(self.stats),
                      "pod_cost": tables.pod_cost(self.stats), "pod_seconds": tables.pod_seconds(self.stats),
@@ -189,7 +190,24 @@ class Context:
             near = "within" if abs(center - 1) <= 0.05 else "not within"
             said.append(f"{r['metric'].capitalize()}, {r['a']} / {r['b']} from 20 MB on: {tables.with_ci(r, 3)} "
                         f"({int(r['n'])} blocks, calibrated; {near} 5 % of 1).")
-        return said
+        return said + self._dnnfit_answer()
+
+    def _dnnfit_answer(self) -> list[str]:
+        """dnnfit per backend from one fit over the blocks, as measured and with the stolen CPU held equal."""
+        fits = self.stats.pipeline_dnnfit_effects
+        if fits.empty:
+            return []
+        by = {(r["model"], r["term"]): r for _, r in fits.iterrows()}
+        steal = by[("stolen CPU held equal", "a point of stolen CPU")]
+        said = []
+        for (model, term), r in by.items():
+            if model == "as measured":
+                held = by[("stolen CPU held equal", term)]
+                said.append(f"dnnfit's cell, {term} / {r['against']}, one fit over {int(r['blocks'])} blocks from "
+                            f"20 MB on, as measured: {tables.interval(r['ratio'], r['low'], r['high'])}; with the CPU "
+                            f"the host stole held equal: {tables.interval(held['ratio'], held['low'], held['high'])}.")
+        return said + [f"Each point of CPU stolen over a run multiplied its dnnfit time by "
+                       f"{tables.interval(steal['ratio'], steal['low'], steal['high'])}."]
 
     def _serving_answer(self) -> list[str]:
         """Beyond the thesis: the fastest and slowest time to serve per update method."""
@@ -455,6 +473,7 @@ class Context:
             limitations=self.limitations(), answer=self.answer(), differences=self.differences(), pct=pct,
             variants=[build for build in self.summary.kubelet_builds if build != "stock"],
             ablation=not self.stats.pipeline_ablation.empty,
+            dnnfit_effects=not self.stats.pipeline_dnnfit_effects.empty,
             runner_cores=_count(self.summary.cores) if self.summary.cores else "unrecorded",
             kubernetes=self._kubernetes(),
             fig=SimpleNamespace(**{key: figure.name for key, figure in FIGURES.items()}))

@@ -165,6 +165,21 @@ def block_pairs(stats) -> Table:
                  "speed.")
 
 
+def dnnfit_effects(stats) -> Table:
+    """dnnfit per backend against the notebook, from one fit over the blocks, stolen CPU held equal or not."""
+    frame = stats.pipeline_dnnfit_effects
+    rows = [[r["model"], r["term"] if r["term"].startswith("a point") else f"{r['term']} / {r['against']}",
+             interval(r["ratio"], r["low"], r["high"]), str(int(r["runs"])), str(int(r["blocks"]))]
+            for _, r in frame.iterrows()]
+    return Table("dnnfit's cell from 20 MB on, with the CPU the host stole held equal (ratios)",
+                 ["fit", "term", "ratio [95 % CI]", "runs", "blocks"], rows,
+                 "One least-squares fit of the logarithm of dnnfit's cell time over every usable block, each block "
+                 "a fixed effect, as measured (no calibration); then with the share of CPU the hypervisor stole "
+                 "over each run (from /proc/stat, recorded with every run) as a covariate. Its own row is what a "
+                 "point of stolen CPU multiplies the cell's time by. Where a backend's ratio moves between the two "
+                 "fits, stolen CPU made part of it.")
+
+
 def pod_cost(stats) -> Table:
     frame = stats.pipeline_pod_cost
     rows = []
