@@ -6,7 +6,8 @@
 #    poppler-utils (the tests read the PDF back), git, Prometheus (the third clock), and
 #    for the local Kubernetes cluster: containerd, runc, the CNI plugins, iptables,
 #    conntrack, debootstrap (the job image), gcc (the pause image, and netdelay: the kernel-path
-#    delay) and patch (a measurement variant of the kubelet). Go must be there already
+#    delay), patch (a measurement variant of the kubelet) and docker-registry (the registry a
+#    cluster reached through its kubeconfig alone pulls the images from). Go must be there already
 #    (`go version`): it builds the cluster's binaries from the Go module proxy.
 # 2. The project and its pinned dependencies (constraints.txt), in .venv, made from Debian's
 #    python3.11: the job image installs the same build and version, so that a step runs on the
@@ -19,7 +20,7 @@ cd "$(dirname "$0")"
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 
 packages=(make mawk gzip iproute2 poppler-utils git prometheus containerd runc containernetworking-plugins
-          iptables conntrack debootstrap gcc libc6-dev patch python3.11 python3.11-venv)
+          iptables conntrack debootstrap gcc libc6-dev patch docker-registry python3.11 python3.11-venv)
 # Only what is missing: a second run costs seconds.
 missing=()
 for package in "${packages[@]}"; do

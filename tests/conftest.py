@@ -58,7 +58,8 @@ def cluster_unavailable() -> str | None:
 
     if os.geteuid() != 0:
         return "the local cluster needs root"
-    missing = [t for t in ("containerd", "runc", "go", "debootstrap", "iptables", "conntrack", "prometheus", "gcc")
+    tools = ("containerd", "runc", "go", "debootstrap", "iptables", "conntrack", "prometheus", "gcc", "docker-registry")
+    missing = [t for t in tools
                if shutil.which(t) is None and not Path("/usr/sbin", t).exists()]
     return f"missing {', '.join(missing)} (the README's install step brings them)" if missing else None
 

@@ -15,12 +15,12 @@ def network() -> Network:
 
 
 def test_one_entry_per_daemon_and_each_port_once():
-    assert len(set(NAMES)) == len(NAMES) == 10 and len(set(PORTS)) == len(PORTS)
+    assert len(set(NAMES)) == len(NAMES) == 11 and len(set(PORTS)) == len(PORTS)
     assert [component.name for wave in waves() for component in wave] == list(NAMES)
     assert [[c.name for c in wave] for wave in waves()] == [
         ["containerd"], ["etcd"], ["kube-apiserver"],
         ["kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"],
-        ["provisioner"], ["kube-state-metrics"], ["prometheus"]]
+        ["provisioner"], ["kube-state-metrics"], ["prometheus", "registry"]]
 
 
 def test_no_fixed_port_lies_where_the_kernel_hands_out_ports_to_connections():

@@ -19,7 +19,7 @@ NOT_CONFIG_OWNED = {("download", "retries"), ("pipeline-run", "cores"),
                     ("dvc-params", "output"), ("sample-data", "lines"), ("sample-data", "seed"),
                     ("cluster", "runner"), ("cluster", "repo"), ("cluster", "hold"), ("cluster", "release"),
                     ("progress", "study"), ("reference", "dir"), ("reference", "template"),
-                    ("reference", "design")}
+                    ("reference", "design"), ("images", "tag"), ("images", "plain_http"), ("images", "serving")}
 
 
 def _cluster_names(index: int) -> set[str]:

@@ -384,6 +384,19 @@ def _cluster(args) -> None:
         images.job_layers(_checkout(args.repo))
 
 
+def _images(args) -> None:
+    """Push the job image (and the serving image) to a registry; print what to configure."""
+    from .cluster import images, registry
+
+    repo = _checkout(args.repo)
+    pushes = [("kubernetes.image", "mlopsbench", images.job_layers(repo), images.JOB_CONFIG)]
+    if args.serving:
+        pushes.append(("serving.image", "mlopsbench-serving", images.serving_layers(repo), images.SERVING_CONFIG))
+    for key, name, layers, config in pushes:
+        pinned = registry.push(f"{args.registry.rstrip('/')}/{name}:{args.tag}", layers, config, args.plain_http)
+        print(f"{key}: {pinned}")
+
+
 def _sample_data(args) -> None:
     from .data.synthetic import write_published_file
 
@@ -714,7 +727,7 @@ def _analysis_commands(command) -> None:
 
 
 def _cluster_commands(command, choices) -> None:
-    """The local Kubernetes cluster."""
+    """The local Kubernetes cluster, and the images for any cluster."""
     p = command("cluster", _cluster, "the local single-node Kubernetes cluster (needs root)")
     p.add_argument("action", choices=["up", "down", "status", "kubeconfig", "build"],
                    help="up: start it (building what the cache lacks); down: remove it and every trace; "
@@ -730,6 +743,19 @@ def _cluster_commands(command, choices) -> None:
                   help="Prometheus's scrape interval for kube-state-metrics, seconds")
     config_option(p, "--kubelet-variant", "kubernetes.kubelet_variant", choices=choices("kubernetes.kubelet_variant"),
                   help="up: the kubelet's build, stock or a measurement variant (cluster/patches)")
+
+    p = command("images", _images, "push the job and serving images to a registry, for a cluster this package did "
+                                   "not start (no Docker needed)")
+    p.add_argument("action", choices=["push"])
+    p.add_argument("registry", help="HOST[:PORT][/PATH] of a registry with the distribution API; the images go to "
+                                    "REGISTRY/mlopsbench:TAG and REGISTRY/mlopsbench-serving:TAG, and the command "
+                                    "prints them pinned by digest, for kubernetes.image and serving.image")
+    p.add_argument("--tag", default=__version__, help="the images' tag (default: %(default)s)")
+    p.add_argument("--plain-http", action="store_true", help="the registry speaks HTTP, not HTTPS")
+    p.add_argument("--serving", action="store_true", help="push the serving image (KServe) as well")
+    p.add_argument("--repo", type=_existing_dir,
+                   help="the project checkout the images are built from (default: the one installed in editable "
+                        "mode)")
 
 def _interrupt(signum, frame):
     # SIGTERM ends a command the way Ctrl-C does: every clean-up path runs.

@@ -25,10 +25,10 @@ from typing import Callable
 import requests
 import urllib3
 
-from . import build, images, teardown
+from . import build, images, registry, teardown
 from .build import GoModule
 from .node import (NODE_NAME, Layout, Network, cni_config, containerd_config, kube_proxy_config, kubelet_config,
-                   prometheus_config)
+                   prometheus_config, registry_config)
 from .objects import (ACCESS_MANIFESTS, KSM_USER, STORE_MANIFEST, admin_api, apply, cluster_objects, repo_manifests,
                       store_secret, wait_node)
 from .pki import Leaf
@@ -169,7 +169,7 @@ def _kubelet(node: Node) -> list[str]:
 def _containerd_files(node: Node) -> Path:
     """containerd's configuration, and the CNI configuration its CRI plugin reads."""
     cni_config(node.layout, node.network)
-    return containerd_config(node.layout, images.PAUSE_IMAGE)
+    return containerd_config(node.layout, images.PAUSE_IMAGE, registry.ADDRESS)
 
 
 def _import_images(node: Node) -> None:
@@ -260,6 +260,11 @@ COMPONENTS: tuple[Component, ...] = (
               lambda n: _scraped_kube_state_metrics(), ports={"web": 19090},
               config=lambda n: prometheus_config(n.layout, n.scrape_interval_s, KSM_JOB,
                                                  f"127.0.0.1:{port('kube-state-metrics', 'metrics')}")),
+    # The images for a cluster reached through its kubeconfig alone: pushed here, pulled by the kubelet.
+    Component("registry", lambda n: [shutil.which("docker-registry") or "/usr/bin/docker-registry", "serve",
+                                     str(n.layout.conf / "registry.yaml")],
+              lambda n: answers(f"http://{registry.ADDRESS}/v2/"), ports={"http": registry.PORT},
+              config=lambda n: registry_config(n.layout, registry.ADDRESS), with_previous=True),
 )
 BY_NAME = {component.name: component for component in COMPONENTS}
 NAMES = tuple(BY_NAME)

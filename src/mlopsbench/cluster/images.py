@@ -14,7 +14,8 @@
 
 Each layer is an uncompressed tar, cached under ``<cache>/images`` by the hash of its
 inputs; the image is written as an OCI archive (``oci-layout``, ``index.json``, blobs) and
-imported with ``ctr``, which skips what containerd already holds.
+imported with ``ctr``, which skips what containerd already holds, or pushed to a registry for a
+cluster this package did not start (``registry``).
 """
 
 from __future__ import annotations
@@ -317,7 +318,10 @@ SERVING_CONFIG = {"User": "1000", "WorkingDir": "/home/mlopsbench", "Entrypoint"
 
 # --- OCI archives and import ------------------------------------------------------------------
 
-def _documents(name: str, layers: list[Layer], config: dict) -> tuple[str, dict[str, bytes], bytes]:
+MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
+
+
+def documents(name: str, layers: list[Layer], config: dict) -> tuple[str, dict[str, bytes], bytes]:
     """(manifest digest, small blobs by digest, index.json) of the image."""
     def blob(data: bytes) -> tuple[str, int]:
         return "sha256:" + hashlib.sha256(data).hexdigest(), len(data)
@@ -328,14 +332,14 @@ def _documents(name: str, layers: list[Layer], config: dict) -> tuple[str, dict[
                               sort_keys=True).encode()
     config_digest, config_size = blob(image_config)
     manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "schemaVersion": 2, "mediaType": MANIFEST_TYPE,
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest,
                    "size": config_size},
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": l.digest, "size": l.size}
                    for l in layers]}, sort_keys=True).encode()
     manifest_digest, manifest_size = blob(manifest)
     index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-                        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                        "manifests": [{"mediaType": MANIFEST_TYPE,
                                        "digest": manifest_digest, "size": manifest_size,
                                        "platform": {"architecture": "amd64", "os": "linux"},
                                        "annotations": {"io.containerd.image.name": name,
@@ -347,7 +351,7 @@ def _documents(name: str, layers: list[Layer], config: dict) -> tuple[str, dict[
 def oci_archive(name: str, layers: list[Layer], config: dict, dest: Path, present: set[str] = frozenset()) -> str:
     """Write the OCI image archive ``dest``; return its manifest digest. Layers whose blobs are
     in ``present`` (containerd holds them already) are left out: the importer finds them there."""
-    manifest_digest, blobs, index = _documents(name, layers, config)
+    manifest_digest, blobs, index = documents(name, layers, config)
     with atomic.atomic_path(dest) as tmp, tarfile.open(tmp, "w") as out:
         def put(member: str, data: bytes) -> None:
             info = tarfile.TarInfo(member)
@@ -375,7 +379,7 @@ def imported_digest(ctr: list[str], name: str) -> str | None:
 
 def ensure_imported(ctr: list[str], name: str, layers: list[Layer], config: dict) -> str:
     """Import the image into containerd unless it already holds exactly this one; return its digest."""
-    digest = _documents(name, layers, config)[0]
+    digest = documents(name, layers, config)[0]
     if imported_digest(ctr, name) == digest:
         log.info("image %s is current (%s)", name, digest[:19])
         return digest

@@ -190,7 +190,15 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def containerd_config(layout: Layout, pause_image: str) -> Path:
+def containerd_config(layout: Layout, pause_image: str, registry: str) -> Path:
+    """containerd's configuration; it pulls from ``registry`` (host:port, the cluster's own) over
+    plain HTTP, as a kubelet of a cluster reached by its kubeconfig alone pulls the images."""
+    hosts = f'''server = "http://{registry}"
+
+[host."http://{registry}"]
+  capabilities = ["pull", "resolve"]
+'''
+    _write(layout.conf / "registries" / registry / "hosts.toml", hosts)
     # restrict_oom_score_adj: root here lacks CAP_SYS_RESOURCE, so a negative oom_score_adj
     # (which kubelet asks for) would fail every sandbox.
     text = f'''version = 2
@@ -236,9 +244,18 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       conf_dir = "{layout.cni}"
       max_conf_num = 1
     [plugins."io.containerd.grpc.v1.cri".registry]
-      config_path = ""
+      config_path = "{layout.conf / 'registries'}"
 '''
     return _write(layout.conf / "containerd.toml", text)
+
+
+def registry_config(layout: Layout, address: str) -> Path:
+    """Debian's docker-registry (the distribution API's reference implementation) on loopback; its
+    blobs in the cache, so an image pushed once is not pushed again by the next cluster."""
+    config = {"version": 0.1, "log": {"level": "warn", "accesslog": {"disabled": True}},
+              "storage": {"filesystem": {"rootdirectory": str(cache_dir() / "registry")}},
+              "http": {"addr": address}}
+    return _write(layout.conf / "registry.yaml", yaml.safe_dump(config, sort_keys=False))
 
 
 def cni_config(layout: Layout, network: Network) -> Path:
