@@ -57,3 +57,6 @@ def test_step_pods_ask_for_their_cores_and_run_without_api_rights(plan):
     assert container["resources"]["requests"]["memory"] and container["resources"]["limits"]["memory"]
     assert {e["name"]: e["value"] for e in container["env"]}["OMP_NUM_THREADS"] == "2"
     assert pod["serviceAccountName"] == "mlopsbench-step" and pod["automountServiceAccountToken"] is False
+    unlimited = pod_manifest(target({"cpu_limit": False}), "p", {}, plan.script("dnnfit", {}), "v", None, None, 2)
+    resources = unlimited["spec"]["containers"][0]["resources"]
+    assert resources["requests"]["cpu"] == "2" and "cpu" not in resources["limits"]  # no CFS quota

@@ -57,21 +57,26 @@ def labels(component: str, instance: str, **ours: str) -> dict[str, str]:
             **{f"{KEY}/{key}": value for key, value in ours.items()}}
 
 
-def pod_log(core, name: str, namespace: str, container: str | None = None, previous: bool = False) -> str:
+def pod_log(core, name: str, namespace: str, container: str | None = None, previous: bool = False,
+            timeout: float | None = None) -> str:
     """A pod's (or one of its containers') log as text (the client's own decoding can hand back the
-    repr of bytes); ``previous``: that of the container's last run before a restart."""
-    extra = ({"container": container} if container else {}) | ({"previous": True} if previous else {})
+    repr of bytes); ``previous``: that of the container's last run before a restart; ``timeout``:
+    seconds to wait for the API server (None: as long as it takes)."""
+    extra = ({"container": container} if container else {}) | ({"previous": True} if previous else {}) | (
+        {"_request_timeout": timeout} if timeout else {})
     return core.read_namespaced_pod_log(name, namespace, _preload_content=False, **extra).data.decode(errors="replace")
 
 
-def cleanup(core, namespace: str, selector: str = LEFT_BY_RUNS, apps=None) -> None:
+def cleanup(core, namespace: str, selector: str = LEFT_BY_RUNS, apps=None, timeout: float | None = None) -> None:
     """Delete the Deployments (with ``apps``), pods, volume claims and Services that match
-    ``selector`` (default: what runs make). Deployments first: else they would make their pods again."""
+    ``selector`` (default: what runs make). Deployments first: else they would make their pods again.
+    ``timeout``: seconds each call waits for the API server (None: as long as it takes)."""
+    waits = {"_request_timeout": timeout} if timeout else {}
     if apps is not None:
-        apps.delete_collection_namespaced_deployment(namespace, label_selector=selector)
-    core.delete_collection_namespaced_pod(namespace, label_selector=selector)
-    core.delete_collection_namespaced_persistent_volume_claim(namespace, label_selector=selector)
-    core.delete_collection_namespaced_service(namespace, label_selector=selector)
+        apps.delete_collection_namespaced_deployment(namespace, label_selector=selector, **waits)
+    core.delete_collection_namespaced_pod(namespace, label_selector=selector, **waits)
+    core.delete_collection_namespaced_persistent_volume_claim(namespace, label_selector=selector, **waits)
+    core.delete_collection_namespaced_service(namespace, label_selector=selector, **waits)
 
 
 class PodCopyError(RuntimeError):

@@ -207,7 +207,7 @@ def problems(layout: Layout | None = None) -> list[str]:
     cluster = Cluster.read(layout)
     if cluster is None:
         return []
-    found = [f"{name} is not running" for name in NAMES if not running(layout.pids / name)]
+    found = [f"{name} is not running on node {NODE_NAME}" for name in NAMES if not running(layout.pids / name)]
     try:
         answering = api_ready(layout, cluster.server)
     except requests.RequestException as exc:

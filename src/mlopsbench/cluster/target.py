@@ -7,13 +7,14 @@ same object to the kubernetes backend and to the setups on the cluster (the stor
 ``kubernetes.upload``, is ``store.on_cluster``'s).
 
 With ``kubernetes.local: true`` it points at the cluster of ``mlopsbench cluster up``: the
-runner's namespaced credentials (never the admin's), its Prometheus and its runtime's clock
-(crictl).
+runner's namespaced credentials (never the admin's), its Prometheus, its runtime's clock
+(crictl) and its own account of a stopped daemon, which a failed run's message adds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Callable
 
 from ..errors import InputError
 from .kube import KubeClients, connect
@@ -29,6 +30,7 @@ class ClusterTarget:
     service_account: str            # what step and uploader pods run as (no API rights)
     node_selector: dict
     resources: dict
+    cpu_limit: bool                 # a step's cores are its CPU limit too (a CFS quota), not only its request
     storage_class: str | None
     read_write_many: bool
     volume_size: str
@@ -37,10 +39,12 @@ class ClusterTarget:
     cri: list[str] | None           # crictl's command line, where this machine is the node
     api_silence_s: float            # the API server may not answer this long before a run fails
     node_silence_s: float           # a step's node may not report this long before a run fails
+    scheduler_silence_s: float      # no scheduler may look at a step's pod this long before a run fails
     kubelet: str | None = None      # the local cluster's kubelet build (stock or a variant); None: not known
+    problems: Callable[[], list[str]] | None = None  # the local cluster's own account of what is wrong
 
 
-RUN_KEYS = tuple(f.name for f in fields(ClusterTarget) if f.name not in ("clients", "kubelet"))
+RUN_KEYS = tuple(f.name for f in fields(ClusterTarget) if f.name not in ("clients", "kubelet", "problems"))
 
 
 def _local(section: dict) -> dict:
@@ -53,7 +57,8 @@ def _local(section: dict) -> dict:
         raise InputError("kubernetes.local: the local cluster is not up; run `mlopsbench cluster up` (as root)")
     return section | {"kubeconfig": cluster.runner_kubeconfig, "context": None, "namespace": cluster.namespace,
                       "prometheus_url": cluster.prometheus_url, "scrape_interval_s": cluster.scrape_interval_s,
-                      "cri": crictl_command(Layout.default()), "kubelet": cluster.kubelet_variant}
+                      "cri": crictl_command(Layout.default()), "kubelet": cluster.kubelet_variant,
+                      "problems": lifecycle.problems}
 
 
 def target_from_config(section: dict, clients: KubeClients | None = None) -> ClusterTarget:
@@ -62,4 +67,4 @@ def target_from_config(section: dict, clients: KubeClients | None = None) -> Clu
     if section.get("local"):
         section = _local(section)
     return ClusterTarget(clients=clients or connect(section), kubelet=section.get("kubelet"),
-                         **{key: section[key] for key in RUN_KEYS})
+                         problems=section.get("problems"), **{key: section[key] for key in RUN_KEYS})

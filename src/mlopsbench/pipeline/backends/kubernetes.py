@@ -61,13 +61,14 @@ def pod_manifest(cluster: ClusterTarget, name: str, labels: dict, script: str, v
     that passes nothing between steps and reads no file has none: its pods mount no volume).
 
     It asks for ``cpu`` cores (its limit:cpu tag, or the configured request), as a local
-    step waits for its cores, and gets the same thread settings; it runs as a service account
+    step waits for its cores, capped at them unless ``kubernetes.cpu_limit`` is false, and gets
+    the same thread settings; it runs as a service account
     without API rights, without a token, and needs no DNS."""
     selector = dict(cluster.node_selector)
     if node:  # a ReadWriteOnce volume: every pod of the run on the node of the first
         selector["kubernetes.io/hostname"] = node
     resources = {kind: dict(values) for kind, values in cluster.resources.items()}
-    for kind in ("requests", "limits"):  # Kale's limit:cpu tag: the step's cores, asked for and capped
+    for kind in ("requests", "limits") if cluster.cpu_limit else ("requests",):  # Kale's limit:cpu tag
         resources.setdefault(kind, {})["cpu"] = str(cpu)
     threads = [{"name": n, "value": str(cpu)} for n in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")]
     spec = {
@@ -129,6 +130,10 @@ def pod_times(pod) -> dict:
             "exit_code": terminated.exit_code if terminated else None}
 
 
+NODE_READ_S = 5.0      # how often the runner reads the nodes of its running steps
+API_TIMEOUT_S = 30.0   # a call of the run's clean-up waits no longer on the API server
+
+
 class KubernetesRunner:
     """Runs one compiled pipeline on a cluster; the API clients come with the spec."""
 
@@ -146,6 +151,13 @@ class KubernetesRunner:
         self._watch_stream = None
         self.api_failing: tuple[float, str] | None = None   # (since, why) while the watch cannot reach the API
         self.not_ready: dict[str, tuple[float, str]] = {}    # step -> (since, node) while its pod's node is silent
+        self.considered: set[str] = set()                    # steps whose pod a scheduler has looked at
+        self.step_nodes: dict[str, str] = {}                 # step -> the node its pod runs on
+        self.node_down: dict[str, tuple[float, str]] = {}    # node -> (since, why) while it says it is not Ready
+        self.nodes_read_at, self.can_read_nodes = 0.0, True
+        # (since, why) while reading a node fails: a watch served from the API server's cache can go
+        # on while every read from its store fails (etcd down), so the two are judged apart.
+        self.reads_failing: tuple[float, str] | None = None
 
     def run(self) -> str:
         return run_pipeline(self.plan, self.spec, self._execute)
@@ -156,9 +168,12 @@ class KubernetesRunner:
                            if key in (f"{KEY}/study", f"{KEY}/configuration", f"{KEY}/rep"))
         cleanup(self.core, self.cluster.namespace, f"app.kubernetes.io/component=pipeline-step,{earlier}")
         events.note("cluster", namespace=self.cluster.namespace, run_name=self.run_name, selector=self.selector,
-                    pods=self.pods, server_version=self._server_version(), kubelet=self.cluster.kubelet)
+                    pods=self.pods, server_version=self._server_version(), kubelet=self.cluster.kubelet,
+                    cpu_limit=self.cluster.cpu_limit)
         try:
             self._dispatch(events, failures)
+        except RunFailed as failure:
+            raise self._diagnosed(failure) from None
         finally:
             with signals_deferred("the run's pods and volume are being collected and deleted"):
                 self._collect_and_clean(events)
@@ -187,7 +202,7 @@ class KubernetesRunner:
                     self._create(events, name, volume, node)
                     created_at[name] = time.monotonic()
                 self._expire(events, created_at, status, failures)
-                self._check_health()
+                self._check_health(created_at, status)
                 try:
                     received, pod = updates.get(timeout=0.5)
                 except queue.Empty:
@@ -197,6 +212,10 @@ class KubernetesRunner:
                     continue
                 times = pod_times(pod)
                 self._note_node(step, pod, times)
+                if times["node"] or any(c.type == "PodScheduled" for c in pod.status.conditions or []):
+                    self.considered.add(step)
+                if times["node"]:
+                    self.step_nodes[step] = times["node"]
                 if node is None and times["node"] and not cluster.read_write_many:
                     node = times["node"]
                 for event, api_time in (("scheduled", times["scheduled"]), ("started", times["started"])):
@@ -241,17 +260,70 @@ class KubernetesRunner:
         else:
             self.not_ready.pop(step, None)
 
-    def _check_health(self) -> None:
-        """Fail the run, naming the endpoint or node, once the API server or a step's node has been
-        silent for longer than the configured bound (never wait out a step's whole deadline)."""
+    def _check_health(self, created_at: dict[str, float], status: dict[str, str]) -> None:
+        """Fail the run, naming the endpoint, node or pod, once the API server, a step's node or the
+        scheduler has been silent for longer than its configured bound (never wait out a step's
+        whole deadline)."""
         now = time.monotonic()
-        if self.api_failing and now - self.api_failing[0] > self.cluster.api_silence_s:
-            raise RunFailed(f"the API server {self.core.api_client.configuration.host} has not answered for "
-                            f"{now - self.api_failing[0]:.0f} s (kubernetes.api_silence_s): {self.api_failing[1]}")
+        for failing in (self.api_failing, self.reads_failing):
+            if failing and now - failing[0] > self.cluster.api_silence_s:
+                raise RunFailed(f"the API server {self.core.api_client.configuration.host} has not answered for "
+                                f"{now - failing[0]:.0f} s (kubernetes.api_silence_s): {failing[1]}")
         for step, (since, node) in self.not_ready.items():
             if now - since > self.cluster.node_silence_s:
                 raise RunFailed(f"step {step}: node {node} has stopped reporting (its pod not Ready for "
                                 f"{now - since:.0f} s, kubernetes.node_silence_s); is its kubelet running?")
+        if self.api_failing:  # a silent API server says nothing of the scheduler or the nodes
+            return
+        self._check_nodes(now, status)
+        for step, since in created_at.items():
+            if step not in status and step not in self.considered and now - since > self.cluster.scheduler_silence_s:
+                raise RunFailed(f"step {step}: no scheduler has looked at its pod {self.pods[step]} in "
+                                f"{now - since:.0f} s (kubernetes.scheduler_silence_s); is the scheduler running?")
+
+    def _check_nodes(self, now: float, status: dict[str, str]) -> None:
+        """Every few seconds, the node of each running step: one that says it is not Ready (its
+        container runtime down, say) leaves its pods Ready, so only the node tells. Skipped where
+        the runner may not read nodes."""
+        if not self.can_read_nodes or now - self.nodes_read_at < NODE_READ_S:
+            return
+        from kubernetes.client.exceptions import ApiException
+
+        self.nodes_read_at = now
+        for node in {n for step, n in self.step_nodes.items() if step not in status}:
+            try:
+                found = self.core.read_node(node, _request_timeout=5)
+            except ApiException as exc:
+                if exc.status == 403:
+                    self.can_read_nodes = False
+                    log.info("the runner may not read nodes: a node that says it is not Ready is not seen")
+                    return
+                why = f"reading node {node}: HTTP {exc.status} {exc.reason}"
+                self.reads_failing = self.reads_failing or (now, why)
+                return
+            except Exception as exc:  # the API server did not answer: its silence bound judges that
+                why = f"reading node {node}: {type(exc).__name__}: {exc}"[:300]
+                self.reads_failing = self.reads_failing or (now, why)
+                return
+            self.reads_failing = None
+            ready = next((c for c in found.status.conditions or [] if c.type == "Ready"), None)
+            if ready is None or ready.status == "True":
+                self.node_down.pop(node, None)
+                continue
+            since, why = self.node_down.setdefault(node, (now, f"{ready.reason}: {ready.message}"[:300]))
+            if now - since > self.cluster.node_silence_s:
+                raise RunFailed(f"node {node} of a running step has not been Ready for {now - since:.0f} s "
+                                f"(kubernetes.node_silence_s): {why}")
+
+    def _diagnosed(self, failure: RunFailed) -> RunFailed:
+        """``failure`` with the local cluster's own account of what is wrong (a stopped daemon, the
+        node it runs on), where the run is on the cluster this package started."""
+        try:
+            found = self.cluster.problems() if self.cluster.problems else []
+        except Exception as exc:  # the account is a help, never a second failure
+            log.warning("the local cluster could not say what is wrong: %s", exc)
+            found = []
+        return RunFailed(f"{failure}; the local cluster says: {'; '.join(found)}") if found else failure
 
     def _stage(self, events: RunLog, volume: str | None) -> str | None:
         """Copy the run's input files into its volume through a pod that mounts it (as Kale's
@@ -329,11 +401,15 @@ class KubernetesRunner:
                 watch.stop()
 
     def _collect_and_clean(self, events: RunLog) -> None:
-        """Logs and metrics first, then delete everything the run made, found by label."""
+        """Logs and metrics first, then delete everything the run made, found by label. Where the
+        API server was not answering, nothing waits on it: the next run removes what is left."""
         raw = RunDir(self.spec.run_dir)
+        silent = self.api_failing or self.reads_failing
         for step, pod in self.pods.items():
             try:
-                text = pod_log(self.core, pod, self.cluster.namespace)
+                if silent:
+                    raise ConnectionError(f"the API server was not answering ({silent[1]})")
+                text = pod_log(self.core, pod, self.cluster.namespace, timeout=API_TIMEOUT_S)
             except Exception as exc:  # a pod never created, or gone: say so in its log
                 text = f"[MLB] no log: {type(exc).__name__}: {exc}\n"
             atomic.write_bytes(raw.log(step), text.encode())
@@ -355,7 +431,9 @@ class KubernetesRunner:
             except Exception as exc:  # keep cleaning up; the run records why the runtime's times are missing
                 events.note("cri-failed", error=str(exc))
         try:
-            cleanup(self.core, self.cluster.namespace, self.selector)
+            if silent:
+                raise ConnectionError(f"the API server was not answering ({silent[1]})")
+            cleanup(self.core, self.cluster.namespace, self.selector, timeout=API_TIMEOUT_S)
         except Exception as exc:  # the API server is gone: the next run of this configuration removes them
             events.note("cleanup-failed", selector=self.selector, error=f"{type(exc).__name__}: {exc}"[:300])
             log.error("could not delete the run's pods and volume (%s); the next run removes them by label", exc)
