@@ -42,6 +42,7 @@ from mlopsbench.config import load_config
 from mlopsbench.pipeline.backends.kubernetes import pod_manifest, pvc_manifest
 from mlopsbench.pipeline.compiler import compile_notebook
 from mlopsbench.pipeline.run import read_events
+from mlopsbench.results.ablation import ABLATION
 from mlopsbench.results.analysis import TRIVIAL_STEPS
 from mlopsbench.results.stats import reference, summarize
 
@@ -88,7 +89,6 @@ SHORT = {"cells": [{"cell_type": "code", "metadata": {"tags": ["pipeline-paramet
                                "summary = pd.read_csv(DATASET).describe()\n", "end = time.time()\n",
                                "print('[JT] short time(s) {}'.format(end - start))\n", "print('[JT] end cell')\n"]}],
          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-from mlopsbench.results.ablation import ABLATION
 
 
 def ablation(args, results: Results) -> int:

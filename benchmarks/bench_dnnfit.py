@@ -1,0 +1,205 @@
+"""Benchmark: why dnnfit trains slower as a pod than as a process, its candidate cause taken away
+and put back.
+
+In the shipped reference dnnfit's cell took about 1.14 times as long as a pod as in the
+monolithic notebook (calibrated, pairs within blocks at 20-40 MB), and 0.97 times as long as a
+local process. The cell's own time leaves out waiting for cores and imports, so what is left is
+how the pod runs the same code on the same interpreter. Two candidates: the pod's CPU limit (a
+CFS quota of its cores on its cgroup) and its seccomp profile (RuntimeDefault: every system call
+filtered, and the kernel's per-task speculation mitigations for filtered tasks). Here the
+pipeline up to dnnfit (preprocessing, dnncompile, dnnfit: the notebook's own cells and settings)
+runs in rounds, each variant once per round in a shuffled order:
+
+  process         a local process (the baseline of each round)
+  process-quota   a local process in a cgroup with the pod's CFS quota (its cores x 100 ms per 100 ms)
+  pod             a pod as the kubernetes backend makes it (CPU request and limit, RuntimeDefault)
+  pod-no-limit    the same pod with the request only (``kubernetes.cpu_limit: false``)
+  pod-unconfined  the same pod without a seccomp profile
+
+The pods run in a namespace of the benchmark's own (privileged: the package's namespace enforces
+the restricted level, which forbids an unconfined pod), removed at the end. Per variant: dnnfit's
+cell time (its [JT] line), median and 95 % interval, its ratio to the process of the same round
+(median of the rounds' ratios), and the CPU time stolen by the hypervisor over each run (the
+other cause the reference's runs show). A candidate is the cause where the pod is slower than the
+process and the pod without it is not (at most 1.05 times the process); for the quota, the
+process under it must slow as the pod does. The machine must be quiet: run nothing else.
+
+Needs root (the cluster, the cgroup). A cluster that was up stays up; one that was down is started
+and stopped again.
+
+    python benchmarks/bench_dnnfit.py [--rounds 3] [--size-mb 20] [--epochs 5] [--json PATH]
+
+At 20 MB dnnfit takes about 25 s an epoch here, so the default (5 epochs, 3 rounds, 5 variants)
+takes about 40 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import tempfile
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+from _common import NOTEBOOK, REPO, make_dataset, run_once
+from _results import Results, json_option
+from mlopsbench.cluster import lifecycle
+from mlopsbench.cluster.node import Layout
+from mlopsbench.cluster.objects import admin_api
+from mlopsbench.cluster.target import target_from_config
+from mlopsbench.config import load_config
+from mlopsbench.pipeline.backends import kubernetes as kubernetes_backend
+from mlopsbench.pipeline.compiler import compile_notebook
+from mlopsbench.results.stats import summarize
+
+CORES = 2
+UP_TO_DNNFIT = ("imports", "pipeline-parameters", "block:preprocessing", "block:dnncompile", "block:dnnfit")
+VARIANTS = ("process", "process-quota", "pod", "pod-no-limit", "pod-unconfined")
+NAMESPACE = "mlopsbench-bench-dnnfit"
+SAME = (0.95, 1.05)  # a ratio to the process within this is "as fast as the process"; above it, slower
+
+
+def up_to_dnnfit(folder: Path) -> Path:
+    """The notebook with only the cells dnnfit needs, unchanged."""
+    notebook = json.loads(NOTEBOOK.read_text())
+    notebook["cells"] = [c for c in notebook["cells"]
+                         if any(tag in UP_TO_DNNFIT for tag in c.get("metadata", {}).get("tags", []))]
+    path = folder / "up_to_dnnfit.ipynb"
+    path.write_text(json.dumps(notebook))
+    return path
+
+
+@contextmanager
+def cpu_quota(cores: int):
+    """This process, and what it starts meanwhile, in a cgroup whose CFS quota is ``cores`` (as a
+    pod's CPU limit sets on the pod's cgroup)."""
+    v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()
+    root = Path("/sys/fs/cgroup") if v2 else Path("/sys/fs/cgroup/cpu")
+    group = root / f"mlb-bench-quota-{os.getpid()}"
+    group.mkdir()
+    if v2:
+        (group / "cpu.max").write_text(f"{cores * 100_000} 100000")
+    else:
+        (group / "cpu.cfs_period_us").write_text("100000")
+        (group / "cpu.cfs_quota_us").write_text(str(cores * 100_000))
+    (group / "cgroup.procs").write_text(str(os.getpid()))
+    try:
+        yield
+    finally:
+        (root / "cgroup.procs").write_text(str(os.getpid()))
+        group.rmdir()
+
+
+@contextmanager
+def unconfined():
+    """The step pods' seccomp profile taken away in their manifests (no setting offers it: the
+    restricted level of the package's namespace requires one)."""
+    original = kubernetes_backend.pod_manifest
+
+    def manifest(*args, **kwargs):
+        made = original(*args, **kwargs)
+        made["spec"]["securityContext"]["seccompProfile"] = {"type": "Unconfined"}
+        return made
+
+    kubernetes_backend.pod_manifest = manifest
+    try:
+        yield
+    finally:
+        kubernetes_backend.pod_manifest = original
+
+
+@contextmanager
+def own_namespace():
+    """A privileged namespace with the step pods' service account; deleted at the end."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(admin_api(Layout.default()))
+    core.create_namespace({"metadata": {"name": NAMESPACE,
+                                        "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}})
+    try:
+        core.create_namespaced_service_account(NAMESPACE, {"metadata": {"name": "mlopsbench-step"}})
+        yield
+    finally:
+        core.delete_namespace(NAMESPACE)
+
+
+def variant_context(variant: str):
+    return {"process-quota": cpu_quota(CORES), "pod-unconfined": unconfined()}.get(variant, nullcontext())
+
+
+def dnnfit_seconds(rows: list[dict]) -> float:
+    """dnnfit's cell time on the run's own clock (the runner's for a process, the watch's for a pod)."""
+    return next(r["cell_seconds"] for r in rows
+                if r["step"] == "dnnfit" and r["timestamp_source"] in ("local-runner", "watch"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--size-mb", type=float, default=20.0)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=2020, help="draws each round's order")
+    json_option(parser)
+    args = parser.parse_args()
+    results = Results(args)
+
+    root = Path(tempfile.mkdtemp(prefix="mlb-dnnfit-"))
+    was_up = lifecycle.status() is not None
+    cluster = lifecycle.up(REPO)
+    # The package's cluster reached as the admin, in the benchmark's own namespace.
+    section = load_config(REPO / "config/cluster-local.yaml")["kubernetes"] | {
+        "local": False, "kubeconfig": cluster.admin_kubeconfig, "context": None, "namespace": NAMESPACE}
+    pod = target_from_config(section)
+    targets = {"pod": pod, "pod-unconfined": pod, "pod-no-limit": target_from_config(section | {"cpu_limit": False})}
+    plan = compile_notebook(up_to_dnnfit(root))
+    dataset = make_dataset(root / "data", args.size_mb)
+    seconds: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+    order = random.Random(args.seed)
+    try:
+        with own_namespace():
+            for round_ in range(1, args.rounds + 1):
+                variants = list(VARIANTS)
+                order.shuffle(variants)
+                for variant in variants:
+                    backend = "kubernetes" if variant.startswith("pod") else "local"
+                    with variant_context(variant):
+                        rows, run = run_once(plan, backend, root / variant, dataset, args.size_mb, 8, args.epochs,
+                                             round_, CORES, cluster=targets.get(variant))
+                    seconds[variant].append(dnnfit_seconds(rows))
+                    print(f"round {round_}: {variant:<15} dnnfit {seconds[variant][-1]:.1f} s, "
+                          f"CPU stolen over the run {run.get('cpu_steal_pct') or 0:.1f} %", flush=True)
+    finally:
+        if not was_up:
+            lifecycle.down()
+
+    print(f"\ndnnfit's cell at {args.size_mb:g} MB, {args.epochs} epochs, {args.rounds} rounds:")
+    ratio = {}
+    for variant in VARIANTS:
+        s = summarize(seconds[variant])
+        ratio[variant] = statistics.median(v / p for v, p in zip(seconds[variant], seconds["process"]))
+        results.measured(f"dnnfit {variant}", seconds[variant])
+        print(f"  {variant:<15} median {s['median']:.1f} s [{s['median_low']:.1f}, {s['median_high']:.1f}]; "
+              f"/ process {ratio[variant]:.3f}")
+    slowed = {variant: ratio[variant] > SAME[1] for variant in VARIANTS if variant != "process"}
+    for variant, slower in slowed.items():
+        results.ratio(f"dnnfit {variant} / process, median of rounds", ratio[variant],
+                      f"<= {SAME[1]} = not slower than the process", not slower)
+    if not slowed["pod"]:
+        print("the pod trains no slower than the process here: nothing to explain on this machine today")
+    else:
+        quota = not slowed["pod-no-limit"] and slowed["process-quota"]
+        print(f"the CPU limit's quota: {'the cause' if quota else 'not the cause alone'} (without it the pod is "
+              f"{'no slower than' if not slowed['pod-no-limit'] else 'still slower than'} the process; under it the "
+              f"process is {'slowed' if slowed['process-quota'] else 'not slowed'})")
+        print(f"the seccomp profile: {'the cause' if not slowed['pod-unconfined'] else 'not the cause alone'} "
+              f"(without it the pod is {'no slower than' if not slowed['pod-unconfined'] else 'still slower than'} "
+              f"the process)")
+    results.write()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
