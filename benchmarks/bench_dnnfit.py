@@ -52,6 +52,7 @@ from mlopsbench.cluster.objects import admin_api
 from mlopsbench.cluster.target import target_from_config
 from mlopsbench.config import load_config
 from mlopsbench.pipeline.backends import kubernetes as kubernetes_backend
+from mlopsbench.pipeline.backends import primary_clocks
 from mlopsbench.pipeline.compiler import compile_notebook
 from mlopsbench.results.stats import summarize
 
@@ -127,13 +128,15 @@ def own_namespace():
 
 
 def variant_context(variant: str):
-    return {"process-quota": cpu_quota(CORES), "pod-unconfined": unconfined()}.get(variant, nullcontext())
+    """What a variant changes around its run (nothing for the process and the plain pods)."""
+    if variant == "process-quota":
+        return cpu_quota(CORES)
+    return unconfined() if variant == "pod-unconfined" else nullcontext()
 
 
 def dnnfit_seconds(rows: list[dict]) -> float:
-    """dnnfit's cell time on the run's own clock (the runner's for a process, the watch's for a pod)."""
-    return next(r["cell_seconds"] for r in rows
-                if r["step"] == "dnnfit" and r["timestamp_source"] in ("local-runner", "watch"))
+    """dnnfit's cell time on the clock the statistics read (the runner's for a process, the watch's for a pod)."""
+    return next(r["cell_seconds"] for r in rows if r["step"] == "dnnfit" and r["timestamp_source"] in primary_clocks())
 
 
 def main() -> int:

@@ -144,10 +144,11 @@ def test_a_daemon_killed_during_a_run_is_survived_or_named(daemon, repo, dataset
         print(f"\nfault {daemon} on {NODE_NAME}: " + ("run survived" if returncode == 0 else
                                                        f"run failed after {seconds:.0f} s"))
     assert "Traceback" not in output
-    ended = [e for e in read_events(run_dir / "events.jsonl") if isinstance(e, RunFinished)]
+    events = read_events(run_dir / "events.jsonl")
+    ended = [e for e in events if isinstance(e, RunFinished)]
     if returncode == 0:  # finished once, every step once, and marked finished for the tables
         assert [e.status for e in ended] == ["succeeded"], output
-        watched = [(e.event, e.step) for e in read_events(run_dir / "events.jsonl")
+        watched = [(e.event, e.step) for e in events
                    if getattr(e, "source", None) == "watch" and e.event in ("created", "finished")]
         created, finished = ([step for event, step in watched if event == kind] for kind in ("created", "finished"))
         assert sorted(finished) == sorted(created) == sorted(set(created))

@@ -6,13 +6,13 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 
 import pytest
 import requests
-import yaml
 
 from mlopsbench.cluster import images
+from mlopsbench.cluster.daemons import wait_until
+from mlopsbench.cluster.node import Layout, registry_config
 from mlopsbench.cluster.registry import RegistryError, push, split_reference
 
 pytestmark = pytest.mark.integration
@@ -26,20 +26,11 @@ def registry(tmp_path_factory):
     root = tmp_path_factory.mktemp("registry")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = root / "config.yaml"
-    config.write_text(yaml.safe_dump({"version": 0.1, "log": {"level": "warn"},
-                                      "storage": {"filesystem": {"rootdirectory": str(root / "data")}},
-                                      "http": {"addr": f"127.0.0.1:{port}"}}))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    config = registry_config(Layout(root), address, storage=root / "data")   # the cluster's own, elsewhere
     server = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1).ok:
-                break
-        except requests.RequestException:
-            time.sleep(0.1)
-    yield f"127.0.0.1:{port}"
+    wait_until("docker-registry", lambda: requests.get(f"http://{address}/v2/", timeout=1).ok, 30)
+    yield address
     server.terminate()
     server.wait(timeout=10)
 

@@ -249,11 +249,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     return _write(layout.conf / "containerd.toml", text)
 
 
-def registry_config(layout: Layout, address: str) -> Path:
-    """Debian's docker-registry (the distribution API's reference implementation) on loopback; its
-    blobs in the cache, so an image pushed once is not pushed again by the next cluster."""
+def registry_config(layout: Layout, address: str, storage: Path | None = None) -> Path:
+    """Debian's docker-registry (the distribution API's reference implementation) at ``address``;
+    its blobs in ``storage``, by default the cache, so an image pushed once is not pushed again by
+    the next cluster."""
     config = {"version": 0.1, "log": {"level": "warn", "accesslog": {"disabled": True}},
-              "storage": {"filesystem": {"rootdirectory": str(cache_dir() / "registry")}},
+              "storage": {"filesystem": {"rootdirectory": str(storage or cache_dir() / "registry")}},
               "http": {"addr": address}}
     return _write(layout.conf / "registry.yaml", yaml.safe_dump(config, sort_keys=False))
 
