@@ -40,9 +40,10 @@ def start(*args, env):
 
 
 def pipeline_args(repo, dataset, run_dir, backend="monolithic", epochs=1):
+    # Without calibration (tests/test_blocks.py checks it): these tests are about the run's records.
     return ["pipeline-run", "--backend", backend, "--notebook", repo / "notebooks/intel54_pipeline.ipynb",
             "--dataset", dataset, "--dataset-mb", "0.02", "--width", "8", "--epochs", epochs, "--series", "dataset",
-            "--rep", run_dir.name, "--run-dir", run_dir, "--cores", "2"]
+            "--rep", run_dir.name, "--run-dir", run_dir, "--cores", "2", "--no-calibration"]
 
 
 @pytest.fixture
