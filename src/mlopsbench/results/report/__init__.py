@@ -121,7 +121,7 @@ class Context:
             every = group[(group["step"] == "all steps") & (group["value"] == "overhead_nowait_seconds")].iloc[0]
             steps = group[(group["step"] != "all steps") & (group["value"] == "overhead_nowait_seconds")]
             light = steps[~steps["step"].isin(TENSORFLOW_STEPS)]
-            sentence = (f"A notebook step run as a Kubernetes pod ({cluster}) costs {tables.with_ci(every)} s more than "
+            sentence = (f"A notebook step run as a Kubernetes pod ({cluster}) costs {tables.with_ci(every, unit='s')} more than "
                         f"the same step run as a local process ({local}), paired within blocks by step and without "
                         f"waiting for cores ({int(every['n'])} pairs; median {tables.num(every['median'])} s)")
             if not light.empty:
@@ -168,12 +168,12 @@ class Context:
         quoted = [p for p in self.ref["overall_overhead_pct"] if p["series"] == "dataset"]
         thesis = " to ".join(f"{p['value']} % at {p['dataset_mb']:g} MB" for p in quoted)
         ends = by["overhead_pct"].iloc[[0, -1]]
-        said = (f"The overhead's share of a run on {backend} goes from {tables.with_ci(ends.iloc[0], 1)} % at "
-                f"{ends.iloc[0]['dataset_mb']:g} MB to {tables.with_ci(ends.iloc[1], 1)} % at "
+        said = (f"The overhead's share of a run on {backend} goes from {tables.with_ci(ends.iloc[0], 1, '%')} at "
+                f"{ends.iloc[0]['dataset_mb']:g} MB to {tables.with_ci(ends.iloc[1], 1, '%')} at "
                 f"{ends.iloc[1]['dataset_mb']:g} MB (model {ends.iloc[0]['model']}), waiting for cores included")
         if "overhead_nowait_pct" in by:
             free = by["overhead_nowait_pct"].iloc[[0, -1]]
-            said += (f", and from {tables.with_ci(free.iloc[0], 1)} % to {tables.with_ci(free.iloc[1], 1)} % without "
+            said += (f", and from {tables.with_ci(free.iloc[0], 1, '%')} to {tables.with_ci(free.iloc[1], 1, '%')} without "
                      "it, the thesis's conditions")
         return [said + f" (the thesis: {thesis}, Figure 15)."]
 
@@ -188,7 +188,7 @@ class Context:
                 continue   # the answer compares each backend with the notebook in one process
             center = r["median"] if r["read"] == "median" else r["mean"]
             near = "within" if abs(center - 1) <= 0.05 else "not within"
-            said.append(f"{r['metric'].capitalize()}, {r['a']} / {r['b']} from 20 MB on: {tables.with_ci(r, 3)} "
+            said.append(f"{r['a']} / {r['b']}, {r['metric']}, from 20 MB on: {tables.with_ci(r, 3)} "
                         f"({int(r['n'])} blocks, calibrated; {near} 5 % of 1).")
         return said + self._dnnfit_answer()
 
@@ -216,7 +216,8 @@ class Context:
             ends = [group.loc[group["mean"].idxmin()], group.loc[group["mean"].idxmax()]]
             where = [f"{r['setup']}, {r['latency_ms']:g} ms, {r['model_mb']:g} MB" for r in ends]
             said.append(f"Beyond the thesis, a new model answered at the edge ({method}) from "
-                        f"{tables.with_ci(ends[0])} s after its upload began ({where[0]}) to {tables.with_ci(ends[1])} s "
+                        f"{tables.with_ci(ends[0], unit='s')} after its upload began ({where[0]}) to "
+                        f"{tables.with_ci(ends[1], unit='s')} "
                         f"({where[1]}).")
         if not served.empty:
             said.append(f"{self.summary.serving_failed_requests} requests failed or got no answer through "

@@ -84,8 +84,10 @@ def build_pdf(markup: str, tables: dict[str, Table], figures: dict, blocks: dict
                 story.append(figure(figures[name]) if name in figures else
                              Paragraph(f"Figure {name} was not drawn.", caption))
             elif kind == "pre":
+                # 7-point Courier is 4.2 pt a character: 110 fill the text width; longer lines wrap.
                 story.append(Preformatted(blocks[name], ParagraphStyle("pre", fontName="Courier", fontSize=7,
-                                                                       leading=8.5)))
+                                                                       leading=8.5),
+                                          maxLineLength=110, splitChars=" ", newLineChars="    "))
             elif kind == "pagebreak":
                 story.append(PageBreak())
         elif stripped.startswith("#"):

@@ -44,16 +44,18 @@ def interval(mean, low, high) -> str:
     return f"{num(mean)} [{num(low)}, {num(high)}]"
 
 
-def with_ci(row, digits: int = 2) -> str:
+def with_ci(row, digits: int = 2, unit: str = "") -> str:
     """The interval ``stats.summarize`` says to read: 'mean [low, high]' (t), 'median m [low, high]',
-    'mean (range low to high)' where too few values allow no interval, or the one value."""
+    'mean (range low to high)' where too few values allow no interval, or the one value; ``unit``
+    (s, %) follows the number it belongs to."""
     if row is None:
         return "n/a"
     low, high = num(row["low"], digits), num(row["high"], digits)
-    return {"t": f"{num(row['mean'], digits)} [{low}, {high}]",
-            "median": f"median {num(row['median'], digits)} [{low}, {high}]",
-            "range": f"{num(row['mean'], digits)} (range {low} to {high})",
-            "value": f"{num(row['mean'], digits)} (one value)"}.get(row["read"], "n/a")
+    after = f" {unit}" if unit else ""
+    return {"t": f"{num(row['mean'], digits)} [{low}, {high}]{after}",
+            "median": f"median {num(row['median'], digits)} [{low}, {high}]{after}",
+            "range": f"{num(row['mean'], digits)}{after} (range {low} to {high})",
+            "value": f"{num(row['mean'], digits)}{after} (one value)"}.get(row["read"], "n/a")
 
 
 def first_row(frame: pd.DataFrame, **match) -> pd.Series | None:
