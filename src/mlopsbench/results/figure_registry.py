@@ -26,7 +26,7 @@ FIGURES: dict[str, Figure] = {
         "fig14_durations",
         "Figure 14 analogue. Mean job durations of one run, model 8x8x8, against dataset size; one panel per "
         "backend that runs a job per cell, and the thesis's Table 2 with the midpoints of Table 3's ranges; the "
-        "panels share their y-scale.",
+        "panels share their y-scale; n above a bar: the runs it averages.",
         "pipeline"),
     "overhead_dataset": Figure(
         "fig15_overhead_dataset",

@@ -74,17 +74,24 @@ def _durations_figure(stats, backends: list[str], runs: pd.DataFrame, out_dir: P
     for job, (low, high) in ref["job_duration_range_s"]["jobs"].items():
         thesis[job] = (low + high) / 2
     step_colors = {step: f"C{i}" for i, step in enumerate(STACK)}
-    frames = [(durations[durations["backend"] == b].pivot_table(index="dataset_mb", columns="step", values="mean"),
-               f"reproduced ({b})") for b in backends] + [(thesis, "thesis (Table 2; Table 3 midpoints)")]
+    mine = {b: durations[durations["backend"] == b] for b in backends}
+    frames = [(mine[b].pivot_table(index="dataset_mb", columns="step", values="mean"), f"reproduced ({b})")
+              for b in backends] + [(thesis, "thesis (Table 2; Table 3 midpoints)")]
+    # Runs per bar, printed on it (the thesis's bars are means of 6, Table 2).
+    counts = [mine[b].pivot_table(index="dataset_mb", columns="step", values="n").max(axis=1) for b in backends] + [None]
     fig, axes = _panels(plt, len(frames), 5.2, 5, sharey=True)
-    for ax, (frame, title) in zip(axes, frames):
+    for ax, (frame, title), n in zip(axes, frames, counts):
         order = [step for step in STACK if step in frame.columns]
         frame[order].plot.bar(stacked=True, ax=ax, width=0.7, legend=False, rot=0,
                               color=[step_colors[step] for step in order])
+        ax.set_xticks(range(len(frame)), [f"{size:g}" for size in frame.index])
+        if n is not None:
+            for i, (size, total) in enumerate(frame[order].sum(axis=1).items()):
+                ax.annotate(f"n={int(n[size])}", (i, total), ha="center", va="bottom", fontsize=7)
         ax.set(title=title, xlabel="dataset [MB]", ylabel="mean duration [s]")
     handles, labels = axes[-1].get_legend_handles_labels()
     fig.legend(handles[::-1], labels[::-1], loc="center right", fontsize=8)
-    fig.subplots_adjust(right=0.8)
+    fig.subplots_adjust(left=0.05, right=0.88)
     return save_figure(fig, out_dir, FIGURES["durations"], _run_sources(in_series(runs, "dataset")))
 
 
