@@ -74,13 +74,15 @@ def _durations_figure(stats, backends: list[str], runs: pd.DataFrame, out_dir: P
     for job, (low, high) in ref["job_duration_range_s"]["jobs"].items():
         thesis[job] = (low + high) / 2
     step_colors = {step: f"C{i}" for i, step in enumerate(STACK)}
-    mine = {b: durations[durations["backend"] == b] for b in backends}
-    frames = [(mine[b].pivot_table(index="dataset_mb", columns="step", values="mean"), f"reproduced ({b})")
-              for b in backends] + [(thesis, "thesis (Table 2; Table 3 midpoints)")]
-    # Runs per bar, printed on it (the thesis's bars are means of 6, Table 2).
-    counts = [mine[b].pivot_table(index="dataset_mb", columns="step", values="n").max(axis=1) for b in backends] + [None]
-    fig, axes = _panels(plt, len(frames), 5.2, 5, sharey=True)
-    for ax, (frame, title), n in zip(axes, frames, counts):
+    # Each panel: its mean durations, title and runs per bar (printed on it; the thesis's are means of 6, Table 2).
+    panels = []
+    for backend in backends:
+        mine = durations[durations["backend"] == backend].pivot_table(index="dataset_mb", columns="step",
+                                                                      values=["mean", "n"])
+        panels.append((mine["mean"], f"reproduced ({backend})", mine["n"].max(axis=1)))
+    panels.append((thesis, "thesis (Table 2; Table 3 midpoints)", None))
+    fig, axes = _panels(plt, len(panels), 5.2, 5, sharey=True)
+    for ax, (frame, title, n) in zip(axes, panels):
         order = [step for step in STACK if step in frame.columns]
         frame[order].plot.bar(stacked=True, ax=ax, width=0.7, legend=False, rot=0,
                               color=[step_colors[step] for step in order])

@@ -217,8 +217,7 @@ class Context:
             where = [f"{r['setup']}, {r['latency_ms']:g} ms, {r['model_mb']:g} MB" for r in ends]
             said.append(f"Beyond the thesis, a new model answered at the edge ({method}) from "
                         f"{tables.with_ci(ends[0], unit='s')} after its upload began ({where[0]}) to "
-                        f"{tables.with_ci(ends[1], unit='s')} "
-                        f"({where[1]}).")
+                        f"{tables.with_ci(ends[1], unit='s')} ({where[1]}).")
         if not served.empty:
             said.append(f"{self.summary.serving_failed_requests} requests failed or got no answer through "
                         f"{self.summary.serving_updates} updates ({self.summary.serving_updates_failed} of them failed).")
