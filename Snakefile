@@ -2,10 +2,10 @@
 # `snakemake --cores N --configfile config/quick.yaml` (minutes-long smoke study).
 # Rules only call the `mlopsbench` CLI; the logic lives in src/mlopsbench.
 from mlopsbench import paths
+from mlopsbench.cluster.nodes import cluster_up_args
 from mlopsbench.config import (
     block_args,
     choices,
-    cluster_up_args,
     cpu_request_args,
     pipeline_blocks,
     pipeline_runs,

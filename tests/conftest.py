@@ -64,20 +64,65 @@ def cluster_unavailable() -> str | None:
     return f"missing {', '.join(missing)} (the README's install step brings them)" if missing else None
 
 
-@pytest.fixture(scope="session")
-def local_cluster(repo):
-    """The single-node cluster: the running one if it is up, else started here and stopped at the end.
-    Where it cannot run, its tests are skipped, except in CI (CI=true), where they fail."""
-    from mlopsbench.cluster import lifecycle
+class Clusters:
+    """The session's local cluster, in the shape a test asks for: one node (the default, and every
+    test's but the ``two_nodes`` ones, which run last), or the thesis's core and edge. A cluster that
+    was up before the session is used as it is, never stopped or reshaped; one started here is
+    reshaped when asked and stopped at the end."""
 
+    def __init__(self, repo):
+        from mlopsbench.cluster import lifecycle
+
+        self.repo, self.lifecycle = repo, lifecycle
+        self.found = lifecycle.status()
+        self.started = None
+
+    def get(self, specs):
+        if self.found is not None:
+            if self.found.specs != specs:
+                (pytest.fail if os.environ.get("CI") else pytest.skip)(
+                    f"a cluster of other nodes ({', '.join(s.argument() for s in self.found.specs)}) was up before "
+                    f"the tests: `mlopsbench cluster down` first")
+            return self.found
+        if self.started is not None and self.started.specs != specs:
+            self.lifecycle.down()
+        running = self.lifecycle.status()   # a test may have taken it down
+        self.started = running if running is not None and running.specs == specs else \
+            self.lifecycle.up(self.repo, specs=specs)
+        return self.started
+
+
+@pytest.fixture(scope="session")
+def clusters(repo):
+    """Where the local cluster cannot run, its tests are skipped, except in CI (CI=true), where they fail."""
     why = cluster_unavailable()
     if why:
         (pytest.fail if os.environ.get("CI") else pytest.skip)(why)
-    running = lifecycle.status()
-    cluster = running or lifecycle.up(repo)
-    yield cluster
-    if running is None:
-        lifecycle.down()
+    keeper = Clusters(repo)
+    yield keeper
+    if keeper.started is not None:
+        keeper.lifecycle.down()
+
+
+@pytest.fixture(scope="session")
+def local_cluster(clusters):
+    """The one-node cluster."""
+    from mlopsbench.cluster.nodes import ONE_NODE
+
+    return clusters.get(ONE_NODE)
+
+
+@pytest.fixture(scope="session")
+def two_nodes(clusters):
+    """The thesis's topology: a core node and a small edge node."""
+    from mlopsbench.cluster.nodes import CORE_EDGE
+
+    return clusters.get(CORE_EDGE)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests on two nodes last: the cluster is reshaped once, not back and forth."""
+    items.sort(key=lambda item: "two_nodes" in getattr(item, "fixturenames", ()))
 
 
 @pytest.fixture

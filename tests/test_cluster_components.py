@@ -1,26 +1,62 @@
 """Unit tests of the cluster's component table, which needs no cluster: one entry per daemon,
-its ports, its command line and configuration file made from the node alone, and the order
-``up`` walks it in (``down`` walks it backwards). The daemons themselves run in
-tests/test_cluster_lifecycle.py."""
+its ports, its command line and configuration file made from the node alone, a node's own daemons
+once per node, and the order ``up`` walks it in (``down`` walks it backwards). The daemons
+themselves run in tests/test_cluster_lifecycle.py and tests/test_cluster_nodes.py."""
 
 from pathlib import Path
 
-from mlopsbench.cluster.components import COMPONENTS, GO_MODULES, NAMES, PORTS, Node, waves
+from mlopsbench.cluster.components import (COMPONENTS, GO_MODULES, NAMES, PORTS, Node, instance_names, instances,
+                                           waves)
+from mlopsbench.cluster.lifecycle import _certificates
 from mlopsbench.cluster.node import Layout, Network
+from mlopsbench.cluster.nodes import ONE_NODE, NodeSpec, place
 
 
-def network() -> Network:
-    return Network(node_ip="192.0.2.10", pod_cidr="10.244.0.0/24", cluster_cidr="10.244.0.0/16",
-                   service_cidr="10.96.0.0/16", api_port=6443)
+def network(several: bool = False) -> Network:
+    return Network(node_ip="192.0.2.10", cluster_cidr="10.244.0.0/16",
+                   service_cidr="10.96.0.0/16", api_port=6443, nodes_cidr="10.250.0.0/24" if several else None)
+
+
+CORE_EDGE = (NodeSpec("core", "core"), NodeSpec("edge", "edge", 1.0, 2048))
+
+
+def places(specs=ONE_NODE, several=False):
+    return place(specs, "192.0.2.10", "10.244.0.0/16", network(several).nodes_cidr)
 
 
 def test_one_entry_per_daemon_and_each_port_once():
     assert len(set(NAMES)) == len(NAMES) == 11 and len(set(PORTS)) == len(PORTS)
-    assert [component.name for wave in waves() for component in wave] == list(NAMES)
-    assert [[c.name for c in wave] for wave in waves()] == [
+    one = places()
+    assert [i.name for wave in waves(one) for i in wave] == list(NAMES) == list(instance_names(one))
+    assert [[i.name for i in wave] for wave in waves(one)] == [
         ["containerd"], ["etcd"], ["kube-apiserver"],
         ["kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"],
         ["provisioner"], ["kube-state-metrics"], ["prometheus", "registry"]]
+
+
+def test_a_nodes_own_daemons_run_once_per_node_in_its_namespace():
+    two = places(CORE_EDGE, several=True)
+    assert [[i.name for i in wave] for wave in waves(two)] == [
+        ["containerd", "containerd@edge"], ["etcd"], ["kube-apiserver"],
+        ["kube-controller-manager", "kube-scheduler", "kubelet", "kubelet@edge", "kube-proxy", "kube-proxy@edge"],
+        ["provisioner"], ["kube-state-metrics"], ["prometheus", "registry"]]
+    core, edge = two
+    assert (core.address, core.pod_cidr, core.netns) == ("192.0.2.10", "10.244.0.0/24", None)
+    assert (edge.address, edge.pod_cidr, edge.netns) == ("10.250.0.2", "10.244.1.0/24", "mlb-edge")
+    edge_kubelet = next(i for i in instances(two) if i.name == "kubelet@edge")
+    assert edge_kubelet.argv(context(Layout(Path("/state")), edge, several=True))[:2] == [
+        "nsenter", "--net=/run/netns/mlb-edge"]
+
+
+def test_a_node_is_written_and_read_back_as_an_argument():
+    for spec in (*CORE_EDGE, NodeSpec("n1", "core+edge", 0.5)):
+        assert NodeSpec.parse(spec.argument()) == spec
+
+
+def context(layout: Layout, where, several: bool = False) -> Node:
+    binaries = {name: Path(f"/opt/bin/{name}") for name in NAMES}
+    return Node(layout.of(where), network(several), where, several, binaries, 5.0, Path("/repo"), {},
+                ("access", "secret"))
 
 
 def test_no_fixed_port_lies_where_the_kernel_hands_out_ports_to_connections():
@@ -30,34 +66,35 @@ def test_no_fixed_port_lies_where_the_kernel_hands_out_ports_to_connections():
 
 def test_command_lines_and_configuration_files_come_from_the_node(tmp_path):
     layout = Layout(tmp_path / "state")
-    binaries = {name: Path(f"/opt/bin/{name}") for name in NAMES}
-    node = Node(layout, network(), binaries, 5.0, tmp_path, {}, ("access", "secret"))
-    for component in COMPONENTS:
-        argv = component.argv(node)
-        assert argv and all(isinstance(arg, str) for arg in argv), component.name
+    for instance in instances(places(CORE_EDGE, several=True)):
+        component, node = instance.component, context(layout, instance.place, several=True)
+        argv = instance.argv(node)
+        assert argv and all(isinstance(arg, str) for arg in argv), instance.name
         if component.config:
             written = component.config(node)
-            assert written.is_file() and written.is_relative_to(layout.root), component.name
-            assert any(str(written) in arg for arg in argv), f"{component.name} does not read {written}"
+            assert written.is_file() and written.is_relative_to(node.layout.root), instance.name
+            assert any(str(written) in arg for arg in argv), f"{instance.name} does not read {written}"
+            assert (instance.place.netns is None) == (written.parent == layout.conf), instance.name  # a node's own
         for port in component.ports.values():
-            assert any(str(port) in arg for arg in argv) or component.config, f"{component.name}: port {port}"
+            assert any(str(port) in arg for arg in argv) or component.config, f"{instance.name}: port {port}"
 
 
 def test_each_daemons_certificates_kubeconfig_and_build_come_from_its_entry(tmp_path):
     """What up makes for a daemon (its certificates, signing keys, kubeconfig) and builds (its Go
-    module) is read from its entry: a daemon is one entry."""
-    from mlopsbench.cluster.lifecycle import _certificates
-
+    module) is read from its entry, on every node it runs on: a daemon is one entry."""
     layout = Layout(tmp_path / "state")
     for folder in (layout.pki, layout.conf):
         folder.mkdir(parents=True)
-    _certificates(layout, network())
-    for component in COMPONENTS:
-        for leaf in component.certificates(network()):
+    two = instances(places(CORE_EDGE, several=True))
+    _certificates(layout, network(several=True), two)
+    for instance in two:
+        component, where = instance.component, instance.place
+        leaves = component.certificates(network(several=True), where)
+        for leaf in leaves:
             assert (layout.pki / f"{leaf.name}.crt").is_file() and (layout.pki / f"{leaf.name}.key").is_file()
         if component.kubeconfig:
-            assert component.kubeconfig in {leaf.name for leaf in component.certificates(network())}, component.name
-            assert (layout.conf / f"{component.name}.kubeconfig").is_file(), component.name
+            assert component.kubeconfig + where.suffix in {leaf.name for leaf in leaves}, instance.name
+            assert (layout.of(where).conf / f"{component.name}.kubeconfig").is_file(), instance.name
         for key in component.signing_keys:
             assert (layout.pki / f"{key}.key").is_file()
         if component.build:

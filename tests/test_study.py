@@ -1,5 +1,7 @@
 """Integration test: one reduced study end to end with Snakemake, covering every backend, upload
-setup and serving method on the local cluster this package starts.
+setup and serving method on the local cluster this package starts, in the thesis's topology: a core
+node (the control plane, the steps) and an edge node (the store, the model server) behind its own
+delayed link.
 
 Data, models, the three experiments, statistics, figures, the PDF and Snakemake's HTML report,
 from a tiny file in the published format: the pipeline in blocks on the kubernetes, local and
@@ -17,6 +19,7 @@ import pytest
 import yaml
 
 from mlopsbench.cluster import lifecycle
+from mlopsbench.cluster.nodes import CORE_EDGE
 from mlopsbench.data.synthetic import write_published_file
 
 pytestmark = pytest.mark.integration
@@ -35,6 +38,8 @@ def reduced_config(repo, path):
     config["pipeline"] |= {"repetitions": 1, "model_series_dataset_mb": SIZES[-1]}
     config["upload"] |= {"repetitions": 1, "model_sizes_mb": [1], "latencies_ms": [0, 50]}
     config["serving"] |= {"latencies_ms": [0], "model_sizes_mb": [1], "updates": 2}
+    config["kubernetes"]["nodes"] = [{"name": s.name, "role": s.role, "cpu": s.cpu,
+                                      "memory": f"{s.memory_mib}Mi" if s.memory_mib else None} for s in CORE_EDGE]
     path.write_text(yaml.safe_dump(config))
     return path
 
@@ -44,7 +49,7 @@ def snakemake(repo, work, *args, env):
                            "--cores", "2", *args], capture_output=True, text=True, env=env)
 
 
-def test_reduced_study_end_to_end(repo, local_cluster, admin, tmp_path, cli_env):
+def test_reduced_study_end_to_end(repo, two_nodes, tmp_path, cli_env):
     work = tmp_path / "study"
     write_published_file(work / "data/raw/intel_lab/data.txt.gz", 6000, seed=11)
     config = ["--configfile", str(reduced_config(repo, tmp_path / "reduced.yaml"))]
@@ -83,12 +88,16 @@ def test_reduced_study_end_to_end(repo, local_cluster, admin, tmp_path, cli_env)
     assert (raw / "events.jsonl").exists() and (raw / "watch.jsonl").exists()
     assert (raw / "prometheus/kube_pod_created.json").exists() and (raw / "logs/dnnfit.log").exists()
     assert (raw.parent / "block.json").exists()
+    placed = {json.loads(line).get("node") for line in (raw / "watch.jsonl").read_text().splitlines()}
+    assert placed - {None} == {"mlopsbench-core"}   # the steps on the core node
 
     # The uploads, in every setup.
     uploads = pd.read_parquet(work / "results/tidy/uploads.parquet")
     assert len(uploads) == 4 * 2 and uploads["verified"].all()
     assert set(uploads["setup"]) == {"host", "netns", "vm", "pod"}
     assert set(uploads.loc[uploads["setup"] == "pod", "emulation"]) == {"nfqueue"}  # the kernel-path delay
+    checked = json.loads((work / "results/raw/upload/pod/50ms/delay.json").read_text())
+    assert checked["link"] == "edge node" and checked["round_trip_ok"] and checked["throughput_ok"]
 
     # Serving: host and netns in place; vm and pod in place and rolled out; two updates each.
     served = pd.read_parquet(work / "results/tidy/serving_updates.parquet")

@@ -344,11 +344,12 @@ def _cluster(args) -> None:
     from . import atomic
     from .cluster import build, images, lifecycle
     from .cluster.components import GO_MODULES
+    from .cluster.nodes import ONE_NODE
 
     if args.action == "up":
         was_up = lifecycle.status() is not None
         cluster = lifecycle.up(_checkout(args.repo), scrape_interval_s=args.scrape_interval,
-                               kubelet_variant=args.kubelet_variant)
+                               kubelet_variant=args.kubelet_variant, specs=tuple(args.node or ONE_NODE))
         if args.hold:  # whoever releases it stops the cluster only if this call started it
             atomic.write_json(args.hold, {"started_here": not was_up, "server": cluster.server})
         print(f"cluster up: API {cluster.server}; admin kubeconfig {cluster.admin_kubeconfig}; "
@@ -368,7 +369,9 @@ def _cluster(args) -> None:
     elif args.action == "status":
         cluster = lifecycle.status()
         if cluster is not None:
-            print(f"up: API {cluster.server}")
+            nodes = "; ".join(f"{n['name']} ({n['role']}, {n['address']}, offers {n['allocatable']['cpu']} cores "
+                              f"{n['allocatable']['memory']})" for n in cluster.nodes)
+            print(f"up: API {cluster.server}; kubelet {cluster.kubelet_variant}" + (f"; nodes {nodes}" if nodes else ""))
             return
         wrong = lifecycle.problems()
         print("not working: " + "; ".join(wrong) if wrong else "down")
@@ -726,9 +729,18 @@ def _analysis_commands(command) -> None:
                    help="wall-time: the design whose wall time to predict from the reference's")
 
 
+def _node_spec(text: str):
+    from .cluster.nodes import NodeSpec, NodesError
+
+    try:
+        return NodeSpec.parse(text)
+    except NodesError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _cluster_commands(command, choices) -> None:
     """The local Kubernetes cluster, and the images for any cluster."""
-    p = command("cluster", _cluster, "the local single-node Kubernetes cluster (needs root)")
+    p = command("cluster", _cluster, "the local Kubernetes cluster, of one node or more (needs root)")
     p.add_argument("action", choices=["up", "down", "status", "kubeconfig", "build"],
                    help="up: start it (building what the cache lacks); down: remove it and every trace; "
                         "status: exit 0 when up; kubeconfig: print the admin kubeconfig's path; "
@@ -743,6 +755,10 @@ def _cluster_commands(command, choices) -> None:
                   help="Prometheus's scrape interval for kube-state-metrics, seconds")
     config_option(p, "--kubelet-variant", "kubernetes.kubelet_variant", choices=choices("kubernetes.kubelet_variant"),
                   help="up: the kubelet's build, stock or a measurement variant (cluster/patches)")
+    p.add_argument("--node", action="append", type=_node_spec, metavar="NAME:ROLE[:CPU[:MEMORY]]",
+                   help="up: a node (repeat; the first holds the control plane), e.g. --node mlopsbench-core:core "
+                        "--node mlopsbench-edge:edge:1:2Gi (config: kubernetes.nodes; default: one node in both "
+                        "roles)")
 
     p = command("images", _images, "push the job and serving images to a registry, for a cluster this package did "
                                    "not start (no Docker needed)")

@@ -245,12 +245,6 @@ def block_args(config: dict[str, Any]) -> str:
     return f"--order-seed {pipeline['order_seed']} {sized}"
 
 
-def cluster_up_args(config: dict[str, Any]) -> str:
-    """The cluster-up arguments a configuration's kubernetes section sets for the local cluster."""
-    section = with_defaults(config.get("kubernetes") or {}, "kubernetes")
-    return f"--scrape-interval {section['scrape_interval_s']} --kubelet-variant {section['kubelet_variant']}"
-
-
 def store_args(config: dict[str, Any]) -> str:
     """The upload-run arguments that name an external store; empty for the embedded one."""
     store = config["upload"]["store"]

@@ -1,5 +1,6 @@
 """The cluster's daemons, one entry each, in the order ``up`` starts them; ``down`` stops them in
-the opposite order.
+the opposite order. A node's own daemons (``per_node``: containerd, kubelet, kube-proxy) run once
+on every node, each in its node's network namespace; the rest once, on the first node.
 
 An entry says everything about one daemon: its command line (made from the node's paths,
 addresses and binaries), the configuration file it reads, its fixed TCP ports by what each
@@ -9,7 +10,7 @@ what ``up`` does once it is (import the images, apply the cluster's objects, wai
 and what ``down`` must undo once it has stopped. Consecutive entries marked ``with_previous``
 start together and are waited for together. ``status``, ``problems``, ``leftovers``, the
 free-port check, the certificates, the build and ``down`` all read this table; adding a daemon
-is one entry.
+is one entry, and a node's daemon is one entry for every node.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ import urllib3
 
 from . import build, images, registry, teardown
 from .build import GoModule
-from .node import (NODE_NAME, Layout, Network, cni_config, containerd_config, kube_proxy_config, kubelet_config,
-                   prometheus_config, registry_config)
+from .node import (Layout, Network, cni_config, containerd_config, kube_proxy_config, kubelet_config, prometheus_config,
+                   registry_config)
+from .nodes import Place
 from .objects import (ACCESS_MANIFESTS, KSM_USER, STORE_MANIFEST, admin_api, apply, cluster_objects, repo_manifests,
                       store_secret, wait_node)
 from .pki import Leaf
@@ -38,10 +40,13 @@ KSM_JOB = "kube-state-metrics"  # its scrape job in our Prometheus
 
 @dataclass(frozen=True)
 class Node:
-    """What the daemons' command lines and configuration files are made of."""
+    """What a daemon's command line and configuration files are made of: the cluster's, and the
+    node it runs on (``layout`` is that node's)."""
 
     layout: Layout
     network: Network
+    place: Place
+    several: bool                                     # the cluster has more than one node
     binaries: dict[str, Path]
     scrape_interval_s: float
     repo: Path                                        # the project: its deploy/ manifests
@@ -49,7 +54,7 @@ class Node:
     store_credentials: tuple[str, str]                # the in-cluster store's access and secret key
 
 
-def _none(network: Network) -> tuple[Leaf, ...]:
+def _none(network: Network, place: Place) -> tuple[Leaf, ...]:
     return ()
 
 
@@ -61,14 +66,40 @@ class Component:
     # Every fixed port lies below the kernel's ephemeral range (32768-60999 by default): a port
     # inside it can be held for a moment by any outgoing connection, and the daemon then fails to bind.
     ports: dict[str, int] = field(default_factory=dict)
-    certificates: Callable[[Network], tuple[Leaf, ...]] = _none   # the leaves it presents or signs in with
+    # The leaves it presents or signs in with, on the node of the place given.
+    certificates: Callable[[Network, Place], tuple[Leaf, ...]] = _none
     kubeconfig: str | None = None                   # the leaf its <name>.kubeconfig signs in to the API with
+    per_node: bool = False                          # runs on every node, not once
     signing_keys: tuple[str, ...] = ()              # the keys it signs with (service-account tokens)
     build: GoModule | None = None                   # where its binary comes from (None: Debian's, or ours)
     config: Callable[[Node], Path] | None = None   # writes the file its command line names
     then: Callable[[Node], None] | None = None     # what up does once its wave is ready
     undo: Callable[[Layout], None] | None = None   # what down removes once it has stopped
     with_previous: bool = False                     # starts together with the entry before it
+
+
+@dataclass(frozen=True)
+class Instance:
+    """An entry as it runs on one node: ``kubelet`` on the first, ``kubelet@edge`` on a node named edge."""
+
+    component: Component
+    place: Place
+
+    @property
+    def name(self) -> str:
+        return self.component.name + self.place.suffix
+
+    def argv(self, node: Node) -> list[str]:
+        return self.place.enter(self.component.argv(node))
+
+
+def instances(places: tuple[Place, ...]) -> list[Instance]:
+    """Every daemon of the cluster on its node(s), in start order."""
+    return [Instance(c, p) for c in COMPONENTS for p in (places if c.per_node else places[:1])]
+
+
+def instance_names(places: tuple[Place, ...]) -> tuple[str, ...]:
+    return tuple(i.name for i in instances(places))
 
 
 def port(component: str, use: str) -> int:
@@ -162,13 +193,13 @@ def _kubelet(node: Node) -> list[str]:
     layout, c = node.layout, node.layout.conf
     return [str(node.binaries["kubelet"]), f"--config={c / 'kubelet-config.yaml'}",
             f"--kubeconfig={c / 'kubelet.kubeconfig'}", f"--root-dir={layout.var / 'kubelet'}",
-            f"--cert-dir={layout.var / 'kubelet' / 'pki'}", f"--hostname-override={NODE_NAME}",
-            f"--node-ip={node.network.node_ip}", "--v=1"]
+            f"--cert-dir={layout.var / 'kubelet' / 'pki'}", f"--hostname-override={node.place.name}",
+            f"--node-ip={node.place.address}", "--v=1"]
 
 
 def _containerd_files(node: Node) -> Path:
     """containerd's configuration, and the CNI configuration its CRI plugin reads."""
-    cni_config(node.layout, node.network)
+    cni_config(node.layout, node.place.pod_cidr)
     return containerd_config(node.layout, images.PAUSE_IMAGE, registry.ADDRESS)
 
 
@@ -178,13 +209,13 @@ def _import_images(node: Node) -> None:
 
 
 def _apply_objects(node: Node) -> None:
-    apply(admin_api(node.layout), cluster_objects() + repo_manifests(node.repo, *ACCESS_MANIFESTS) +
+    apply(admin_api(node.layout), cluster_objects(node.several) + repo_manifests(node.repo, *ACCESS_MANIFESTS) +
           [store_secret(*node.store_credentials)] + repo_manifests(node.repo, STORE_MANIFEST))
 
 
-def _apiserver_certificates(network: Network) -> tuple[Leaf, ...]:
+def _apiserver_certificates(network: Network, place: Place) -> tuple[Leaf, ...]:
     names = ("kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
-             "localhost", NODE_NAME)
+             "localhost", place.name)
     return (Leaf("apiserver-etcd-client", "etcd-ca", "kube-apiserver-etcd-client"),
             Leaf("apiserver", "ca", "kube-apiserver", server=True, client=False, dns=names,
                  ips=("127.0.0.1", network.node_ip, network.api_service_ip)),
@@ -192,26 +223,28 @@ def _apiserver_certificates(network: Network) -> tuple[Leaf, ...]:
             Leaf("front-proxy-client", "front-proxy-ca", "front-proxy-client"))
 
 
-def _kubelet_certificates(network: Network) -> tuple[Leaf, ...]:
-    return (Leaf("kubelet-client", "ca", f"system:node:{NODE_NAME}", "system:nodes"),
-            Leaf("kubelet-server", "ca", f"system:node:{NODE_NAME}", server=True, client=False,
-                 dns=(NODE_NAME, "localhost"), ips=(network.node_ip, "127.0.0.1")))
+def _kubelet_certificates(network: Network, place: Place) -> tuple[Leaf, ...]:
+    user = f"system:node:{place.name}"   # the Node authorizer's and NodeRestriction's identity of the node
+    return (Leaf(f"kubelet-client{place.suffix}", "ca", user, "system:nodes"),
+            Leaf(f"kubelet-server{place.suffix}", "ca", user, server=True, client=False,
+                 dns=(place.name, "localhost"), ips=tuple(dict.fromkeys((place.address, place.local_ip)))))
 
 
-def _client(name: str, user: str) -> Callable[[Network], tuple[Leaf, ...]]:
-    """A client certificate of its own, named like the daemon, for the API user ``user``."""
-    return lambda network: (Leaf(name, "ca", user),)
+def _client(name: str, user: str) -> Callable[[Network, Place], tuple[Leaf, ...]]:
+    """A client certificate of its own, named like the daemon (on a further node, and its node),
+    for the API user ``user``."""
+    return lambda network, place: (Leaf(name + place.suffix, "ca", user),)
 
 
 COMPONENTS: tuple[Component, ...] = (
     Component("containerd", lambda n: ["/usr/bin/containerd", "--config", str(n.layout.conf / "containerd.toml")],
               lambda n: subprocess.run(ctr(n.layout) + ["version"], capture_output=True).returncode == 0,
-              config=_containerd_files, then=_import_images),
+              config=_containerd_files, then=_import_images, per_node=True),
     Component("etcd", _etcd, lambda n: '"health":"true"' in requests.get(
                   f"http://127.0.0.1:{port('etcd', 'metrics')}/health", timeout=2).text,
               ports={"client": 2379, "peer": 2380, "metrics": 2381}, build=build.KUBERNETES,
-              certificates=lambda network: (Leaf("etcd-server", "etcd-ca", "etcd-server", server=True,
-                                                 dns=("localhost",), ips=("127.0.0.1",)),)),
+              certificates=lambda network, place: (Leaf("etcd-server", "etcd-ca", "etcd-server", server=True,
+                                                        dns=("localhost",), ips=("127.0.0.1",)),)),
     Component("kube-apiserver", _apiserver, lambda n: api_ready(n.layout, n.network.server),
               ports={"secure": 6443}, certificates=_apiserver_certificates, signing_keys=("service-account",),
               build=build.KUBERNETES, then=_apply_objects),
@@ -228,22 +261,25 @@ COMPONENTS: tuple[Component, ...] = (
               kubeconfig="kube-scheduler", build=build.KUBERNETES, with_previous=True),
     # Its pod sandboxes go through CRI once it has stopped (nothing starts them again), while
     # containerd still runs: containers, CNI DEL (veths, IPAM, portmap chains), network namespaces.
-    Component("kubelet", _kubelet, lambda n: answers(f"http://127.0.0.1:{port('kubelet', 'healthz')}/healthz"),
+    Component("kubelet", _kubelet,
+              lambda n: answers(f"http://{n.place.local_ip}:{port('kubelet', 'healthz')}/healthz"),
               ports={"api": 10250, "healthz": 10248}, certificates=_kubelet_certificates, kubeconfig="kubelet-client",
-              build=build.KUBERNETES,
-              config=lambda n: kubelet_config(n.layout, port("kubelet", "api"), port("kubelet", "healthz")),
-              then=lambda n: wait_node(admin_api(n.layout)), undo=teardown.remove_pods, with_previous=True),
+              build=build.KUBERNETES, per_node=True,
+              config=lambda n: kubelet_config(n.layout, n.place, port("kubelet", "api"), port("kubelet", "healthz")),
+              then=lambda n: wait_node(admin_api(n.layout), n.place.name, n.place.spec.labels),
+              undo=teardown.remove_pods, with_previous=True),
     Component("kube-proxy", lambda n: [str(n.binaries["kube-proxy"]),
                                        f"--config={n.layout.conf / 'kube-proxy-config.yaml'}", "--v=1"],
-              lambda n: answers(f"http://127.0.0.1:{port('kube-proxy', 'healthz')}/healthz"),
+              lambda n: answers(f"http://{n.place.local_ip}:{port('kube-proxy', 'healthz')}/healthz"),
               ports={"healthz": 10256, "metrics": 10249}, certificates=_client("kube-proxy", "system:kube-proxy"),
-              kubeconfig="kube-proxy", build=build.KUBERNETES,
-              config=lambda n: kube_proxy_config(n.layout, n.network, port("kube-proxy", "healthz"),
+              kubeconfig="kube-proxy", build=build.KUBERNETES, per_node=True,
+              config=lambda n: kube_proxy_config(n.layout, n.place, n.network.cluster_cidr, port("kube-proxy", "healthz"),
                                                  port("kube-proxy", "metrics")),
               undo=teardown.kube_proxy_cleanup, with_previous=True),
+    # One for the cluster: a claim's volume lies on the node its first pod is placed on.
     Component("provisioner", lambda n: [
                   sys.executable, "-m", "mlopsbench.cluster.provisioner", f"--kubeconfig={n.layout.admin_kubeconfig}",
-                  f"--node={NODE_NAME}", f"--root={n.layout.var / 'volumes'}"], lambda n: True),
+                  f"--root={n.layout.var / 'volumes'}"], lambda n: True),
     Component("kube-state-metrics", lambda n: [
                   str(n.binaries["kube-state-metrics"]), f"--kubeconfig={n.layout.conf / 'kube-state-metrics.kubeconfig'}",
                   "--host=127.0.0.1", f"--port={port('kube-state-metrics', 'metrics')}", "--telemetry-host=127.0.0.1",
@@ -273,12 +309,14 @@ PORTS = tuple(number for component in COMPONENTS for number in component.ports.v
 GO_MODULES = tuple(dict.fromkeys([*(c.build for c in COMPONENTS if c.build), build.CRICTL]))
 
 
-def waves() -> list[list[Component]]:
-    """The entries in start order, those that start together grouped."""
-    grouped: list[list[Component]] = []
+def waves(places: tuple[Place, ...]) -> list[list[Instance]]:
+    """The daemons in start order, those that start together grouped (an entry's instances on
+    every node start together)."""
+    grouped: list[list[Instance]] = []
     for component in COMPONENTS:
+        mine = [i for i in instances(places) if i.component is component]
         if component.with_previous and grouped:
-            grouped[-1].append(component)
+            grouped[-1] += mine
         else:
-            grouped.append([component])
+            grouped.append(mine)
     return grouped

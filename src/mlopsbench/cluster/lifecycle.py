@@ -1,11 +1,13 @@
-"""``cluster up``, ``down`` and ``status``: a real single-node Kubernetes cluster on this machine.
+"""``cluster up``, ``down`` and ``status``: a real Kubernetes cluster of one or more nodes on this machine.
 
-Up: the binaries and images (built once, cached), certificates, then every daemon of
-``components.COMPONENTS`` in its order, each with its configuration file, ready check and
-what follows it (the images imported once containerd runs, the cluster's objects applied
-once the API server answers, the node Ready, untainted and labelled once the kubelet
-reports); then the runner's kubeconfig (its namespaced ServiceAccount, not the admin) and
-the object store. ``cluster.json`` in the state directory then says where everything is.
+Up: the binaries and images (built once, cached), the nodes' places (``nodes``: the first is
+this machine's network namespace, every further one a namespace of its own), certificates,
+then every daemon of ``components.COMPONENTS`` in its order, a node's own daemons once per
+node, each with its configuration file, ready check and what follows it (the images imported
+once a node's containerd runs, the cluster's objects applied once the API server answers,
+each node Ready, untainted and labelled with its role once its kubelet reports); then the
+runner's kubeconfig (its namespaced ServiceAccount, not the admin) and the object store.
+``cluster.json`` in the state directory then says where everything is, every node included.
 
 Down walks the same table backwards, each daemon stopped and what it leaves removed, then
 removes every mount, network interface, iptables chain, conntrack entry, cgroup and sysctl
@@ -29,13 +31,14 @@ import requests
 from .. import atomic
 from ..config import default
 from ..errors import InputError
-from . import build, images, pki, teardown
-from .components import (COMPONENTS, GO_MODULES, NAMES, PORTS, Component, Node, api_ready, ctr, port, prometheus_url,
-                         waves)
+from . import build, images, nodes, pki, teardown
+from .components import (GO_MODULES, PORTS, Instance, Node, api_ready, ctr, instance_names, instances, port,
+                         prometheus_url, waves)
 from .daemons import running, start, stop, wait_until
-from .node import NODE_NAME, Layout, Network, check_ports_free, choose_network
-from .objects import (ACCESS_MANIFESTS, NAMESPACE, STORE, STORE_MANIFEST, admin_api, apply, node_problem,
-                      repo_manifests, wait_store, write_runner_kubeconfig)
+from .node import Layout, Network, check_ports_free, choose_network
+from .nodes import ONE_NODE, NodeSpec, Place
+from .objects import (ACCESS_MANIFESTS, NAMESPACE, STORE, STORE_MANIFEST, admin_api, allocatable, apply,
+                      node_problems, repo_manifests, wait_store, write_runner_kubeconfig)
 
 # Every sysctl kubelet, kube-proxy (its conntrack settings) and the bridge plugin change; down restores them.
 SYSCTLS = ("vm.overcommit_memory", "kernel.panic", "kernel.panic_on_oops", "kernel.keys.root_maxkeys",
@@ -58,7 +61,7 @@ class Cluster:
     admin_kubeconfig: str
     runner_kubeconfig: str
     namespace: str
-    node: str
+    node: str                    # the first node's name: the control plane's and the runner's
     prometheus_url: str
     scrape_interval_s: float
     store_service: str
@@ -66,6 +69,7 @@ class Cluster:
     job_image: str
     started: float
     kubelet_variant: str = "stock"   # the kubelet's build: stock Kubernetes, or a measurement variant
+    nodes: tuple[dict, ...] = ()     # each node's place and what it offers its pods, as it reported
 
     @classmethod
     def read(cls, layout: Layout) -> "Cluster | None":
@@ -74,6 +78,14 @@ class Cluster:
         except (OSError, ValueError, TypeError):
             return None
 
+    @property
+    def specs(self) -> tuple[NodeSpec, ...]:
+        return tuple(NodeSpec(n["name"], n["role"], n["cpu"], n["memory_mib"]) for n in self.nodes) or ONE_NODE
+
+    def edge(self) -> dict | None:
+        """The node in the edge role that has a network namespace of its own (None: none has)."""
+        return next((n for n in self.nodes if n["role"] == "edge" and n["netns"]), None)
+
 
 # The cluster's three authorities, as kubeadm has them; every leaf is a daemon's (its entry's) or the admin's.
 AUTHORITIES = {"ca": "mlopsbench-kubernetes-ca", "etcd-ca": "mlopsbench-etcd-ca",
@@ -81,17 +93,19 @@ AUTHORITIES = {"ca": "mlopsbench-kubernetes-ca", "etcd-ca": "mlopsbench-etcd-ca"
 ADMIN = pki.Leaf("admin", "ca", "kubernetes-admin", "system:masters")
 
 
-def _certificates(layout: Layout, network: Network) -> None:
+def _certificates(layout: Layout, network: Network, running_here: list[Instance]) -> None:
     """Every daemon's certificates, signing keys and kubeconfig, as its entry asks, and the admin's."""
-    leaves = [ADMIN, *(leaf for component in COMPONENTS for leaf in component.certificates(network))]
+    leaves = [ADMIN, *(leaf for i in running_here for leaf in i.component.certificates(network, i.place))]
     pki.make_all(layout.pki, AUTHORITIES, leaves)
-    for key in dict.fromkeys(key for component in COMPONENTS for key in component.signing_keys):
+    for key in dict.fromkeys(key for i in running_here for key in i.component.signing_keys):
         pki.signing_key(layout.pki, key)
     users = {leaf.name: leaf.common_name for leaf in leaves}
-    signing_in = [("admin", ADMIN.name), *((c.name, c.kubeconfig) for c in COMPONENTS if c.kubeconfig)]
-    for name, cert in signing_in:
-        pki.kubeconfig(layout.conf / f"{name}.kubeconfig", network.server, layout.pki / "ca.crt", users[cert],
-                       layout.pki / f"{cert}.crt", layout.pki / f"{cert}.key")
+    signing_in = [(layout.admin_kubeconfig, ADMIN.name)]
+    signing_in += [(layout.of(i.place).conf / f"{i.component.name}.kubeconfig", i.component.kubeconfig + i.place.suffix)
+                   for i in running_here if i.component.kubeconfig]
+    for path, cert in signing_in:
+        pki.kubeconfig(path, network.server, layout.pki / "ca.crt", users[cert], layout.pki / f"{cert}.crt",
+                       layout.pki / f"{cert}.key")
 
 
 def _record_sysctls(layout: Layout) -> None:
@@ -104,45 +118,65 @@ def _record_sysctls(layout: Layout) -> None:
     subprocess.run(["sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1"], capture_output=True)
 
 
-def _start_wave(node: Node, wave: list[Component], timeout: float = 120.0) -> None:
-    layout, started = node.layout, time.monotonic()
-    for component in wave:
-        start(component.name, component.argv(node), layout.logs, layout.pids)
-    for component in wave:
-        wait_until(component.name, lambda: component.ready(node), timeout, layout.pids / component.name,
-                   layout.logs / f"{component.name}.log")
-    log.info("%s ready in %.1f s", ", ".join(c.name for c in wave), time.monotonic() - started)
-    for component in wave:
-        if component.then:
-            component.then(node)
+def _start_wave(contexts: dict[str, Node], wave: list[Instance], timeout: float = 120.0) -> None:
+    started = time.monotonic()
+    for instance in wave:
+        node = contexts[instance.place.name]
+        start(instance.name, instance.argv(node), node.layout.logs, node.layout.pids)
+    for instance in wave:
+        node = contexts[instance.place.name]
+        wait_until(instance.name, lambda: instance.component.ready(node), timeout, node.layout.pids / instance.name,
+                   node.layout.logs / f"{instance.name}.log")
+    log.info("%s ready in %.1f s", ", ".join(i.name for i in wave), time.monotonic() - started)
+    for instance in wave:
+        if instance.component.then:
+            instance.component.then(contexts[instance.place.name])
 
 
 def import_image(name: str, layers: list, config: dict, layout: Layout | None = None) -> str:
-    """Import an image into the running cluster's containerd, building what the cache lacks (an image
-    only some experiments need, like the serving image, is imported when first needed)."""
-    return images.ensure_imported(ctr(layout or Layout.default()), name, layers, config)
+    """Import an image into every node's containerd of the running cluster, building what the cache
+    lacks (an image only some experiments need, like the serving image, is imported when first needed)."""
+    layout = layout or Layout.default()
+    reference = ""
+    for place in _places(layout):
+        reference = images.ensure_imported(ctr(layout.of(place)), name, layers, config)
+    return reference
+
+
+def _places(layout: Layout) -> tuple[Place, ...]:
+    """The nodes' places as ``up`` wrote them (one node where none were written: a cluster of an
+    earlier version, or none)."""
+    try:
+        saved = json.loads(layout.nodes.read_text())
+    except (OSError, ValueError):
+        return nodes.place(ONE_NODE, "", "10.244.0.0/16", None)
+    return tuple(Place(NodeSpec(**p["spec"]), p["index"], p["address"], p["pod_cidr"], p["netns"]) for p in saved)
 
 
 def up(repo: Path, scrape_interval_s: float | None = None, layout: Layout | None = None,
-       kubelet_variant: str | None = None) -> Cluster:
-    """Start the cluster, or check the running one and bring its images up to date.
-    ``scrape_interval_s``: Prometheus's, for kube-state-metrics; ``kubelet_variant``: stock, or a
-    measurement variant of ``build.KUBELET_VARIANTS`` (both by default the configuration's)."""
+       kubelet_variant: str | None = None, specs: tuple[NodeSpec, ...] = ONE_NODE) -> Cluster:
+    """Start the cluster of the nodes ``specs``, or check the running one and bring its images up
+    to date. ``scrape_interval_s``: Prometheus's, for kube-state-metrics; ``kubelet_variant``:
+    stock, or a measurement variant of ``build.KUBELET_VARIANTS`` (both by default the configuration's)."""
     layout = layout or Layout.default()
     scrape_interval_s = scrape_interval_s or default("kubernetes.scrape_interval_s")
     kubelet_variant = kubelet_variant or default("kubernetes.kubelet_variant")
+    nodes.check(specs)
     if os.geteuid() != 0:
         raise ClusterError("the local cluster needs root (containerd, network namespaces, mounts, iptables)")
     current = status(layout)
-    if current is not None and current.kubelet_variant != kubelet_variant:
-        raise ClusterError(f"the running cluster's kubelet is {current.kubelet_variant}, not {kubelet_variant}: "
+    if current is not None and (current.kubelet_variant, current.specs) != (kubelet_variant, specs):
+        raise ClusterError(f"the running cluster (kubelet {current.kubelet_variant}; nodes "
+                           f"{', '.join(s.argument() for s in current.specs)}) is not the one asked for (kubelet "
+                           f"{kubelet_variant}; nodes {', '.join(s.argument() for s in specs)}): "
                            f"`mlopsbench cluster down` first")
     if current is not None:
         log.info("cluster already up (API %s); bringing its images and manifests up to date", current.server)
         import_image(images.JOB_IMAGE, images.job_layers(repo), images.JOB_CONFIG, layout)
         apply(admin_api(layout), repo_manifests(repo, *ACCESS_MANIFESTS, STORE_MANIFEST))
         return current
-    if any(running(layout.pids / name) for name in NAMES) or layout.run.exists():
+    left = _places(layout)
+    if any(running(layout.pids / name) for name in instance_names(left)) or layout.run.exists():
         log.warning("a cluster that did not stop cleanly is left over: removing it first")
         down(layout)
     check_ports_free(PORTS)
@@ -152,47 +186,55 @@ def up(repo: Path, scrape_interval_s: float | None = None, layout: Layout | None
     # The images are built (or found in the cache) before anything starts.
     node_images = {images.PAUSE_IMAGE: (images.pause_layers(), images.PAUSE_CONFIG),
                    images.JOB_IMAGE: (images.job_layers(repo), images.JOB_CONFIG)}
-    network = choose_network(port("kube-apiserver", "secure"))
+    network = choose_network(port("kube-apiserver", "secure"), several_nodes=len(specs) > 1)
+    places = nodes.place(specs, network.node_ip, network.cluster_cidr, network.nodes_cidr)
     for folder in (layout.pki, layout.conf, layout.var, layout.run, layout.logs):
         folder.mkdir(parents=True, exist_ok=True)
     atomic.write_json(layout.root / "network.json", network.__dict__)
+    atomic.write_json(layout.nodes, [{"spec": p.spec.__dict__, "index": p.index, "address": p.address,
+                                      "pod_cidr": p.pod_cidr, "netns": p.netns} for p in places])
     atomic.write_json(layout.root / "binaries.json", {name: str(path) for name, path in binaries.items()})
     (layout.var / "etcd").mkdir(mode=0o700, exist_ok=True)
-    _certificates(layout, network)
+    running_here = instances(places)
+    _certificates(layout, network, running_here)
     access, secret = f"MLB{secrets.token_hex(8).upper()}", secrets.token_urlsafe(24)
-    node = Node(layout, network, binaries, scrape_interval_s, repo, node_images, (access, secret))
-    for component in COMPONENTS:
-        if component.config:
-            component.config(node)
+    contexts = {p.name: Node(layout.of(p), network, p, len(places) > 1, binaries, scrape_interval_s, repo,
+                             node_images, (access, secret)) for p in places}
     _record_sysctls(layout)
     try:
-        for wave in waves():
-            _start_wave(node, wave)
+        nodes.join(places, network.nodes_cidr)
+        for instance in running_here:
+            if instance.component.config:
+                instance.component.config(contexts[instance.place.name])
+        for wave in waves(places):
+            _start_wave(contexts, wave)
         api = admin_api(layout)
         write_runner_kubeconfig(layout, api, network)
         store_address = wait_store(api)
+        offered = [p.record() | {"allocatable": allocatable(api, p.name)} for p in places]
     except BaseException:
         log.error("cluster up failed; removing what was started (logs stay in %s)", layout.logs)
         down(layout)
         raise
     cluster = Cluster(server=network.server, admin_kubeconfig=str(layout.admin_kubeconfig),
-                      runner_kubeconfig=str(layout.runner_kubeconfig), namespace=NAMESPACE, node=NODE_NAME,
+                      runner_kubeconfig=str(layout.runner_kubeconfig), namespace=NAMESPACE, node=places[0].name,
                       prometheus_url=prometheus_url(), scrape_interval_s=scrape_interval_s,
                       store_service=STORE,
                       store_address=store_address, job_image=images.JOB_IMAGE, started=time.time(),
-                      kubelet_variant=kubelet_variant)
+                      kubelet_variant=kubelet_variant, nodes=tuple(offered))
     atomic.write_private(layout.conf / "store-credentials.json", json.dumps({"access_key": access, "secret_key": secret}))
     atomic.write_json(layout.info, cluster.__dict__)  # last: the cluster counts as up from here
-    log.info("cluster up in %.1f s: API %s, admin kubeconfig %s", time.monotonic() - started, network.server,
+    log.info("cluster up in %.1f s: API %s, %d node(s) (%s), admin kubeconfig %s", time.monotonic() - started,
+             network.server, len(places), ", ".join(f"{p['name']} {p['role']} {p['allocatable']}" for p in offered),
              layout.admin_kubeconfig)
     return cluster
 
 
 def status(layout: Layout | None = None) -> Cluster | None:
-    """The running cluster, if every daemon runs and the API server answers; else None."""
+    """The running cluster, if every daemon on every node runs and the API server answers; else None."""
     layout = layout or Layout.default()
     cluster = Cluster.read(layout)
-    if cluster is None or not all(running(layout.pids / name) for name in NAMES):
+    if cluster is None or not all(running(layout.pids / name) for name in instance_names(_places(layout))):
         return None
     try:
         return cluster if api_ready(layout, cluster.server) else None
@@ -201,13 +243,15 @@ def status(layout: Layout | None = None) -> Cluster | None:
 
 
 def problems(layout: Layout | None = None) -> list[str]:
-    """What is wrong with a cluster that is not up: the daemons that stopped, an API server that
-    does not answer, a node that is not Ready. Empty when none was started (it is simply down)."""
+    """What is wrong with a cluster that is not up: the daemons that stopped (and on which node), an
+    API server that does not answer, a node that is not Ready. Empty when none was started (it is
+    simply down)."""
     layout = layout or Layout.default()
     cluster = Cluster.read(layout)
     if cluster is None:
         return []
-    found = [f"{name} is not running on node {NODE_NAME}" for name in NAMES if not running(layout.pids / name)]
+    found = [f"{i.component.name} is not running on node {i.place.name}" for i in instances(_places(layout))
+             if not running(layout.pids / i.name)]
     try:
         answering = api_ready(layout, cluster.server)
     except requests.RequestException as exc:
@@ -216,19 +260,19 @@ def problems(layout: Layout | None = None) -> list[str]:
         why = "not ready"
     if not answering:
         return found + [f"the API server {cluster.server} does not answer ({why})"]
-    problem = node_problem(admin_api(layout))
-    return found + ([problem] if problem else [])
+    return found + node_problems(admin_api(layout), [p.name for p in places])
 
 
 def down(layout: Layout | None = None) -> None:
-    """Stop the cluster and remove every trace of it but its logs."""
+    """Stop the cluster, every node of it, and remove every trace of it but its logs."""
     layout = layout or Layout.default()
     started = time.monotonic()
-    for component in reversed(COMPONENTS):
-        stop(component.name, layout.pids)
-        if component.undo:
-            component.undo(layout)
-    teardown.after_daemons(layout)
+    places = _places(layout)
+    for instance in reversed(instances(places)):
+        stop(instance.name, layout.pids)
+        if instance.component.undo:
+            instance.component.undo(layout.of(instance.place))
+    teardown.after_daemons(layout, places)
     for name in os.listdir(layout.root) if layout.root.exists() else []:
         if name != "logs":
             shutil.rmtree(layout.root / name, ignore_errors=True) if (layout.root / name).is_dir() \
@@ -238,5 +282,6 @@ def down(layout: Layout | None = None) -> None:
 
 def leftovers(layout: Layout | None = None) -> list[str]:
     """What of a cluster is still on this machine (empty once it is down)."""
-    return teardown.leftovers(layout or Layout.default(), NAMES)
-
+    layout = layout or Layout.default()
+    places = _places(layout)
+    return teardown.leftovers(layout, places, instance_names(places))

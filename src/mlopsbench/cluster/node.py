@@ -1,4 +1,4 @@
-"""The single node's layout, addresses and configuration files.
+"""The cluster's layout on disk, its address ranges, and each node's configuration files.
 
 Where the cluster keeps things, all outside the work tree: the cache
 (``$MLOPSBENCH_CACHE``, default ``~/.cache/mlopsbench``) holds binaries, image layers and
@@ -9,9 +9,11 @@ cluster, removed by ``down`` (its logs are kept).
 
 Every daemon gets private paths under the state directory (containerd's image store
 under the cache, so images survive ``down``), its own CNI configuration directory, and
-an explicit node address: the address of the interface the default route leaves by, as
-this machine's host name resolves to 127.0.0.1. The pod and service ranges are the
-first candidates that no address or route of this machine overlaps.
+an explicit node address: for the first node, the address of the interface the default
+route leaves by, as this machine's host name resolves to 127.0.0.1 (further nodes: see
+``nodes``). A further node's paths lie below ``nodes/<name>`` and its image store is its
+own. The pod, service and node ranges are the first candidates that no address or route
+of this machine overlaps.
 """
 
 from __future__ import annotations
@@ -26,12 +28,9 @@ from pathlib import Path
 import yaml
 
 from ..errors import InputError
+from .nodes import NODE_RANGES, Place
 
-NODE_NAME = "mlopsbench-node"
-# The thesis's core label as config/cluster.yaml has it; one node cannot also carry iot=edge,
-# so the edge role has a label of its own.
-NODE_LABELS = {"iot": "core", "iot.mlopsbench.io/edge": "true"}
-BRIDGE = "mlbcni0"
+BRIDGE = "mlbcni0"   # the pods' bridge, in each node's namespace
 POD_RANGES = ("10.244.0.0/16", "10.245.0.0/16", "172.30.0.0/16")
 SERVICE_RANGES = ("10.96.0.0/16", "10.97.0.0/16", "172.31.0.0/16")
 
@@ -54,13 +53,24 @@ def state_dir() -> Path:
 
 @dataclass(frozen=True)
 class Layout:
-    """The paths of one cluster's state (``root``) and of containerd's image store (in the cache)."""
+    """The paths of one cluster's state (``root``) and of containerd's image store (in the cache);
+    with ``node``, the paths of that further node's own daemons (certificates, logs and process ids
+    stay the cluster's)."""
 
     root: Path
+    node: str | None = None
 
     @classmethod
     def default(cls) -> "Layout":
         return cls(state_dir())
+
+    def of(self, place: Place) -> "Layout":
+        """The layout of ``place``'s daemons (the first node's is the cluster's own)."""
+        return Layout(self.root, place.name if place.netns else None)
+
+    @property
+    def _own(self) -> Path:
+        return self.root if self.node is None else self.root / "nodes" / self.node
 
     @property
     def pki(self) -> Path:
@@ -68,19 +78,19 @@ class Layout:
 
     @property
     def conf(self) -> Path:
-        return self.root / "conf"
+        return self._own / "conf"
 
     @property
     def cni(self) -> Path:
-        return self.root / "cni"
+        return self._own / "cni"
 
     @property
     def var(self) -> Path:
-        return self.root / "var"
+        return self._own / "var"
 
     @property
     def run(self) -> Path:
-        return self.root / "run"
+        return self._own / "run"
 
     @property
     def logs(self) -> Path:
@@ -88,11 +98,15 @@ class Layout:
 
     @property
     def pids(self) -> Path:
-        return self.run / "pids"
+        return self.root / "run" / "pids"
+
+    @property
+    def netns(self) -> str | None:
+        return None if self.node is None else f"/run/netns/mlb-{self.node}"
 
     @property
     def containerd_root(self) -> Path:
-        return cache_dir() / "containerd"
+        return cache_dir() / ("containerd" if self.node is None else f"containerd-{self.node}")
 
     @property
     def socket(self) -> Path:
@@ -100,36 +114,41 @@ class Layout:
 
     @property
     def admin_kubeconfig(self) -> Path:
-        return self.conf / "admin.kubeconfig"
+        return self.root / "conf" / "admin.kubeconfig"
 
     @property
     def runner_kubeconfig(self) -> Path:
-        return self.conf / "runner.kubeconfig"
+        return self.root / "conf" / "runner.kubeconfig"
 
     @property
     def info(self) -> Path:
         return self.root / "cluster.json"
 
+    @property
+    def nodes(self) -> Path:
+        """The nodes' places, written before anything starts, so that ``down`` finds every one."""
+        return self.root / "nodes.json"
+
 
 @dataclass(frozen=True)
 class Network:
-    node_ip: str
-    pod_cidr: str        # this node's pods
-    cluster_cidr: str    # all pods
+    node_ip: str         # the first node's: the API server's address
+    cluster_cidr: str    # all pods (a /24 of it per node)
     service_cidr: str
     api_port: int        # the API server's (its component entry's)
+    nodes_cidr: str | None = None   # the bridge the further nodes join (none with one node)
 
     @property
     def api_service_ip(self) -> str:
         return str(next(ipaddress.ip_network(self.service_cidr).hosts()))
 
     @property
-    def pod_gateway(self) -> str:
-        return str(next(ipaddress.ip_network(self.pod_cidr).hosts()))
-
-    @property
     def server(self) -> str:
         return f"https://{self.node_ip}:{self.api_port}"
+
+    @staticmethod
+    def pod_gateway(pod_cidr: str) -> str:
+        return str(next(ipaddress.ip_network(pod_cidr).hosts()))
 
 
 def _machine_networks() -> list[ipaddress.IPv4Network]:
@@ -167,7 +186,7 @@ def check_ports_free(ports: tuple[int, ...]) -> None:
                         f"(a cluster left from an earlier run? `mlopsbench cluster down`)")
 
 
-def choose_network(api_port: int) -> Network:
+def choose_network(api_port: int, several_nodes: bool = False) -> Network:
     taken = [n for n in _machine_networks() if not n.is_loopback]
 
     def free(candidates: tuple[str, ...], what: str) -> str:
@@ -179,9 +198,9 @@ def choose_network(api_port: int) -> Network:
                         f"of this machine")
 
     cluster = free(POD_RANGES, "pod")
-    return Network(node_ip=_node_ip(), cluster_cidr=cluster,
-                   pod_cidr=str(next(ipaddress.ip_network(cluster).subnets(new_prefix=24))),
-                   service_cidr=free(SERVICE_RANGES, "service"), api_port=api_port)
+    return Network(node_ip=_node_ip(), cluster_cidr=cluster, service_cidr=free(SERVICE_RANGES, "service"),
+                   api_port=api_port,
+                   nodes_cidr=free(NODE_RANGES, "node") if several_nodes else None)
 
 
 def _write(path: Path, text: str) -> Path:
@@ -259,24 +278,26 @@ def registry_config(layout: Layout, address: str, storage: Path | None = None) -
     return _write(layout.conf / "registry.yaml", yaml.safe_dump(config, sort_keys=False))
 
 
-def cni_config(layout: Layout, network: Network) -> Path:
+def cni_config(layout: Layout, pod_cidr: str) -> Path:
     # No masquerading: pods never reach past this machine; kube-proxy masquerades what needs it.
     conflist = {"cniVersion": "1.0.0", "name": "mlopsbench-pods", "plugins": [
         {"type": "bridge", "bridge": BRIDGE, "isGateway": True, "ipMasq": False, "hairpinMode": True,
-         "ipam": {"type": "host-local", "ranges": [[{"subnet": network.pod_cidr, "gateway": network.pod_gateway}]],
+         "ipam": {"type": "host-local", "ranges": [[{"subnet": pod_cidr, "gateway": Network.pod_gateway(pod_cidr)}]],
                   "routes": [{"dst": "0.0.0.0/0"}], "dataDir": str(layout.var / "cni" / "networks")}},
         {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True}]}
     return _write(layout.cni / "10-mlopsbench.conflist", json.dumps(conflist, indent=2))
 
 
-def kubelet_config(layout: Layout, port: int, healthz_port: int) -> Path:
+def kubelet_config(layout: Layout, place: Place, port: int, healthz_port: int) -> Path:
+    server = f"kubelet-server{place.suffix}"
     config = {
         "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
         "containerRuntimeEndpoint": f"unix://{layout.socket}", "cgroupDriver": "cgroupfs", "cgroupsPerQOS": True,
-        "cgroupRoot": "/", "failSwapOn": False,
-        "address": "0.0.0.0", "port": port, "readOnlyPort": 0, "healthzBindAddress": "127.0.0.1",
-        "healthzPort": healthz_port, "tlsCertFile": str(layout.pki / "kubelet-server.crt"),
-        "tlsPrivateKeyFile": str(layout.pki / "kubelet-server.key"), "rotateCertificates": False,
+        # A kubelet removes the pod cgroups it does not know below its root: one root per node.
+        "cgroupRoot": place.cgroup_root, "failSwapOn": False,
+        "address": "0.0.0.0", "port": port, "readOnlyPort": 0, "healthzBindAddress": place.local_ip,
+        "healthzPort": healthz_port, "tlsCertFile": str(layout.pki / f"{server}.crt"),
+        "tlsPrivateKeyFile": str(layout.pki / f"{server}.key"), "rotateCertificates": False,
         "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True},
                            "x509": {"clientCAFile": str(layout.pki / "ca.crt")}},
         "authorization": {"mode": "Webhook"},
@@ -288,16 +309,35 @@ def kubelet_config(layout: Layout, port: int, healthz_port: int) -> Path:
                          "imagefs.available": "5%"},
         "imageGCHighThresholdPercent": 95, "imageGCLowThresholdPercent": 90,
     }
+    reserved = _reserved(place)
+    if reserved:   # every node sees the whole machine: what it does not offer is reserved
+        config["systemReserved"] = reserved
     return _write(layout.conf / "kubelet-config.yaml", yaml.safe_dump(config, sort_keys=False))
 
 
-def kube_proxy_config(layout: Layout, network: Network, healthz_port: int, metrics_port: int) -> Path:
+def _reserved(place: Place) -> dict[str, str]:
+    reserved = {}
+    if place.spec.cpu is not None:
+        spare = os.cpu_count() - place.spec.cpu
+        if spare < 0:
+            raise NodeError(f"node {place.name} asks for {place.spec.cpu:g} cores; this machine has {os.cpu_count()}")
+        reserved["cpu"] = f"{round(spare * 1000)}m"
+    if place.spec.memory_mib is not None:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+        if place.spec.memory_mib > total:
+            raise NodeError(f"node {place.name} asks for {place.spec.memory_mib} MiB; this machine has {total}")
+        reserved["memory"] = f"{total - place.spec.memory_mib}Mi"
+    return reserved
+
+
+def kube_proxy_config(layout: Layout, place: Place, cluster_cidr: str, healthz_port: int, metrics_port: int) -> Path:
     config = {"apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",
               "clientConnection": {"kubeconfig": str(layout.conf / "kube-proxy.kubeconfig")},
-              "hostnameOverride": NODE_NAME, "mode": "iptables", "clusterCIDR": network.cluster_cidr,
-              "bindAddress": "0.0.0.0", "healthzBindAddress": f"127.0.0.1:{healthz_port}",
-              "metricsBindAddress": f"127.0.0.1:{metrics_port}",
+              "hostnameOverride": place.name, "mode": "iptables", "clusterCIDR": cluster_cidr,
+              "bindAddress": "0.0.0.0", "healthzBindAddress": f"{place.local_ip}:{healthz_port}",
+              "metricsBindAddress": f"{place.local_ip}:{metrics_port}",
               "iptables": {"masqueradeAll": False, "syncPeriod": "30s", "minSyncPeriod": "1s"},
+              # The conntrack table is the machine's, not a node's: no kube-proxy sizes it.
               "conntrack": {"maxPerCore": 0}, "nodePortAddresses": ["primary"]}
     return _write(layout.conf / "kube-proxy-config.yaml", yaml.safe_dump(config, sort_keys=False))
 

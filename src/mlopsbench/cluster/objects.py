@@ -13,7 +13,7 @@ import yaml
 
 from . import pki
 from .daemons import wait_until
-from .node import NODE_LABELS, NODE_NAME, Layout, Network
+from .node import Layout, Network
 from .provisioner import storage_class
 
 NAMESPACE = "mlopsbench"
@@ -51,7 +51,7 @@ def repo_manifests(repo: Path, *names: str) -> list[dict]:
     return [d for name in names for d in yaml.safe_load_all((repo / "deploy" / name).read_text()) if d]
 
 
-def cluster_objects() -> list[dict]:
+def cluster_objects(several_nodes: bool) -> list[dict]:
     """RBAC the cluster itself needs, and the StorageClass."""
     return [
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
@@ -63,7 +63,7 @@ def cluster_objects() -> list[dict]:
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": KSM_USER},
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": KSM_USER},
          "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": KSM_USER}]},
-        storage_class(),
+        storage_class(several_nodes),
     ]
 
 
@@ -75,34 +75,44 @@ def store_secret(access: str, secret: str) -> dict:
                                              "s3.json": json.dumps(identities)}}
 
 
-def wait_node(api, timeout: float = 120.0) -> None:
-    """The node Ready and untainted, then labelled with the thesis's roles."""
+def wait_node(api, name: str, labels: dict[str, str], timeout: float = 120.0) -> None:
+    """The node Ready and untainted, then labelled with its roles."""
     from kubernetes import client
 
     core = client.CoreV1Api(api)
 
     def usable() -> bool:
-        node = core.read_node(NODE_NAME)
+        node = core.read_node(name)
         ready = any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
         return ready and not node.spec.taints  # the not-ready taint goes a few seconds after Ready
 
-    waited = wait_until(f"node {NODE_NAME} Ready and untainted", usable, timeout)
-    core.patch_node(NODE_NAME, {"metadata": {"labels": NODE_LABELS}})
+    waited = wait_until(f"node {name} Ready and untainted", usable, timeout)
+    core.patch_node(name, {"metadata": {"labels": labels}})
     wait_until(f"ServiceAccount {NAMESPACE}/default", lambda: core.read_namespaced_service_account("default", NAMESPACE),
                60)
-    log.info("node %s ready and untainted after %.1f s more, labelled %s", NODE_NAME, waited, NODE_LABELS)
+    log.info("node %s ready and untainted after %.1f s more, labelled %s", name, waited, labels)
 
 
-def node_problem(api) -> str | None:
-    """Why the node is not Ready, or None when it is."""
+def node_problems(api, names: list[str]) -> list[str]:
+    """Why each node of ``names`` that is not Ready is not (empty when all are)."""
     from kubernetes import client
 
-    node = client.CoreV1Api(api).read_node(NODE_NAME)
-    ready = next((c for c in node.status.conditions or [] if c.type == "Ready"), None)
-    if ready is not None and ready.status == "True":
-        return None
-    return (f"node {NODE_NAME} is not Ready ({ready.reason if ready else 'no Ready condition'}: "
-            f"{ready.message if ready else ''})")
+    core, found = client.CoreV1Api(api), []
+    for name in names:
+        node = core.read_node(name)
+        ready = next((c for c in node.status.conditions or [] if c.type == "Ready"), None)
+        if ready is None or ready.status != "True":
+            found.append(f"node {name} is not Ready ({ready.reason if ready else 'no Ready condition'}: "
+                         f"{ready.message if ready else ''})")
+    return found
+
+
+def allocatable(api, name: str) -> dict[str, str]:
+    """What the node offers its pods, as it reports it."""
+    from kubernetes import client
+
+    offered = client.CoreV1Api(api).read_node(name).status.allocatable
+    return {"cpu": offered["cpu"], "memory": offered["memory"]}
 
 
 def write_runner_kubeconfig(layout: Layout, api, network: Network) -> None:

@@ -1,10 +1,12 @@
-"""A volume provisioner for the single node: a ``local`` PersistentVolume per claim.
+"""A volume provisioner for the cluster's nodes: a ``local`` PersistentVolume per claim.
 
 kubelet applies a pod's ``fsGroup`` to ``local`` volumes (not to ``hostPath`` ones), so
 the unprivileged pipeline steps can write into them. For every pending claim of the
 StorageClass ``mlopsbench-local`` this makes a directory and a volume bound to the claim
-and pinned to this node; when a claim is deleted, its released volume and directory go.
-It runs as one of the cluster's daemons (``python -m mlopsbench.cluster.provisioner``).
+and pinned to one node: the only one, or, where there are several (binding waits for the
+first pod), the node the scheduler placed that pod on; when a claim is deleted, its released
+volume and directory go. It runs as one of the cluster's daemons
+(``python -m mlopsbench.cluster.provisioner``); every node shares this machine's disk.
 """
 
 from __future__ import annotations
@@ -17,16 +19,19 @@ from pathlib import Path
 
 STORAGE_CLASS = "mlopsbench-local"
 PROVISIONER = "mlopsbench.io/local"
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
 
 log = logging.getLogger("mlopsbench.cluster.provisioner")
 
 
-def storage_class() -> dict:
-    """The cluster's default StorageClass, served by this provisioner."""
+def storage_class(several_nodes: bool) -> dict:
+    """The cluster's default StorageClass, served by this provisioner. With one node a claim is
+    bound at once; with several, once its first pod is placed, so that the volume follows it."""
     return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
             "metadata": {"name": STORAGE_CLASS,
                          "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
-            "provisioner": PROVISIONER, "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"}
+            "provisioner": PROVISIONER, "reclaimPolicy": "Delete",
+            "volumeBindingMode": "WaitForFirstConsumer" if several_nodes else "Immediate"}
 
 
 def volume(claim, node: str, path: Path) -> dict:
@@ -42,14 +47,24 @@ def volume(claim, node: str, path: Path) -> dict:
                          {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}]}}}}
 
 
-def reconcile(core, node: str, root: Path) -> None:
+def claim_node(claim, nodes: list[str]) -> str | None:
+    """The node a claim's volume goes to: the scheduler's choice, or the only node (None: not yet)."""
+    chosen = (claim.metadata.annotations or {}).get(SELECTED_NODE)
+    return chosen or (nodes[0] if len(nodes) == 1 else None)
+
+
+def reconcile(core, root: Path) -> None:
     """One pass: provision pending claims of our class, reclaim released volumes of ours."""
     from kubernetes.client.rest import ApiException
 
+    nodes = [n.metadata.name for n in core.list_node().items]
     for claim in core.list_persistent_volume_claim_for_all_namespaces().items:
         if claim.spec.storage_class_name != STORAGE_CLASS or claim.spec.volume_name or claim.status.phase != "Pending":
             continue
-        path = root / claim.metadata.uid
+        node = claim_node(claim, nodes)
+        if node is None:
+            continue
+        path = root / node / claim.metadata.uid
         path.mkdir(parents=True, exist_ok=True)
         try:
             core.create_persistent_volume(volume(claim, node, path))
@@ -68,7 +83,6 @@ def reconcile(core, node: str, root: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kubeconfig", required=True)
-    parser.add_argument("--node", required=True)
     parser.add_argument("--root", required=True, help="directory that holds the volumes")
     parser.add_argument("--interval", type=float, default=0.5)
     args = parser.parse_args(argv)
@@ -78,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     core = client.CoreV1Api(config.new_client_from_config(config_file=args.kubeconfig))
     while True:
         try:
-            reconcile(core, args.node, Path(args.root))
+            reconcile(core, Path(args.root))
         except Exception as exc:  # the API server restarting: try again
             log.warning("pass failed: %s", exc)
         time.sleep(args.interval)

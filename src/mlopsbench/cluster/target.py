@@ -7,8 +7,10 @@ same object to the kubernetes backend and to the setups on the cluster (the stor
 ``kubernetes.upload``, is ``store.on_cluster``'s).
 
 With ``kubernetes.local: true`` it points at the cluster of ``mlopsbench cluster up``: the
-runner's namespaced credentials (never the admin's), its Prometheus, its runtime's clock
-(crictl) and its own account of a stopped daemon, which a failed run's message adds.
+runner's namespaced credentials (never the admin's), its Prometheus, its first node's runtime
+clock (crictl), its own account of a stopped daemon, which a failed run's message adds, and,
+where the edge is a node of its own, the edge's network namespace (where its link's latency is
+added).
 """
 
 from __future__ import annotations
@@ -42,9 +44,11 @@ class ClusterTarget:
     scheduler_silence_s: float      # no scheduler may look at a step's pod this long before a run fails
     kubelet: str | None = None      # the local cluster's kubelet build (stock or a variant); None: not known
     problems: Callable[[], list[str]] | None = None  # the local cluster's own account of what is wrong
+    edge_network: str | None = None  # the local cluster's edge node's network namespace (a path); None: no such node
 
 
-RUN_KEYS = tuple(f.name for f in fields(ClusterTarget) if f.name not in ("clients", "kubelet", "problems"))
+LOCAL_KEYS = ("kubelet", "problems", "edge_network")   # what only the local cluster tells
+RUN_KEYS = tuple(f.name for f in fields(ClusterTarget) if f.name not in ("clients", *LOCAL_KEYS))
 
 
 def _local(section: dict) -> dict:
@@ -55,10 +59,12 @@ def _local(section: dict) -> dict:
     cluster = lifecycle.status()
     if cluster is None:
         raise InputError("kubernetes.local: the local cluster is not up; run `mlopsbench cluster up` (as root)")
+    edge = cluster.edge()
     return section | {"kubeconfig": cluster.runner_kubeconfig, "context": None, "namespace": cluster.namespace,
                       "prometheus_url": cluster.prometheus_url, "scrape_interval_s": cluster.scrape_interval_s,
                       "cri": crictl_command(Layout.default()), "kubelet": cluster.kubelet_variant,
-                      "problems": lifecycle.problems}
+                      "problems": lifecycle.problems,
+                      "edge_network": f"/run/netns/{edge['netns']}" if edge else None}
 
 
 def target_from_config(section: dict, clients: KubeClients | None = None) -> ClusterTarget:
@@ -66,5 +72,5 @@ def target_from_config(section: dict, clients: KubeClients | None = None) -> Clu
     test's fake API)."""
     if section.get("local"):
         section = _local(section)
-    return ClusterTarget(clients=clients or connect(section), kubelet=section.get("kubelet"),
-                         problems=section.get("problems"), **{key: section[key] for key in RUN_KEYS})
+    return ClusterTarget(clients=clients or connect(section), **{key: section.get(key) for key in LOCAL_KEYS},
+                         **{key: section[key] for key in RUN_KEYS})

@@ -5,8 +5,9 @@ after a crash: pod sandboxes through CRI (containers, CNI, network namespaces); 
 own clean-up of its chains; then, with the daemons stopped, containerd's shims, leftover
 pod processes (by their cgroups), mounts below the state directory (deepest first), the
 ``kubepods`` cgroups, the bridge and its veths, the remaining ``KUBE-*``/``CNI-*`` chains,
-conntrack entries of pod and service addresses, the sysctls kubelet and the bridge plugin
-changed, and the few files the stack writes at fixed paths.
+the further nodes' namespaces, links and cgroup roots (what was inside a namespace goes
+with it), conntrack entries of pod and service addresses, the sysctls kubelet and the
+bridge plugin changed, and the few files the stack writes at fixed paths.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ import subprocess
 import time
 from pathlib import Path
 
+from . import nodes
 from .build import recorded_binary
 from .cri import crictl_command
 from .node import BRIDGE, Layout
+from .nodes import Place
 
 FIXED_PATHS = (Path("/run/containerd/s"), Path("/var/lib/cni/results"), Path("/var/lib/kubelet/device-plugins"))
 CHAIN = re.compile(r"^(KUBE|CNI)-")
@@ -51,7 +54,8 @@ def remove_pods(layout: Layout) -> None:
 def kube_proxy_cleanup(layout: Layout) -> None:
     config = layout.conf / "kube-proxy-config.yaml"
     if config.exists():
-        _quiet([str(recorded_binary(layout.root, "kube-proxy")), "--cleanup", f"--config={config}"])
+        enter = ["nsenter", f"--net={layout.netns}"] if layout.netns else []
+        _quiet([*enter, str(recorded_binary(layout.root, "kube-proxy")), "--cleanup", f"--config={config}"])
 
 
 def _kill_shims(layout: Layout) -> None:
@@ -60,18 +64,23 @@ def _kill_shims(layout: Layout) -> None:
         os.kill(int(pid), signal.SIGKILL)
 
 
-def _pod_processes() -> list[int]:
+def _pods_cgroup(place: Place) -> str:
+    return f"{place.cgroup_root.rstrip('/')}/kubepods"
+
+
+def _pod_processes(places: tuple[Place, ...]) -> list[int]:
     pids = []
-    for procs in Path("/sys/fs/cgroup/pids/kubepods").rglob("cgroup.procs") \
-            if Path("/sys/fs/cgroup/pids/kubepods").exists() else []:
-        pids += [int(p) for p in procs.read_text().split()]
+    for place in places:
+        top = Path("/sys/fs/cgroup/pids") / _pods_cgroup(place).lstrip("/")
+        for procs in top.rglob("cgroup.procs") if top.exists() else []:
+            pids += [int(p) for p in procs.read_text().split()]
     return pids
 
 
-def _kill_pod_processes() -> None:
+def _kill_pod_processes(places: tuple[Place, ...]) -> None:
     """Container processes outlive a crashed containerd: end them by their cgroups."""
     for _ in range(5):
-        pids = _pod_processes()
+        pids = _pod_processes(places)
         if not pids:
             return
         for pid in pids:
@@ -88,23 +97,16 @@ def _mounts_below(root: Path) -> list[str]:
     return sorted((m for m in mounts if m == prefix or m.startswith(prefix + "/")), key=len, reverse=True)
 
 
-def _unmount(layout: Layout) -> None:
+def _mounts(layout: Layout, places: tuple[Place, ...]) -> list[str]:
+    stores = [layout.of(place).containerd_root for place in places]
+    return sorted({m for root in (layout.root, *stores) for m in _mounts_below(root)}, key=len, reverse=True)
+
+
+def _unmount(layout: Layout, places: tuple[Place, ...]) -> None:
     for _ in range(3):
-        for mount in _mounts_below(layout.root) + _mounts_below(layout.containerd_root):
+        for mount in _mounts(layout, places):
             if _quiet(["umount", mount]).returncode != 0:
                 _quiet(["umount", "-l", mount])
-
-
-def _remove_cgroups() -> None:
-    for hierarchy in Path("/sys/fs/cgroup").iterdir():
-        top = hierarchy / "kubepods"
-        if top.is_dir():
-            for directory in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts),
-                                    reverse=True) + [top]:
-                try:
-                    directory.rmdir()
-                except OSError:
-                    pass
 
 
 def _remove_bridge() -> None:
@@ -162,26 +164,31 @@ def _remove_fixed_paths(layout: Layout) -> None:
                 link.unlink()
 
 
-def after_daemons(layout: Layout) -> None:
-    _kill_shims(layout)
-    _kill_pod_processes()
-    _unmount(layout)
-    _remove_cgroups()
+def after_daemons(layout: Layout, places: tuple[Place, ...]) -> None:
+    for place in places:
+        _kill_shims(layout.of(place))
+    _kill_pod_processes(places)
+    _unmount(layout, places)
+    for place in places:
+        nodes.remove_cgroups(_pods_cgroup(place))
     _remove_bridge()
     _remove_chains()
+    nodes.leave(places)
     _flush_conntrack(layout)
     _restore_sysctls(layout)
     _remove_fixed_paths(layout)
 
 
-def leftovers(layout: Layout, daemons: tuple[str, ...]) -> list[str]:
-    """Every process, mount, link, chain or cgroup of a cluster still on this machine."""
+def leftovers(layout: Layout, places: tuple[Place, ...], daemons: tuple[str, ...]) -> list[str]:
+    """Every process, mount, link, chain, namespace or cgroup of a cluster still on this machine."""
     from .daemons import running
 
     found = [f"process {name}" for name in daemons if running(layout.pids / name)]
-    found += [f"shim {p}" for p in _quiet(["pgrep", "-f", f"containerd-shim.*-address {layout.socket}"]).stdout.split()]
-    found += [f"pod process {p}" for p in _pod_processes()]
-    found += [f"mount {m}" for m in _mounts_below(layout.root) + _mounts_below(layout.containerd_root)]
+    for place in places:
+        socket = layout.of(place).socket
+        found += [f"shim {p}" for p in _quiet(["pgrep", "-f", f"containerd-shim.*-address {socket}"]).stdout.split()]
+    found += [f"pod process {p}" for p in _pod_processes(places)]
+    found += [f"mount {m}" for m in _mounts(layout, places)]
     links = _quiet(["ip", "-o", "link", "show"]).stdout
     found += [f"link {name}" for name in re.findall(r"^\d+: ([^:@]+)", links, re.M)
               if name == BRIDGE or name.startswith("veth")]
@@ -190,4 +197,4 @@ def leftovers(layout: Layout, daemons: tuple[str, ...]) -> list[str]:
             found += [f"{tool} {table} chain {r.split()[1]}" for r in _quiet([tool, "-t", table, "-S"]).stdout.splitlines()
                       if r.startswith("-N ") and CHAIN.match(r.split()[1])]
     found += [f"cgroup {h}/kubepods" for h in Path("/sys/fs/cgroup").iterdir() if (h / "kubepods").exists()]
-    return found
+    return found + nodes.leftovers()

@@ -101,8 +101,10 @@ def local_store(address: str) -> Endpoint:
 @contextlib.contextmanager
 def cluster_latency(cluster: ClusterTarget, store: ClusterStore, latency_ms: float, record: Path):
     """The netem DaemonSet on the edge node where enabled ("netem-daemonset"); else, where this
-    machine is the node, the kernel-path delay at the store pod's interface ("nfqueue"), checked and
-    written to ``record``; else "proxy": the caller puts the user-space delay proxy in the path."""
+    machine is the node, the kernel-path delay ("nfqueue") on the edge node's own link where the edge
+    is a node of its own (everything that talks to the edge crosses it), or on the store pod's
+    interface where one node plays both roles; checked and written to ``record``; else "proxy":
+    the caller puts the user-space delay proxy in the path."""
     if store.netem and latency_ms > 0:
         with netem_delay(cluster, store, latency_ms) as emulation:
             yield emulation
@@ -115,13 +117,15 @@ def cluster_latency(cluster: ClusterTarget, store: ClusterStore, latency_ms: flo
     if not usable:
         yield "proxy"
         return
-    network = _store_network(cluster)
+    network = cluster.edge_network or _store_network(cluster)
     found = kernel_delay.check(network, "eth0", None, latency_ms)
     atomic.write_json(record, dataclasses.asdict(found) | {"round_trip_ok": found.round_trip_ok,
-                                                         "throughput_ok": found.throughput_ok})
+                                                         "throughput_ok": found.throughput_ok,
+                                                         "link": "edge node" if cluster.edge_network else "store pod"})
     if not found.round_trip_ok:
-        raise kernel_delay.DelayError(f"the kernel-path delay at the store added {found.round_trip_ms - found.base_round_trip_ms:.2f} ms "
-                                      f"to a round trip, not {latency_ms:g} ms (see {record})")
+        raise kernel_delay.DelayError(f"the kernel-path delay at the {'edge node' if cluster.edge_network else 'store'} "
+                                      f"added {found.round_trip_ms - found.base_round_trip_ms:.2f} ms to a round trip, "
+                                      f"not {latency_ms:g} ms (see {record})")
     with kernel_delay.KernelDelay(network, "eth0", latency_ms):
         yield kernel_delay.EMULATION
 
