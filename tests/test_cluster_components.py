@@ -99,3 +99,33 @@ def test_each_daemons_certificates_kubeconfig_and_build_come_from_its_entry(tmp_
             assert (layout.pki / f"{key}.key").is_file()
         if component.build:
             assert component.build in GO_MODULES and component.name in component.build.binaries, component.name
+
+
+def test_a_claims_volume_goes_to_the_node_its_first_pod_was_placed_on():
+    from types import SimpleNamespace
+
+    from mlopsbench.cluster.provisioner import SELECTED_NODE, claim_node, storage_class
+
+    def claim(annotations):
+        return SimpleNamespace(metadata=SimpleNamespace(annotations=annotations))
+
+    assert claim_node(claim(None), ["only"]) == "only"                       # one node: bound at once
+    assert claim_node(claim(None), ["core", "edge"]) is None                 # several: wait for the scheduler
+    assert claim_node(claim({SELECTED_NODE: "edge"}), ["core", "edge"]) == "edge"
+    assert storage_class(False)["volumeBindingMode"] == "Immediate"
+    assert storage_class(True)["volumeBindingMode"] == "WaitForFirstConsumer"
+
+
+def test_a_node_that_offers_less_than_the_machine_reserves_the_rest(tmp_path):
+    import os
+
+    import yaml
+
+    from mlopsbench.cluster.node import kubelet_config
+
+    core, edge = places(CORE_EDGE, several=True)
+    config = yaml.safe_load(kubelet_config(Layout(tmp_path).of(edge), edge, 10250, 10248).read_text())
+    assert config["systemReserved"]["cpu"] == f"{(os.cpu_count() - 1) * 1000}m"
+    assert config["cgroupRoot"] == "/mlb-edge" and config["healthzBindAddress"] == "10.250.0.2"
+    whole = yaml.safe_load(kubelet_config(Layout(tmp_path), core, 10250, 10248).read_text())
+    assert "systemReserved" not in whole and whole["cgroupRoot"] == "/"
