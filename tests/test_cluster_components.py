@@ -5,7 +5,7 @@ themselves run in tests/test_cluster_lifecycle.py and tests/test_cluster_nodes.p
 
 from pathlib import Path
 
-from mlopsbench.cluster.components import (COMPONENTS, GO_MODULES, NAMES, PORTS, Node, instance_names, instances,
+from mlopsbench.cluster.components import (GO_MODULES, NAMES, PORTS, Node, instance_names, instances,
                                            waves)
 from mlopsbench.cluster.lifecycle import _certificates
 from mlopsbench.cluster.node import Layout, Network
