@@ -1,11 +1,11 @@
 """Integration tests: the runner against a cluster that breaks under it, on the real local cluster.
 
-Each test breaks a daemon (every entry of the component table, one case each) or the runner
-itself (SIGKILL, a second Ctrl-C) in the middle of a run, and checks that the run either survives
-and counts once or fails within a bound with a message naming the daemon, node or endpoint, that
-nothing the run made stays in the cluster, and that the next run starts clean. A test that breaks
-a daemon takes the cluster down (checking that nothing is left) and brings it back whole, so the
-tests after it find it as they expect.
+Each test breaks a daemon (every entry of the component table on every node it runs on, on the
+thesis's two nodes: one case each) or the runner itself (SIGKILL, a second Ctrl-C) in the middle
+of a run, and checks that the run either survives and counts once or fails within a bound with a
+message naming the daemon, node or endpoint, that nothing the run made stays in the cluster, and
+that the next run starts clean. A test that breaks a daemon takes the cluster down (checking that
+nothing is left) and brings it back whole, so the tests after it find it as they expect.
 """
 
 import json
@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlopsbench.cluster.components import NAMES
-from mlopsbench.cluster.node import NODE_NAME
+from mlopsbench.cluster.components import placements
+from mlopsbench.cluster.nodes import CORE_EDGE
 from mlopsbench.pipeline.run import read_events
 from mlopsbench.records import RunFinished
 
@@ -29,8 +29,9 @@ OURS = "app.kubernetes.io/part-of=mlopsbench,app.kubernetes.io/component!=object
 
 
 @pytest.fixture
-def study_config(repo, tmp_path, local_cluster):
-    """config/cluster-local.yaml with short bounds for a silent API server, node or scheduler."""
+def study_config(repo, tmp_path):
+    """config/cluster-local.yaml with short bounds for a silent API server, node or scheduler (on
+    whichever local cluster the test asks for)."""
     config = yaml.safe_load((repo / "config/cluster-local.yaml").read_text())
     config["kubernetes"] |= {"api_silence_s": 20, "node_silence_s": 20, "scheduler_silence_s": 20}
     path = tmp_path / "cluster.yaml"
@@ -39,14 +40,14 @@ def study_config(repo, tmp_path, local_cluster):
 
 
 @pytest.fixture
-def restored(repo, local_cluster):
-    """Bring the cluster back whole after a test that broke one of its daemons."""
+def restored(repo, two_nodes):
+    """Bring the two-node cluster back whole after a test that broke one of its daemons."""
     yield
     from mlopsbench.cluster import lifecycle
 
     lifecycle.down()
     assert lifecycle.leftovers() == []
-    lifecycle.up(repo)
+    lifecycle.up(repo, specs=CORE_EDGE)
 
 
 HOLD = Path(__file__).parent / "data/hold_pipeline.ipynb"  # hold, after, last: the cluster breaks during hold
@@ -98,12 +99,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def daemon_pid(name: str) -> int:
+def daemon_pid(daemon: str, node: str) -> int:
+    from mlopsbench.cluster import lifecycle
     from mlopsbench.cluster.daemons import running
     from mlopsbench.cluster.node import Layout
 
+    name = next(i.name for i in lifecycle.daemons() if (i.component.name, i.place.name) == (daemon, node))
     pid = running(Layout.default().pids / name)
-    assert pid, f"{name} is not running"
+    assert pid, f"{daemon} is not running on node {node}"
     return pid
 
 
@@ -112,12 +115,13 @@ SAYS = {"containerd": "container runtime is down", "kube-apiserver": "has not an
 FAIL_WITHIN_S = 150  # from the kill to the runner's exit: a 20 s silence bound plus the cluster's own grace
 
 
-@pytest.mark.parametrize("daemon", NAMES)
-def test_a_daemon_killed_during_a_run_is_survived_or_named(daemon, repo, dataset, tmp_path, study_config, cli_env,
-                                                          restored, capsys):
-    """Every entry of the component table, killed while the hold step runs: the run either finishes and
-    counts once, or fails within the bound naming the daemon and its node; nothing half-finished
-    is left for the tables to count. (The cases come from the table: a new daemon gets its own.)"""
+@pytest.mark.parametrize("daemon, node", [(c.name, CORE_EDGE[i].name) for c, i in placements(CORE_EDGE)])
+def test_a_daemon_killed_during_a_run_is_survived_or_named(daemon, node, repo, dataset, tmp_path, study_config,
+                                                          cli_env, restored, capsys):
+    """Every entry of the component table on each node it runs on, killed while the hold step runs:
+    the run either finishes and counts once, or fails within the bound naming the daemon and its
+    node; nothing half-finished is left for the tables to count. (The cases come from the table: a
+    new daemon gets its own.)"""
     run_dir = tmp_path / "kubernetes/8x8x8_0.02MB/1"
     log = tmp_path / "runner.log"
     with log.open("wb") as out:
@@ -125,11 +129,11 @@ def test_a_daemon_killed_during_a_run_is_survived_or_named(daemon, repo, dataset
                                    stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_for_step(run_dir, "hold")
-        os.kill(daemon_pid(daemon), signal.SIGKILL)
+        os.kill(daemon_pid(daemon, node), signal.SIGKILL)
         killed = time.monotonic()
         status = subprocess.run([sys.executable, "-m", "mlopsbench.cli", "cluster", "status"], capture_output=True,
                                 text=True, env=cli_env)
-        assert status.returncode == 3 and f"{daemon} is not running on node {NODE_NAME}" in status.stdout
+        assert status.returncode == 3 and f"{daemon} is not running on node {node}" in status.stdout
         if daemon == "kube-apiserver":  # the runner backs off rather than spinning on a silent server
             time.sleep(2)
             before, size = cpu_seconds(process.pid), log.stat().st_size
@@ -141,8 +145,8 @@ def test_a_daemon_killed_during_a_run_is_survived_or_named(daemon, repo, dataset
         process.kill()  # a no-op once it has ended; a failed check leaves no runner behind
     seconds, output = time.monotonic() - killed, log.read_text()
     with capsys.disabled():  # the closing note's table: daemon, node, outcome, seconds to the error
-        print(f"\nfault {daemon} on {NODE_NAME}: " + ("run survived" if returncode == 0 else
-                                                       f"run failed after {seconds:.0f} s"))
+        print(f"\nfault {daemon} on {node}: " + ("run survived" if returncode == 0 else
+                                                  f"run failed after {seconds:.0f} s"))
     assert "Traceback" not in output
     events = read_events(run_dir / "events.jsonl")
     ended = [e for e in events if isinstance(e, RunFinished)]
@@ -155,7 +159,7 @@ def test_a_daemon_killed_during_a_run_is_survived_or_named(daemon, repo, dataset
         assert json.loads((run_dir / "run.json").read_text())["status"] == "succeeded"
     else:  # failed within the bound, naming the daemon and its node; never marked finished
         assert returncode == 1 and seconds < FAIL_WITHIN_S, output
-        assert f"{daemon} is not running on node {NODE_NAME}" in output and SAYS.get(daemon, "") in output
+        assert f"{daemon} is not running on node {node}" in output and SAYS.get(daemon, "") in output
         assert [e.status for e in ended] == ["interrupted"] and not (run_dir / "run.json").exists()
 
 

@@ -353,7 +353,8 @@ def _cluster(args) -> None:
         if args.hold:  # whoever releases it stops the cluster only if this call started it
             atomic.write_json(args.hold, {"started_here": not was_up, "server": cluster.server})
         print(f"cluster up: API {cluster.server}; admin kubeconfig {cluster.admin_kubeconfig}; "
-              f"runner kubeconfig {cluster.runner_kubeconfig}; Prometheus {cluster.prometheus_url}")
+              f"runner kubeconfig {cluster.runner_kubeconfig}; Prometheus {cluster.prometheus_url}; "
+              f"image registry {cluster.registry}")
     elif args.action == "down":
         if args.release:
             hold = Path(args.release)

@@ -30,7 +30,7 @@ from . import build, images, registry, teardown
 from .build import GoModule
 from .node import (Layout, Network, cni_config, containerd_config, kube_proxy_config, kubelet_config, prometheus_config,
                    registry_config)
-from .nodes import Place
+from .nodes import Place, bridge_address
 from .objects import (ACCESS_MANIFESTS, KSM_USER, STORE_MANIFEST, admin_api, apply, cluster_objects, repo_manifests,
                       store_secret, wait_node)
 from .pki import Leaf
@@ -93,13 +93,25 @@ class Instance:
         return self.place.enter(self.component.argv(node))
 
 
+def placements(nodes: tuple) -> list[tuple[Component, int]]:
+    """Every daemon of a cluster of ``nodes`` (specs or places) and the index of its node, in start order."""
+    return [(c, i) for c in COMPONENTS for i in (range(len(nodes)) if c.per_node else (0,))]
+
+
 def instances(places: tuple[Place, ...]) -> list[Instance]:
     """Every daemon of the cluster on its node(s), in start order."""
-    return [Instance(c, p) for c in COMPONENTS for p in (places if c.per_node else places[:1])]
+    return [Instance(c, places[i]) for c, i in placements(places)]
 
 
 def instance_names(places: tuple[Place, ...]) -> tuple[str, ...]:
     return tuple(i.name for i in instances(places))
+
+
+def registry_address(network: Network) -> str:
+    """Where every node's containerd pulls from the cluster's registry, and ``images push`` sends to:
+    loopback with one node, the nodes' bridge (this machine's end) with more."""
+    host = bridge_address(network.nodes_cidr) if network.nodes_cidr else "127.0.0.1"
+    return f"{host}:{registry.PORT}"
 
 
 def port(component: str, use: str) -> int:
@@ -200,7 +212,7 @@ def _kubelet(node: Node) -> list[str]:
 def _containerd_files(node: Node) -> Path:
     """containerd's configuration, and the CNI configuration its CRI plugin reads."""
     cni_config(node.layout, node.place.pod_cidr)
-    return containerd_config(node.layout, images.PAUSE_IMAGE, registry.ADDRESS)
+    return containerd_config(node.layout, images.PAUSE_IMAGE, registry_address(node.network))
 
 
 def _import_images(node: Node) -> None:
@@ -299,8 +311,8 @@ COMPONENTS: tuple[Component, ...] = (
     # The images for a cluster reached through its kubeconfig alone: pushed here, pulled by the kubelet.
     Component("registry", lambda n: [shutil.which("docker-registry") or "/usr/bin/docker-registry", "serve",
                                      str(n.layout.conf / "registry.yaml")],
-              lambda n: answers(f"http://{registry.ADDRESS}/v2/"), ports={"http": registry.PORT},
-              config=lambda n: registry_config(n.layout, registry.ADDRESS), with_previous=True),
+              lambda n: answers(f"http://{registry_address(n.network)}/v2/"), ports={"http": registry.PORT},
+              config=lambda n: registry_config(n.layout, registry_address(n.network)), with_previous=True),
 )
 BY_NAME = {component.name: component for component in COMPONENTS}
 NAMES = tuple(BY_NAME)

@@ -33,7 +33,7 @@ from ..config import default
 from ..errors import InputError
 from . import build, images, nodes, pki, teardown
 from .components import (GO_MODULES, PORTS, Instance, Node, api_ready, ctr, instance_names, instances, port,
-                         prometheus_url, waves)
+                         prometheus_url, registry_address, waves)
 from .daemons import running, start, stop, wait_until
 from .node import Layout, Network, check_ports_free, choose_network
 from .nodes import ONE_NODE, NodeSpec, Place
@@ -70,6 +70,7 @@ class Cluster:
     started: float
     kubelet_variant: str = "stock"   # the kubelet's build: stock Kubernetes, or a measurement variant
     nodes: tuple[dict, ...] = ()     # each node's place and what it offers its pods, as it reported
+    registry: str = ""               # host:port of its image registry, as every node reaches it
 
     @classmethod
     def read(cls, layout: Layout) -> "Cluster | None":
@@ -221,7 +222,7 @@ def up(repo: Path, scrape_interval_s: float | None = None, layout: Layout | None
                       prometheus_url=prometheus_url(), scrape_interval_s=scrape_interval_s,
                       store_service=STORE,
                       store_address=store_address, job_image=images.JOB_IMAGE, started=time.time(),
-                      kubelet_variant=kubelet_variant, nodes=tuple(offered))
+                      kubelet_variant=kubelet_variant, nodes=tuple(offered), registry=registry_address(network))
     atomic.write_private(layout.conf / "store-credentials.json", json.dumps({"access_key": access, "secret_key": secret}))
     atomic.write_json(layout.info, cluster.__dict__)  # last: the cluster counts as up from here
     log.info("cluster up in %.1f s: API %s, %d node(s) (%s), admin kubeconfig %s", time.monotonic() - started,
@@ -242,6 +243,11 @@ def status(layout: Layout | None = None) -> Cluster | None:
         return None
 
 
+def daemons(layout: Layout | None = None) -> list[Instance]:
+    """Every daemon of the cluster ``up`` started, on its node, in start order."""
+    return instances(_places(layout or Layout.default()))
+
+
 def problems(layout: Layout | None = None) -> list[str]:
     """What is wrong with a cluster that is not up: the daemons that stopped (and on which node), an
     API server that does not answer, a node that is not Ready. Empty when none was started (it is
@@ -250,7 +256,8 @@ def problems(layout: Layout | None = None) -> list[str]:
     cluster = Cluster.read(layout)
     if cluster is None:
         return []
-    found = [f"{i.component.name} is not running on node {i.place.name}" for i in instances(_places(layout))
+    places = _places(layout)
+    found = [f"{i.component.name} is not running on node {i.place.name}" for i in instances(places)
              if not running(layout.pids / i.name)]
     try:
         answering = api_ready(layout, cluster.server)

@@ -24,8 +24,7 @@ from .images import MANIFEST_TYPE, Layer, documents
 
 log = logging.getLogger(__name__)
 
-PORT = 5055                     # the local cluster's registry, on loopback (below the ephemeral ports)
-ADDRESS = f"127.0.0.1:{PORT}"   # as its kubelet pulls from it, and `mlopsbench images push` names it
+PORT = 5055   # the local cluster's registry (below the ephemeral ports); its address: Cluster.registry
 
 
 class RegistryError(InputError):
