@@ -280,3 +280,35 @@ def test_backends_on_different_python_builds_are_named_a_limitation(repo, tmp_pa
     unrecorded = " ".join(pdf_text(build(repo, tmp_path / "unrecorded", (steps, runs, uploads, cells),
                                          repo / "config/quick.yaml")).split())
     assert "No run recorded the Python build" in unrecorded and "is not shown" in unrecorded
+
+
+def test_a_reference_measured_twice_sets_each_cell_and_claim_beside_the_other(repo, tmp_path, quick):
+    """The topology part of a reference: every upload cell's summary beside its second measure, the
+    ratio of their medians, and each upload claim's two verdicts, printed in the report."""
+    from mlopsbench.results.emulation import compare
+
+    margin, little = quick["analysis"]["equivalence_margin"], quick["analysis"]["little_change_points"]
+    steps, runs, uploads, cells = tidy_tables(quick, seed=3)
+    first = analyse(steps, runs, uploads, cells, margin=margin, little=little)
+    twice = uploads.assign(seconds=uploads["seconds"] * 2, emulation="nfqueue")
+    compared, judged = compare(first, analyse(None, None, twice, cells, margin=margin, little=little))
+    assert len(compared) == len(first.upload_summary) and set(compared["experiment"]) == {"upload"}
+    assert compared["ratio"].round(9).eq(2.0).all()
+    upload_claims = first.claims.loc[first.claims["id"].str.match(r"C[789]"), "id"]
+    assert sorted(judged["id"]) == sorted(upload_claims) and judged["held"].all()
+
+    # One setup three times slower on the second measure: its pair is no longer equivalent.
+    pair = next(i for i in judged["id"] if i.startswith("C9-"))
+    slow = pair.split("-")[2]
+    apart = twice.assign(seconds=twice["seconds"].where(twice["setup"] != slow, twice["seconds"] * 3))
+    second = analyse(None, None, apart, cells, margin=margin, little=little)
+    compared, judged = compare(first, second)
+    assert not judged.set_index("id").loc[pair, "held"]
+
+    first.emulation_cells, first.emulation_claims = compared, judged
+    first.summary.compared_emulations = [first.summary.emulations, second.summary.emulations]
+    first.write(tmp_path / "stats")
+    make_figures(tmp_path / "stats", tmp_path / "figures")
+    text = pdf_text(write_report(tmp_path / "stats", tmp_path / "figures", repo / "config/quick.yaml",
+                                 repo / "report/report.md.j2", tmp_path / "report.pdf"))
+    assert "The edge on a node of its own" in text and "ratio of medians" in text and "nfqueue" in text

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # One sitting of this reference run, as every sitting was run:
 #   bash reference/cluster-thesis/sitting.sh COMMIT WORKDIR [TARGET ...]
+# With PART=topology it measures the design in topology/config.yaml (the uploads and serving again on
+# the thesis's core and edge nodes), its raw exports under topology/.
 # TARGETs (Snakemake's, e.g. serving_tidy) measure only what they need: where the datasets and
 # models are not in WORKDIR yet, building them would make Snakemake redo every run that reads them.
 # The measuring code is a clone of this repository checked out at COMMIT (WORKDIR/code), so
@@ -18,6 +20,8 @@ workdir=$(realpath -m "${2:?a working directory outside the repository}")
 targets=("${@:3}")
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(git -C "$here" rev-parse --show-toplevel)
+part=${PART:-}
+design=reference/cluster-thesis/${part:+$part/}config.yaml   # in the measuring code's clone
 mkdir -p "$workdir"
 cd "$workdir"
 [ -d code ] || git clone -q "$repo" code
@@ -27,17 +31,17 @@ PATH="$repo/.venv/bin:$PATH"   # install.sh's environment
 export PATH
 python -c "import mlopsbench, sys; sys.exit(not mlopsbench.__file__.startswith('$workdir/code/'))"
 mkdir -p study/results
-[ -d "$here/results/raw" ] && cp -rn "$here/results/raw" study/results/
+[ -d "$here/${part:+$part/}results/raw" ] && cp -rn "$here/${part:+$part/}results/raw" study/results/
 raw=study/data/raw/intel_lab/data.txt.gz
 [ -f "$raw" ] || mlopsbench sample-data --output "$raw" --lines 1560000 --seed 54
 # A sitting whose machine was reclaimed leaves Snakemake's lock behind; only this script runs here.
 pgrep -f "snakemake --snakefile ../code/Snakefile" >/dev/null || (cd study && snakemake --snakefile ../code/Snakefile \
-    --configfile ../code/reference/cluster-thesis/config.yaml --cores 1 --unlock >/dev/null 2>&1)
+    --configfile "../code/$design" --cores 1 --unlock >/dev/null 2>&1)
 n=$(( $(grep -c " start " "$here/sittings.txt" 2>/dev/null || true) + 1 ))
 machine="$(hostname) cores $(nproc) memory $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo) kernel $(uname -r) python $(python -c 'import sys; print(" ".join(sys.version.split()))')"
-echo "sitting $n commit $(git -C code rev-parse HEAD)${targets[*]:+ targets ${targets[*]}} start $(date -u +%FT%TZ) on $machine" >> "$here/sittings.txt"
+echo "sitting $n${part:+ part $part} commit $(git -C code rev-parse HEAD)${targets[*]:+ targets ${targets[*]}} start $(date -u +%FT%TZ) on $machine" >> "$here/sittings.txt"
 rc=0
-(cd study && snakemake "${targets[@]}" --snakefile ../code/Snakefile --configfile ../code/reference/cluster-thesis/config.yaml \
+(cd study && snakemake "${targets[@]}" --snakefile ../code/Snakefile --configfile "../code/$design" \
     --cores "$(nproc)" --rerun-triggers params input software-env code --rerun-incomplete --keep-going) \
     > "sitting-$n.log" 2>&1 || rc=$?
 echo "sitting $n end $(date -u +%FT%TZ) rc $rc" >> "$here/sittings.txt"

@@ -31,6 +31,9 @@ INPUTS = "inputs"
 # Where a reference keeps the kubelet ablation's runs (benchmarks/bench_cluster.py --ablation), and their tables.
 ABLATION_RAW = "results/raw/ablation"
 ABLATION_STEPS, ABLATION_RUNS = "results/tidy/ablation_steps.parquet", "results/tidy/ablation_runs.parquet"
+# Where a reference keeps its uploads and serving measured again on the thesis's core and edge nodes,
+# with the latency in the kernel's path: a design of its own (its config.yaml) and its raw exports.
+TOPOLOGY = "topology"
 # What a run directory keeps that is no measurement: the notebook's own figures, and the data its
 # steps handed each other (an unfinished attempt keeps it).
 NOT_SHIPPED = (RunDir(Path()).artifacts.name, RunDir(Path()).marshal.name)
@@ -93,39 +96,23 @@ def collect(study: Path, folder: Path) -> list[str]:
 
 
 def rebuild(folder: Path, template: Path) -> Path:
-    """Tidy tables, statistics, figures and the PDF of ``folder``, from its raw exports alone."""
+    """Tidy tables, statistics, figures and the PDF of ``folder``, from its raw exports alone; where
+    it keeps a ``topology`` part, that part's tables and statistics too, set beside its own."""
     from .results.ablation import ablation as ablate
-    from .results.analysis import analyse, load_table
+    from .results.emulation import compare
     from .results.figures import make_figures
-    from .pipeline.tidy import tidy_pipeline
     from .results.report import write_report
-    from .serving.tidy import tidy_serving
-    from .upload.tidy import tidy_uploads
 
     config = load_config(folder / "config.yaml")
-    runs, cells, serving = exports(config)
-    missing = [d for d in cells if not (folder / d / FINISHED).exists()]
-    if missing:
-        raise InputError(f"{folder}: {len(missing)} upload cells of its design have no raw exports yet, "
-                         f"first {missing[0]}")
-    # The pipeline and serving experiments are measured in sittings of their own: what finished is
-    # shown, and the report says how much of the design is still to come.
-    finished_runs, finished_cells = _finished(folder, runs, "pipeline runs"), _finished(folder, serving, "serving cells")
-    unmeasured = {what: len(design) - len(done) for what, design, done in
-                  (("pipeline runs", runs, finished_runs), ("serving cells", serving, finished_cells))
-                  if len(done) < len(design)}
-    tidy_pipeline([folder / d for d in finished_runs], folder / paths.PIPELINE_STEPS, folder / paths.PIPELINE_RUNS)
+    bundle = _analysed(folder, config)
     ablation = _ablation(folder)
-    tidy_uploads([folder / d for d in cells], folder / paths.UPLOADS, folder / paths.UPLOAD_CELLS)
-    tidy_serving([folder / d for d in finished_cells], folder / paths.SERVING_UPDATES, folder / paths.SERVING_REQUESTS)
-    bundle = analyse(load_table(folder / paths.PIPELINE_STEPS), load_table(folder / paths.PIPELINE_RUNS),
-                     load_table(folder / paths.UPLOADS), load_table(folder / paths.UPLOAD_CELLS),
-                     margin=config["analysis"]["equivalence_margin"], little=config["analysis"]["little_change_points"],
-                     serving_updates=load_table(folder / paths.SERVING_UPDATES),
-                     serving_requests=load_table(folder / paths.SERVING_REQUESTS))
     if ablation is not None:
         bundle.pipeline_ablation, bundle.pipeline_ablation_parts = ablate(*ablation)
-    bundle.summary.unmeasured = unmeasured
+    if _uploads_measured(folder / TOPOLOGY):
+        second = _analysed(folder / TOPOLOGY, load_config(folder / TOPOLOGY / "config.yaml"), pipeline=False)
+        second.write(folder / TOPOLOGY / paths.STATS_DIR)
+        bundle.emulation_cells, bundle.emulation_claims = compare(bundle, second)
+        bundle.summary.compared_emulations = [bundle.summary.emulations, second.summary.emulations]
     bundle.write(folder / paths.STATS_DIR)
     make_figures(folder / paths.STATS_DIR, folder / paths.FIGURES_DIR)
     mote = config["data"]["mote"]
@@ -136,6 +123,50 @@ def rebuild(folder: Path, template: Path) -> Path:
     if (folder / MANIFEST).exists():
         _refresh_checksums(folder)
     return report
+
+
+def _analysed(folder: Path, config: dict, pipeline: bool = True):
+    """The tidy tables of ``folder``'s raw exports (written beside them) and their statistics; the
+    pipeline's left out where ``pipeline`` is false (a part that measured only uploads and serving)."""
+    from .pipeline.tidy import tidy_pipeline
+    from .results.analysis import analyse, load_table
+    from .serving.tidy import tidy_serving
+    from .upload.tidy import tidy_uploads
+
+    runs, cells, serving = exports(config)
+    runs = runs if pipeline else []
+    missing = [d for d in cells if not (folder / d / FINISHED).exists()]
+    if missing:
+        raise InputError(f"{folder}: {len(missing)} upload cells of its design have no raw exports yet, "
+                         f"first {missing[0]}")
+    # The pipeline and serving experiments are measured in sittings of their own: what finished is
+    # shown, and the report says how much of the design is still to come.
+    finished_runs, finished_cells = _finished(folder, runs, "pipeline runs"), _finished(folder, serving, "serving cells")
+    unmeasured = {what: len(design) - len(done) for what, design, done in
+                  (("pipeline runs", runs, finished_runs), ("serving cells", serving, finished_cells))
+                  if len(done) < len(design)}
+    if pipeline:
+        tidy_pipeline([folder / d for d in finished_runs], folder / paths.PIPELINE_STEPS, folder / paths.PIPELINE_RUNS)
+    tidy_uploads([folder / d for d in cells], folder / paths.UPLOADS, folder / paths.UPLOAD_CELLS)
+    tidy_serving([folder / d for d in finished_cells], folder / paths.SERVING_UPDATES, folder / paths.SERVING_REQUESTS)
+    steps, runs_table = (load_table(folder / paths.PIPELINE_STEPS), load_table(folder / paths.PIPELINE_RUNS)) \
+        if pipeline else (None, None)
+    bundle = analyse(steps, runs_table, load_table(folder / paths.UPLOADS), load_table(folder / paths.UPLOAD_CELLS),
+                     margin=config["analysis"]["equivalence_margin"], little=config["analysis"]["little_change_points"],
+                     serving_updates=load_table(folder / paths.SERVING_UPDATES),
+                     serving_requests=load_table(folder / paths.SERVING_REQUESTS))
+    bundle.summary.unmeasured = unmeasured
+    return bundle
+
+
+def _uploads_measured(part: Path) -> bool:
+    """Whether ``part`` (a reference's topology part) has a design and all its upload cells; a part
+    being measured is left out of the report until then, with a warning."""
+    if not (part / "config.yaml").exists():
+        return False
+    cells = exports(load_config(part / "config.yaml"))[1]
+    done = _finished(part, cells, "upload cells")
+    return len(done) == len(cells)
 
 
 def _ablation(folder: Path):

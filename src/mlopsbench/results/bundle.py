@@ -58,6 +58,8 @@ class Summary:
     serving_poll_intervals: list[float] = field(default_factory=list)
     serving_rates: list[float] = field(default_factory=list)
     serving_rollouts: list[str] = field(default_factory=list)      # the roll-outs' strategy and drain, as recorded
+    # A reference measured twice (its topology part): the emulations of the first measure and of the second.
+    compared_emulations: list[list[str]] = field(default_factory=list)
 
 
 def _table() -> pd.DataFrame:
@@ -98,6 +100,8 @@ class StatsBundle:
     serving_comparisons: pd.DataFrame = field(default_factory=_table)         # roll-out vs in place; vm vs pod
     trends: pd.DataFrame = field(default_factory=_table)                      # slopes with HC3 intervals
     claims: pd.DataFrame = field(default_factory=_table)                      # the thesis's claims judged
+    emulation_cells: pd.DataFrame = field(default_factory=_table)             # a cell measured twice, side by side
+    emulation_claims: pd.DataFrame = field(default_factory=_table)            # ...and the claims judged twice
 
     @classmethod
     def table_names(cls) -> tuple[str, ...]:

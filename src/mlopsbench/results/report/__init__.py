@@ -94,6 +94,9 @@ class Context:
                      "serving_requests": tables.serving_requests(self.stats),
                      "serving_latency": tables.serving_latency(self.stats),
                      "serving_comparisons": tables.serving_comparisons(self.stats)}
+        if not self.stats.emulation_cells.empty:
+            made |= {"emulation_cells": tables.emulation_cells(self.stats),
+                     "emulation_claims": tables.emulation_claims(self.stats)}
         return made
 
     def answer(self) -> list[str]:
@@ -472,7 +475,7 @@ class Context:
             runtime_clock=not self.stats.pipeline_pod_seconds.empty,
             limitations=self.limitations(), answer=self.answer(), differences=self.differences(), pct=pct,
             variants=[build for build in self.summary.kubelet_builds if build != "stock"],
-            ablation=not self.stats.pipeline_ablation.empty,
+            ablation=not self.stats.pipeline_ablation.empty, measured_twice=not self.stats.emulation_cells.empty,
             dnnfit_effects=not self.stats.pipeline_dnnfit_effects.empty,
             runner_cores=_count(self.summary.cores) if self.summary.cores else "unrecorded",
             kubernetes=self._kubernetes(),

@@ -518,3 +518,36 @@ def serving_comparisons(stats) -> Table:
                   "equivalent (TOST)"], rows,
                  "Welch intervals of the difference of the means; TOST within the equivalence margin of the first's "
                  "mean.")
+
+
+def _side(row, which: str) -> dict:
+    """One measure's summary of a cell measured twice, as ``with_ci`` reads it."""
+    return {column: row[f"{column}_{which}"] for column in ("read", "mean", "median", "low", "high")}
+
+
+def _measures(stats) -> tuple[str, str]:
+    first, second = (", ".join(e) or "unrecorded" for e in stats.summary.compared_emulations)
+    return f"one node, {first}", f"core and edge nodes, {second}"
+
+
+def emulation_cells(stats) -> Table:
+    """Each upload and serving cell of the reference against the same cell on the thesis's topology."""
+    first, second = _measures(stats)
+    rows = [[r["experiment"], r["setup"] + (f" {r['method']}" if isinstance(r["method"], str) else ""),
+             f"{r['latency_ms']:g}", f"{r['model_mb']:g}", f"{int(r['n_first'])}/{int(r['n_second'])}",
+             with_ci(_side(r, "first"), 3), with_ci(_side(r, "second"), 3), num(r["ratio"])]
+            for _, r in stats.emulation_cells.iterrows()]
+    return Table("Each cell measured twice: as the reference ran it, and on the thesis's topology (seconds)",
+                 ["experiment", "setup", "latency ms", "model MB", "n", first, second, "ratio of medians"], rows,
+                 "Uploads: the upload's time; serving: the time until the edge answers with the new model. The "
+                 "second measure changes two things at once (the edge a node of its own, and the latency in the "
+                 "kernel's path on that node's link instead of a user-space proxy), so a ratio is theirs together.")
+
+
+def emulation_claims(stats) -> Table:
+    first, second = _measures(stats)
+    rows = [[r["id"], r["claim"], r["verdict_first"], r["verdict_second"], "yes" if r["held"] else "no"]
+            for _, r in stats.emulation_claims.iterrows()]
+    return Table("The upload's and serving's claims, judged on each measure",
+                 ["id", "claim", first, second, "verdict held"], rows,
+                 "Each verdict from its measure's own statistics, by the same rules as the claims table.")
