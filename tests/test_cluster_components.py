@@ -6,7 +6,7 @@ themselves run in tests/test_cluster_lifecycle.py and tests/test_cluster_nodes.p
 from pathlib import Path
 
 from mlopsbench.cluster.components import (GO_MODULES, NAMES, PORTS, Node, instance_names, instances,
-                                           waves)
+                                           registry_address, waves)
 from mlopsbench.cluster.lifecycle import _certificates
 from mlopsbench.cluster.node import Layout, Network
 from mlopsbench.cluster.nodes import ONE_NODE, NodeSpec, place
@@ -46,6 +46,20 @@ def test_a_nodes_own_daemons_run_once_per_node_in_its_namespace():
     edge_kubelet = next(i for i in instances(two) if i.name == "kubelet@edge")
     assert edge_kubelet.argv(context(Layout(Path("/state")), edge, several=True))[:2] == [
         "nsenter", "--net=/run/netns/mlb-edge"]
+
+
+def test_every_node_pulls_from_the_registry_where_it_reaches_it(tmp_path):
+    """Loopback with one node; the nodes' bridge (this machine's end) with more, which every node's
+    containerd reaches; the same address in each containerd's registry configuration."""
+    assert registry_address(network()) == "127.0.0.1:5055"
+    assert registry_address(network(several=True)) == "10.250.0.1:5055"
+    layout = Layout(tmp_path / "state")
+    for where in places(CORE_EDGE, several=True):
+        instance = next(i for i in instances(places(CORE_EDGE, several=True))
+                        if i.component.name == "containerd" and i.place == where)
+        instance.component.config(context(layout, where, several=True))
+        hosts = layout.of(where).conf / "registries" / "10.250.0.1:5055" / "hosts.toml"
+        assert 'server = "http://10.250.0.1:5055"' in hosts.read_text()
 
 
 def test_a_node_is_written_and_read_back_as_an_argument():
