@@ -142,6 +142,7 @@ def kubeconfig(path: Path, server: str, ca: Path, user: str, cert: Path | None =
                 "users": [{"name": user, "user": credentials}],
                 "contexts": [{"name": "mlopsbench-local", "context": context}],
                 "current-context": "mlopsbench-local"}
+    path.parent.mkdir(parents=True, exist_ok=True)   # a further node's conf/ is made here first
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     path.chmod(0o600)
     return path
