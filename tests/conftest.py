@@ -1,3 +1,4 @@
+import fcntl
 import gzip
 import os
 import sys
@@ -9,6 +10,48 @@ REPO = Path(__file__).resolve().parents[1]
 
 # One TensorFlow thread pool per test process keeps 2-core machines responsive.
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
+
+# The suite runs in two workers (pytest-xdist, `--dist loadgroup`), a test file to a worker at a time
+# (so a module's fixtures are made once). Every test that holds something this machine has one of
+# (the cluster and its ports, the netfilter queue, the image cache) is in one group that runs in
+# order on one worker; a test whose check is a tight timing is marked ``alone`` and holds the
+# machine by itself while it runs.
+MACHINE_FIXTURES = {"local_cluster", "admin", "two_nodes"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        machine = MACHINE_FIXTURES & set(item.fixturenames) or item.get_closest_marker("machine")
+        item.add_marker(pytest.mark.xdist_group("machine" if machine else item.path.name))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The lines tests keep for a person to read (``record_property("note", ...)``), also from
+    xdist's workers, whose own output is not shown."""
+    notes = [value for report in terminalreporter.getreports("passed") + terminalreporter.getreports("failed")
+             for name, value in report.user_properties if name == "note"]
+    if notes:
+        terminalreporter.write_sep("-", "notes")
+        for note in notes:
+            terminalreporter.write_line(note)
+
+
+@pytest.fixture(autouse=True)
+def _machine_share(request, tmp_path_factory):
+    """Under xdist: a shared hold on the machine for every test, an exclusive one for a test marked
+    ``alone``. A turnstile in front keeps a waiting exclusive test from being passed by shared ones."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    root = tmp_path_factory.getbasetemp().parent  # the run's, shared by its workers
+    alone = request.node.get_closest_marker("alone") is not None
+    with open(root / "machine.turnstile", "a") as turnstile, open(root / "machine.lock", "a") as lock:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)  # in line behind an exclusive test that waits
+        fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        if not alone:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        yield  # closing the files lets both go
 
 
 def write_gz(path: Path, lines: list[str], newline_at_end: bool = True) -> Path:

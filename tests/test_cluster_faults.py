@@ -117,7 +117,7 @@ FAIL_WITHIN_S = 150  # from the kill to the runner's exit: a 20 s silence bound 
 
 @pytest.mark.parametrize("daemon, node", [(c.name, CORE_EDGE[i].name) for c, i in placements(CORE_EDGE)])
 def test_a_daemon_killed_during_a_run_is_survived_or_named(daemon, node, repo, dataset, tmp_path, study_config,
-                                                          cli_env, restored, capsys):
+                                                          cli_env, restored, record_property):
     """Every entry of the component table on each node it runs on, killed while the hold step runs:
     the run either finishes and counts once, or fails within the bound naming the daemon and its
     node; nothing half-finished is left for the tables to count. (The cases come from the table: a
@@ -144,9 +144,9 @@ def test_a_daemon_killed_during_a_run_is_survived_or_named(daemon, node, repo, d
     finally:
         process.kill()  # a no-op once it has ended; a failed check leaves no runner behind
     seconds, output = time.monotonic() - killed, log.read_text()
-    with capsys.disabled():  # the closing note's table: daemon, node, outcome, seconds to the error
-        print(f"\nfault {daemon} on {node}: " + ("run survived" if returncode == 0 else
-                                                  f"run failed after {seconds:.0f} s"))
+    # the closing note's table: daemon, node, outcome, seconds to the error
+    record_property("note", f"fault {daemon} on {node}: " + ("run survived" if returncode == 0 else
+                                                             f"run failed after {seconds:.0f} s"))
     assert "Traceback" not in output
     events = read_events(run_dir / "events.jsonl")
     ended = [e for e in events if isinstance(e, RunFinished)]

@@ -12,7 +12,7 @@ import pytest
 from mlopsbench.store import kernel_delay
 from mlopsbench.store.netns import Namespace, namespaces_supported
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.machine]  # the netfilter queue is one per machine
 
 
 @pytest.fixture
@@ -30,6 +30,7 @@ def rules(ns) -> str:
                           capture_output=True, text=True, check=True).stdout
 
 
+@pytest.mark.alone
 def test_the_round_trip_grows_by_the_setting_and_the_queue_keeps_the_throughput(namespace):
     found = kernel_delay.check(namespace.name, namespace.peer_device, namespace.host_ip, 50.0, megabytes=128)
     assert found.round_trip_ok, found          # within 1 ms of 50 ms more than without

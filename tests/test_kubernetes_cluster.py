@@ -147,6 +147,7 @@ def _text(path):
     return path.read_text() if path.exists() else ""
 
 
+@pytest.mark.alone  # the delay's round trip is checked to 1 ms
 @pytest.mark.parametrize(("kernel_delay", "latency_ms", "emulation"),
                          [(True, 0, "nfqueue"), (True, 400, "nfqueue"), (False, 400, "proxy")])
 def test_pod_setup_uploads_from_a_job_through_the_delay_to_the_store(section, tmp_path, kernel_delay, latency_ms,

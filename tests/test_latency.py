@@ -11,6 +11,8 @@ import pytest
 
 from mlopsbench.store.latency import DelayProxy
 
+pytestmark = pytest.mark.alone  # the added round trips are checked to a few milliseconds
+
 
 @pytest.fixture(scope="module")
 def echo_server():

@@ -15,7 +15,7 @@ from mlopsbench.cluster.daemons import wait_until
 from mlopsbench.cluster.node import Layout, registry_config
 from mlopsbench.cluster.registry import RegistryError, push, split_reference
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.machine]  # the image cache the cluster builds into
 
 
 @pytest.fixture(scope="module")

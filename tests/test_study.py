@@ -49,6 +49,7 @@ def snakemake(repo, work, *args, env):
                            "--cores", "2", *args], capture_output=True, text=True, env=env)
 
 
+@pytest.mark.alone  # its delayed cells check their round trip to 1 ms
 def test_reduced_study_end_to_end(repo, two_nodes, tmp_path, cli_env):
     work = tmp_path / "study"
     write_published_file(work / "data/raw/intel_lab/data.txt.gz", 6000, seed=11)

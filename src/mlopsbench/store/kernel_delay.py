@@ -144,8 +144,8 @@ class KernelDelay:
         except BaseException:
             self._remove(added)
             raise
-        log.info("kernel-path delay: %g ms per round trip across %s in %s", self.rtt_ms, self.interface,
-                 self.namespace or "this namespace")
+        log.info("kernel-path delay: %g ms per round trip across %s in %s (netdelay: %s)", self.rtt_ms, self.interface,
+                 self.namespace or "this namespace", first.strip())
         return self
 
     @property

@@ -8,6 +8,10 @@
  * (NFQNL_COPY_META); GSO packets come whole (NFQA_CFG_F_GSO). All packets wait equally long, so a
  * FIFO holds them and one batch verdict releases every packet that is due. Speaks raw nfnetlink:
  * no library beyond libc. Prints "ready" once bound, and counts on SIGTERM/SIGINT.
+ *
+ * netem's timer fires in the kernel, ahead of every process; here a packet waits also for this
+ * program to wake. So it runs real-time (SCHED_FIFO, where allowed; it sleeps between packets) with
+ * no timer slack: a busy machine does not add its scheduling delay to the setting.
  */
 #include <errno.h>
 #include <poll.h>
@@ -18,6 +22,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -91,6 +97,9 @@ int main(int argc, char **argv) {
     struct sigaction sa = {.sa_handler = on_stop};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    prctl(PR_SET_TIMERSLACK, 1UL);
+    struct sched_param realtime = {.sched_priority = 10};
+    int scheduled = sched_setscheduler(0, SCHED_FIFO, &realtime) == 0;
 
     int fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_NETFILTER);
     if (fd < 0) die("socket");
@@ -112,7 +121,8 @@ int main(int argc, char **argv) {
     put_attr(buf, NFQA_CFG_MASK, &mask, sizeof mask);
     put_attr(buf, NFQA_CFG_FLAGS, &flags, sizeof flags);
     configure(fd, buf);
-    printf("ready queue %u delay_us %llu maxlen %u\n", queue, (unsigned long long)(delay_ns / 1000), maxlen);
+    printf("ready queue %u delay_us %llu maxlen %u %s\n", queue, (unsigned long long)(delay_ns / 1000), maxlen,
+           scheduled ? "realtime" : "not realtime");
     fflush(stdout);
 
     size_t capacity = (size_t)maxlen * 2 + 16;
