@@ -14,16 +14,18 @@ os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 # The suite runs in two workers (pytest-xdist, `--dist loadgroup`), a test file to a worker at a time
 # (so a module's fixtures are made once). Every test that holds something this machine has one of
-# (the cluster and its ports, the netfilter queue, the image cache) is in one group that runs in
-# order on one worker; a test whose check is a tight timing is marked ``alone`` and holds the
-# machine by itself while it runs.
-MACHINE_FIXTURES = {"local_cluster", "admin", "two_nodes"}
+# (the cluster and its ports: the `clusters` fixture; the netfilter queue, the image cache: marked
+# ``machine``) is in one group that runs in order on one worker; a test whose check is a tight
+# timing is marked ``alone`` and holds the machine by itself while it runs.
 
 
 def pytest_collection_modifyitems(items):
+    """The groups; in the machine's, the tests on two nodes last: the cluster is reshaped once, not
+    back and forth."""
     for item in items:
-        machine = MACHINE_FIXTURES & set(item.fixturenames) or item.get_closest_marker("machine")
+        machine = "clusters" in getattr(item, "fixturenames", ()) or item.get_closest_marker("machine")
         item.add_marker(pytest.mark.xdist_group("machine" if machine else item.path.name))
+    items.sort(key=lambda item: "two_nodes" in getattr(item, "fixturenames", ()))
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -161,11 +163,6 @@ def two_nodes(clusters):
     from mlopsbench.cluster.nodes import CORE_EDGE
 
     return clusters.get(CORE_EDGE)
-
-
-def pytest_collection_modifyitems(config, items):
-    """The tests on two nodes last: the cluster is reshaped once, not back and forth."""
-    items.sort(key=lambda item: "two_nodes" in getattr(item, "fixturenames", ()))
 
 
 @pytest.fixture

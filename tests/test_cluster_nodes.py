@@ -89,6 +89,7 @@ def test_two_ready_nodes_in_their_roles_and_sizes(two_nodes, core):
     assert recorded["mlopsbench-edge"]["allocatable"]["cpu"] == "1"
 
 
+@pytest.mark.alone  # the round trip is checked to 1 ms
 def test_a_core_pod_reaches_an_edge_pod_only_through_the_delay(two_nodes, core):
     image = two_nodes.job_image
     core.create_namespaced_pod(NAMESPACE, pod("mlb-test-listener", "edge", LISTENER, image))
