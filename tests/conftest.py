@@ -19,6 +19,7 @@ os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 # timing is marked ``alone`` and holds the machine by itself while it runs.
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist names each test by its group
 def pytest_collection_modifyitems(items):
     """The groups; in the machine's, the tests on two nodes last: the cluster is reshaped once, not
     back and forth."""
