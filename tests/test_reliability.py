@@ -39,12 +39,11 @@ def start(*args, env):
                             stderr=subprocess.STDOUT, text=True, env=env)
 
 
-def pipeline_args(repo, dataset, run_dir, backend="monolithic", epochs=1, calibrated=False):
-    # Calibrated only where the analysis of the runs is checked (tests/test_blocks.py checks the
-    # calibration itself): the rest are about the run's records.
+def pipeline_args(repo, dataset, run_dir, backend="monolithic", epochs=1):
+    # Uncalibrated: these tests are about the run's records (tests/test_blocks.py checks the calibration).
     return ["pipeline-run", "--backend", backend, "--notebook", repo / "notebooks/intel54_pipeline.ipynb",
             "--dataset", dataset, "--dataset-mb", "0.02", "--width", "8", "--epochs", epochs, "--series", "dataset",
-            "--rep", run_dir.name, "--run-dir", run_dir, "--cores", "2", *([] if calibrated else ["--no-calibration"])]
+            "--rep", run_dir.name, "--run-dir", run_dir, "--cores", "2", "--no-calibration"]
 
 
 @pytest.fixture
@@ -156,7 +155,7 @@ def test_a_second_sigterm_does_not_cut_the_stores_shutdown_short(models, tmp_pat
 
 def test_sigterm_ends_the_running_step_and_records_the_run_as_interrupted(repo, dataset, tmp_path, cli_env):
     run_dir = tmp_path / "runs/local/8x8x8_0.02MB/1"
-    process = start(*pipeline_args(repo, dataset, run_dir, backend="local", epochs=200, calibrated=True), env=cli_env)
+    process = start(*pipeline_args(repo, dataset, run_dir, backend="local", epochs=200), env=cli_env)
     wait_for(lambda: dispatched(run_dir, "dnnfit"))
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 130
@@ -168,8 +167,7 @@ def test_sigterm_ends_the_running_step_and_records_the_run_as_interrupted(repo, 
 
     # Re-done with other epochs: the attempt is listed, never compared or counted. Its four steps
     # that finished before dnnfit count once, in the re-run only.
-    assert mlopsbench(*pipeline_args(repo, dataset, run_dir, backend="local", epochs=1, calibrated=True),
-                      env=cli_env).returncode == 0
+    assert mlopsbench(*pipeline_args(repo, dataset, run_dir, backend="local", epochs=1), env=cli_env).returncode == 0
     steps, runs = tidy_pipeline([run_dir], tmp_path / "s.parquet", tmp_path / "r.parquet")
     assert sorted(runs["status"]) == ["interrupted", "succeeded"]
     attempt = steps[steps["run_status"] == "interrupted"]
@@ -177,7 +175,8 @@ def test_sigterm_ends_the_running_step_and_records_the_run_as_interrupted(repo, 
     from mlopsbench.results.analysis import analyse
 
     summary = analyse(steps, runs, None, None, margin=0.1, little=5).pipeline_steps_summary
-    assert len(summary) and set(summary["n"]) == {1}
+    assert len(summary) and set(summary["n"]) == {1}  # and no metric of an uncalibrated run as rows of n = 0
+    assert "cell_seconds_cal" not in set(summary["metric"])
 
 
 def _text(path):

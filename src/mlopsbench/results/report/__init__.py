@@ -143,12 +143,14 @@ class Context:
         said = f"The pod's own parts on the runtime's clock sum to {tables.num(parts)} s (medians, CRI table)"
         if low <= parts <= high:
             return said + ", inside that interval."
-        if start is not None and low <= parts - start <= high:
-            return (said + f"; less the interpreter's start, which a process pays too ({tables.num(start)} s, median "
-                    f"of the local steps), {tables.num(parts - start)} s, inside that interval.")
-        gap = parts - (start or 0.0) - paired["mean"]
-        return (said + f"; less the interpreter's start a process pays too, it stands {tables.num(abs(gap))} s "
-                f"{'above' if gap > 0 else 'below'} the paired cost, which no part we measure explains.")
+        net = parts - (start or 0.0)
+        if start is not None:
+            said += (f"; less the interpreter's start, which a process pays too ({tables.num(start)} s, median of the "
+                     f"local steps), {tables.num(net)} s")
+        if low <= net <= high:
+            return said + ", inside that interval."
+        side, edge = ("above", high) if net > high else ("below", low)
+        return said + f": {tables.num(abs(net - edge))} s {side} that interval, which no part we measure explains."
 
     def _process_start(self) -> float | None:
         """A local step's start: from its dispatch to its first statement (median over every step)."""
