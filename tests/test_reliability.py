@@ -254,6 +254,28 @@ def test_one_writer_per_upload_cell(models, tmp_path, cli_env):
     assert first.wait(timeout=300) == 0 and len(read_records(out)) == 4
 
 
+BUILD_A_LAYER = """
+import sys, time
+from mlopsbench.cluster import images
+def build(rootfs):
+    print("built", flush=True)
+    time.sleep(1)
+    (rootfs / "file").write_text("x")
+print(images._layer("test", "key", build).digest)
+"""
+
+
+def test_one_builder_per_cached_layer(tmp_path, cli_env):
+    """Two processes that need one image layer at once: the second waits for the first's build and uses it."""
+    env = cli_env | {"MLOPSBENCH_CACHE": str(tmp_path)}
+    both = [subprocess.Popen([sys.executable, "-c", BUILD_A_LAYER], env=env, stdout=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outputs = [process.communicate(timeout=60)[0].split() for process in both]
+    assert [process.returncode for process in both] == [0, 0]
+    assert sum(output.count("built") for output in outputs) == 1
+    assert outputs[0][-1] == outputs[1][-1]  # one digest
+
+
 # 5 ------------------------------------------------------------------------------------------------
 
 def test_a_truncated_last_upload_record_is_set_aside_and_the_cell_resumes(models, tmp_path, cli_env):

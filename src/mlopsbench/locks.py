@@ -1,10 +1,14 @@
-"""One writer per output directory: a lock file beside it that names the holder.
+"""One writer per output directory: a lock file beside it that names the holder; and one
+builder per cached artifact, the others waiting for it.
 
 ``with DirectoryLock(run_dir):`` holds ``.<name>.lock`` next to ``run_dir`` with an
 exclusive ``flock`` and the holder's PID and command line in it. A second command given
 the same directory refuses at once and names the holder; it touches nothing. The kernel
 drops the lock when its holder dies, even by SIGKILL, so a lock file left behind is
 recognised as stale and taken over with a message.
+
+``with one_builder(path):`` waits for whoever else builds what ``path`` guards (another test, a
+second study on this machine) and then holds it: the caller checks again whether it is built.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import fcntl
 import logging
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import InputError
@@ -67,3 +72,13 @@ class DirectoryLock:
             pass
         os.close(self._fd)
         self._fd = None
+
+
+@contextmanager
+def one_builder(path: Path):
+    """An exclusive lock on ``path`` (made if missing), waited for; the kernel drops it if its
+    holder dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

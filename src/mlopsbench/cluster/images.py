@@ -38,6 +38,7 @@ from pathlib import Path
 
 from .. import atomic
 from ..errors import InputError
+from ..locks import one_builder
 from .node import cache_dir
 
 JOB_IMAGE = "docker.io/library/mlopsbench:local"
@@ -106,9 +107,15 @@ def _layer(name: str, key: str, build) -> Layer:
     """The cached layer ``name`` for ``key``, built by ``build(rootfs)`` when missing."""
     folder = cache_dir() / "images" / f"{name}-{key}"
     tar, info = folder / "layer.tar", folder / "layer.json"
-    if info.exists() and tar.exists():
-        meta = json.loads(info.read_text())
-        return Layer(tar, meta["digest"], meta["size"])
+    if not (info.exists() and tar.exists()):
+        with one_builder(folder / "building.lock"):
+            if not (info.exists() and tar.exists()):
+                return _build_layer(name, key, build, tar, info)
+    meta = json.loads(info.read_text())
+    return Layer(tar, meta["digest"], meta["size"])
+
+
+def _build_layer(name: str, key: str, build, tar: Path, info: Path) -> Layer:
     started = time.monotonic()
     log.info("building image layer %s (%s)", name, key)
     with tempfile.TemporaryDirectory(prefix=f"mlb-{name}-", dir=cache_dir()) as tmp:

@@ -25,7 +25,7 @@ import mlopsbench
 from ..cluster.images import SERVING_CONSTRAINTS, SERVING_REQUIREMENTS
 from ..cluster.node import cache_dir
 from ..errors import InputError
-from ..locks import DirectoryLock
+from ..locks import one_builder
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,9 @@ def python(repo: Path) -> Path:
     interpreter = home / "bin" / "python"
     if (home / ".complete").exists():
         return interpreter
-    with DirectoryLock(home):   # a second build at once is refused, naming the first
+    with one_builder(home.with_name(f".{home.name}.building")):   # a second caller waits for the first's build
+        if (home / ".complete").exists():
+            return interpreter
         shutil.rmtree(home, ignore_errors=True)
         started = time.monotonic()
         log.info("building the serving environment in %s (KServe, TensorFlow; a few minutes, once)", home)
