@@ -12,20 +12,35 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 
-# The suite runs in two workers (pytest-xdist, `--dist loadgroup`), a test file to a worker at a time
-# (so a module's fixtures are made once). Every test that holds something this machine has one of
-# (the cluster and its ports: the `clusters` fixture; the netfilter queue, the image cache: marked
-# ``machine``) is in one group that runs in order on one worker; a test whose check is a tight
-# timing is marked ``alone`` and holds the machine by itself while it runs.
+# The suite runs in two workers (pytest-xdist), a test file to a worker at a time (so a module's
+# fixtures are made once). The files that hold something this machine has one of (the cluster and
+# its ports, the netfilter queue, the image registry's cache) are one unit that runs in order on
+# one worker; a test whose check is a tight timing is marked ``alone`` and holds the machine by
+# itself while it runs. (xdist's own groups do not reach its scheduler under pytest 9.)
+MACHINE_FILES = {"test_cluster_faults.py", "test_cluster_lifecycle.py", "test_cluster_nodes.py", "test_kernel_delay.py",
+                 "test_kubernetes_cluster.py", "test_own_cluster.py", "test_registry.py", "test_serving_cluster.py",
+                 "test_study.py"}
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist names each test by its group
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneMachine(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "machine" if Path(path).name in MACHINE_FILES else path
+
+    return OneMachine(config, log)
+
+
 def pytest_collection_modifyitems(items):
-    """The groups; in the machine's, the tests on two nodes last: the cluster is reshaped once, not
-    back and forth."""
-    for item in items:
-        machine = "clusters" in getattr(item, "fixturenames", ()) or item.get_closest_marker("machine")
-        item.add_marker(pytest.mark.xdist_group("machine" if machine else item.path.name))
+    """The tests on two nodes last (the cluster is reshaped once, not back and forth); a test of the
+    machine outside MACHINE_FILES is refused, since it would run beside them."""
+    strays = {item.path.name for item in items if item.path.name not in MACHINE_FILES
+              and ("clusters" in getattr(item, "fixturenames", ()) or item.get_closest_marker("machine"))}
+    if strays:
+        raise pytest.UsageError(f"{', '.join(sorted(strays))}: uses the cluster or is marked machine; add it to "
+                                f"MACHINE_FILES in tests/conftest.py")
     items.sort(key=lambda item: "two_nodes" in getattr(item, "fixturenames", ()))
 
 
