@@ -62,7 +62,7 @@ def test_host_cell_uploads_verifies_and_resumes(models, tmp_path):
     assert len(again) == 4 and again[:3] == records[:3]
 
 
-@pytest.mark.alone  # the proxy counts connections: a busy machine's client retries add to them
+@pytest.mark.alone  # counts the proxy's connections: one short beside another worker's load, right alone
 def test_one_unmeasured_upload_goes_before_the_measured_ones(models, tmp_path, monkeypatch, capsys):
     """Each upload has a client of its own, so the proxy counts one connection per upload."""
     cell = spec(tmp_path, reps=1)
