@@ -377,6 +377,13 @@ def _cluster(args) -> None:
         wrong = lifecycle.problems()
         print("not working: " + "; ".join(wrong) if wrong else "down")
         raise SystemExit(3)
+    elif args.action == "prune":
+        repo = _checkout(args.repo)
+        removed = images.prune(repo, args.unused_hours)
+        for folder, size in removed:
+            log.info("removed %s (%.2f GB)", folder, size / 1e9)
+        print(f"removed {len(removed)} cached image layers ({sum(size for _, size in removed) / 1e9:.1f} GB); kept "
+              f"those the images of {repo} are made of and those used in the last {args.unused_hours:g} h")
     elif args.action == "kubeconfig":
         cluster = lifecycle.status()
         if cluster is None:
@@ -742,13 +749,16 @@ def _node_spec(text: str):
 def _cluster_commands(command, choices) -> None:
     """The local Kubernetes cluster, and the images for any cluster."""
     p = command("cluster", _cluster, "the local Kubernetes cluster, of one node or more (needs root)")
-    p.add_argument("action", choices=["up", "down", "status", "kubeconfig", "build"],
+    p.add_argument("action", choices=["up", "down", "status", "kubeconfig", "build", "prune"],
                    help="up: start it (building what the cache lacks); down: remove it and every trace; "
                         "status: exit 0 when up; kubeconfig: print the admin kubeconfig's path; "
-                        "build: only build the binaries and images")
+                        "build: only build the binaries and images; prune: remove the cached image layers that "
+                        "no image of this checkout is made of and nothing used lately")
     p.add_argument("--runner", action="store_true", help="kubeconfig: the runner's namespaced credentials instead")
     p.add_argument("--hold", type=output_file, help="up: record in this file whether this call started the cluster")
     p.add_argument("--release", help="down: stop the cluster only if the --hold file says up started it")
+    p.add_argument("--unused-hours", type=non_negative, default=24.0,
+                   help="prune: keep a layer another checkout used within these hours (default: %(default)g)")
     p.add_argument("--repo", type=_existing_dir,
                    help="the project checkout the job image is built from (default: the one installed in editable "
                         "mode)")

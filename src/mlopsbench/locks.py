@@ -1,5 +1,5 @@
 """One writer per output directory: a lock file beside it that names the holder; and one
-builder per cached artifact, the others waiting for it.
+process at a time where the others should wait (a cached artifact's builder, the cluster's start).
 
 ``with DirectoryLock(run_dir):`` holds ``.<name>.lock`` next to ``run_dir`` with an
 exclusive ``flock`` and the holder's PID and command line in it. A second command given
@@ -7,8 +7,8 @@ the same directory refuses at once and names the holder; it touches nothing. The
 drops the lock when its holder dies, even by SIGKILL, so a lock file left behind is
 recognised as stale and taken over with a message.
 
-``with one_builder(path):`` waits for whoever else builds what ``path`` guards (another test, a
-second study on this machine) and then holds it: the caller checks again whether it is built.
+``with one_at_a_time(path):`` waits for whoever else holds ``path`` (another test, a second
+study on this machine) and then holds it: the caller checks again what the other left (built, up).
 """
 
 from __future__ import annotations
@@ -75,10 +75,14 @@ class DirectoryLock:
 
 
 @contextmanager
-def one_builder(path: Path):
-    """An exclusive lock on ``path`` (made if missing), waited for; the kernel drops it if its
-    holder dies."""
+def one_at_a_time(path: Path, doing: str = "building it"):
+    """An exclusive lock on ``path`` (made if missing), waited for (the log says so, and for what:
+    ``doing``); the kernel drops it if its holder dies."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("%s: another process is %s; waiting for it", path, doing)
+            fcntl.flock(lock, fcntl.LOCK_EX)
         yield

@@ -217,7 +217,7 @@ def _containerd_files(node: Node) -> Path:
 
 def _import_images(node: Node) -> None:
     for name, (layers, config) in node.images.items():
-        images.ensure_imported(ctr(node.layout), name, layers, config)
+        images.ensure_imported(ctr(node.layout), node.layout.containerd_root, name, layers, config)
 
 
 def _apply_objects(node: Node) -> None:

@@ -15,7 +15,8 @@
 Each layer is an uncompressed tar, cached under ``<cache>/images`` by the hash of its
 inputs; the image is written as an OCI archive (``oci-layout``, ``index.json``, blobs) and
 imported with ``ctr``, which skips what containerd already holds, or pushed to a registry for a
-cluster this package did not start (``registry``).
+cluster this package did not start (``registry``). An import that would not fit on the disk is
+refused before it starts; ``prune`` removes the cached layers no current image is made of.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from pathlib import Path
 
 from .. import atomic
 from ..errors import InputError
-from ..locks import one_builder
+from ..locks import one_at_a_time
 from .node import cache_dir
 
 JOB_IMAGE = "docker.io/library/mlopsbench:local"
@@ -108,9 +109,10 @@ def _layer(name: str, key: str, build) -> Layer:
     folder = cache_dir() / "images" / f"{name}-{key}"
     tar, info = folder / "layer.tar", folder / "layer.json"
     if not (info.exists() and tar.exists()):
-        with one_builder(folder / "building.lock"):
+        with one_at_a_time(folder / "building.lock"):
             if not (info.exists() and tar.exists()):
                 return _build_layer(name, key, build, tar, info)
+    os.utime(info)   # its last use, which ``prune`` reads
     meta = json.loads(info.read_text())
     return Layer(tar, meta["digest"], meta["size"])
 
@@ -136,9 +138,12 @@ def _pause_rootfs(rootfs: Path) -> None:
     _run(["strip", str(rootfs / "pause")])
 
 
+def _pause_key() -> str:
+    return hashlib.sha256(Path(__file__).with_name("pause.c").read_bytes()).hexdigest()[:12]
+
+
 def pause_layers() -> list[Layer]:
-    key = hashlib.sha256(Path(__file__).with_name("pause.c").read_bytes()).hexdigest()[:12]
-    return [_layer("pause", key, _pause_rootfs)]
+    return [_layer("pause", _pause_key(), _pause_rootfs)]
 
 
 # --- the job image ----------------------------------------------------------------------------
@@ -293,13 +298,22 @@ def _base_key(repo: Path) -> str:
     return base.hexdigest()[:12]
 
 
-def _project_layer(repo: Path) -> Layer:
+def _project_key(repo: Path) -> str:
     project = hashlib.sha256(RECIPE.encode())
     _hash_files(project, repo / "src", "*.py")
     _hash_files(project, repo / "src", "*.yaml")
     _hash_files(project, repo / "src", "go*")
     _hash_files(project, repo / "notebooks")
-    return _layer("job-project", project.hexdigest()[:12], _project_rootfs(repo))
+    return project.hexdigest()[:12]
+
+
+def _project_layer(repo: Path) -> Layer:
+    return _layer("job-project", _project_key(repo), _project_rootfs(repo))
+
+
+def _serving_key(repo: Path, base_digest: str) -> str:
+    key = hashlib.sha256(f"{RECIPE}\n{base_digest}\n".encode() + (repo / SERVING_CONSTRAINTS).read_bytes())
+    return key.hexdigest()[:12]
 
 
 def job_layers(repo: Path) -> list[Layer]:
@@ -309,8 +323,35 @@ def job_layers(repo: Path) -> list[Layer]:
 def serving_layers(repo: Path) -> list[Layer]:
     """The job image's base, the serving environment on it, the project on top."""
     base = _layer("job-base", _base_key(repo), _base_rootfs(repo))
-    key = hashlib.sha256(f"{RECIPE}\n{base.digest}\n".encode() + (repo / SERVING_CONSTRAINTS).read_bytes())
-    return [base, _layer("serving-env", key.hexdigest()[:12], _serving_rootfs(repo, base)), _project_layer(repo)]
+    return [base, _layer("serving-env", _serving_key(repo, base.digest), _serving_rootfs(repo, base)),
+            _project_layer(repo)]
+
+
+def _current_folders(repo: Path) -> set[str]:
+    """The cache folders of the layers this checkout's images are made of, built or not (the
+    serving environment's only once the base it sits on is built: its key is that base's digest)."""
+    base = f"job-base-{_base_key(repo)}"
+    current = {f"pause-{_pause_key()}", base, f"job-project-{_project_key(repo)}"}
+    built = cache_dir() / "images" / base / "layer.json"
+    if built.exists():
+        current.add(f"serving-env-{_serving_key(repo, json.loads(built.read_text())['digest'])}")
+    return current
+
+
+def prune(repo: Path, unused_hours: float) -> list[tuple[Path, int]]:
+    """Remove the cached layers that no image of ``repo`` is made of and that nothing used for
+    ``unused_hours`` (another checkout, a pinned sitting, may still use one); return each removed
+    folder with the bytes it held. A layer being built is never removed (it was just touched)."""
+    current, cutoff = _current_folders(repo), time.time() - unused_hours * 3600
+    removed = []
+    for folder in sorted((cache_dir() / "images").glob("*-*")):
+        last_used = max((p.stat().st_mtime for p in (folder, *folder.iterdir())), default=0.0)
+        if folder.name in current or last_used > cutoff:
+            continue
+        size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+        shutil.rmtree(folder)
+        removed.append((folder, size))
+    return removed
 
 
 JOB_CONFIG = {"User": "1000", "WorkingDir": "/home/mlopsbench", "Entrypoint": ["python"],
@@ -384,14 +425,32 @@ def imported_digest(ctr: list[str], name: str) -> str | None:
     return None
 
 
-def ensure_imported(ctr: list[str], name: str, layers: list[Layer], config: dict) -> str:
-    """Import the image into containerd unless it already holds exactly this one; return its digest."""
+# Beside the import itself: the pods' logs and writable layers, and the study's own files.
+ROOM_TO_SPARE = 2 * 2**30
+
+
+def check_room(store: Path, name: str, missing: list[Layer]) -> None:
+    """Refuse an import that would not fit: each missing layer is written three times on this disk
+    (into the archive, into containerd's content store, unpacked as a snapshot). The nodes' kubelets
+    do not evict for disk, so a full disk would fail a run half-way instead."""
+    need = 3 * sum(layer.size for layer in missing) + ROOM_TO_SPARE
+    free = shutil.disk_usage(store if store.exists() else cache_dir()).free
+    if free < need:
+        raise ImageError(f"{store}: importing {name} needs about {need / 1e9:.1f} GB on its disk, which has "
+                         f"{free / 1e9:.1f} GB free; make room (`mlopsbench cluster prune` removes the cached "
+                         f"image layers no current image is made of)")
+
+
+def ensure_imported(ctr: list[str], store: Path, name: str, layers: list[Layer], config: dict) -> str:
+    """Import the image into the containerd whose root is ``store`` unless it already holds exactly
+    this one; return its digest."""
     digest = documents(name, layers, config)[0]
     if imported_digest(ctr, name) == digest:
         log.info("image %s is current (%s)", name, digest[:19])
         return digest
     started = time.monotonic()
     present = set(subprocess.run(ctr + ["content", "ls", "-q"], capture_output=True, text=True).stdout.split())
+    check_room(store, name, [layer for layer in layers if layer.digest not in present])
     with tempfile.TemporaryDirectory(prefix="mlb-oci-", dir=cache_dir()) as tmp:
         archive = Path(tmp, "image.oci.tar")
         oci_archive(name, layers, config, archive, present)

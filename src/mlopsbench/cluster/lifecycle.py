@@ -31,6 +31,7 @@ import requests
 from .. import atomic
 from ..config import default
 from ..errors import InputError
+from ..locks import one_at_a_time
 from . import build, images, nodes, pki, teardown
 from .components import (GO_MODULES, PORTS, Instance, Node, api_ready, ctr, instance_names, instances, port,
                          prometheus_url, registry_address, waves)
@@ -140,7 +141,8 @@ def import_image(name: str, layers: list, config: dict, layout: Layout | None = 
     layout = layout or Layout.default()
     reference = ""
     for place in _places(layout):
-        reference = images.ensure_imported(ctr(layout.of(place)), name, layers, config)
+        node = layout.of(place)
+        reference = images.ensure_imported(ctr(node), node.containerd_root, name, layers, config)
     return reference
 
 
@@ -154,12 +156,24 @@ def _places(layout: Layout) -> tuple[Place, ...]:
     return tuple(Place(NodeSpec(**p["spec"]), p["index"], p["address"], p["pod_cidr"], p["netns"]) for p in saved)
 
 
+def _changing(layout: Layout):
+    """``up`` and ``down`` one at a time on this machine: a second waits for the first, then finds
+    the cluster it left (two at once would remove each other's state under running daemons)."""
+    return one_at_a_time(layout.root.with_name(f".{layout.root.name}.lock"), "starting or stopping the cluster")
+
+
 def up(repo: Path, scrape_interval_s: float | None = None, layout: Layout | None = None,
        kubelet_variant: str | None = None, specs: tuple[NodeSpec, ...] = ONE_NODE) -> Cluster:
     """Start the cluster of the nodes ``specs``, or check the running one and bring its images up
     to date. ``scrape_interval_s``: Prometheus's, for kube-state-metrics; ``kubelet_variant``:
     stock, or a measurement variant of ``build.KUBELET_VARIANTS`` (both by default the configuration's)."""
     layout = layout or Layout.default()
+    with _changing(layout):
+        return _up(repo, scrape_interval_s, layout, kubelet_variant, specs)
+
+
+def _up(repo: Path, scrape_interval_s: float | None, layout: Layout, kubelet_variant: str | None,
+        specs: tuple[NodeSpec, ...]) -> Cluster:
     scrape_interval_s = scrape_interval_s or default("kubernetes.scrape_interval_s")
     kubelet_variant = kubelet_variant or default("kubernetes.kubelet_variant")
     nodes.check(specs)
@@ -179,7 +193,7 @@ def up(repo: Path, scrape_interval_s: float | None = None, layout: Layout | None
     left = _places(layout)
     if any(running(layout.pids / name) for name in instance_names(left)) or layout.run.exists():
         log.warning("a cluster that did not stop cleanly is left over: removing it first")
-        down(layout)
+        _down(layout)
     check_ports_free(PORTS)
     started = time.monotonic()
     # The variant's kubelet, built last, stands in for the stock one (the same module for stock).
@@ -215,7 +229,7 @@ def up(repo: Path, scrape_interval_s: float | None = None, layout: Layout | None
         offered = [p.record() | {"allocatable": allocatable(api, p.name)} for p in places]
     except BaseException:
         log.error("cluster up failed; removing what was started (logs stay in %s)", layout.logs)
-        down(layout)
+        _down(layout)
         raise
     cluster = Cluster(server=network.server, admin_kubeconfig=str(layout.admin_kubeconfig),
                       runner_kubeconfig=str(layout.runner_kubeconfig), namespace=NAMESPACE, node=places[0].name,
@@ -273,6 +287,11 @@ def problems(layout: Layout | None = None) -> list[str]:
 def down(layout: Layout | None = None) -> None:
     """Stop the cluster, every node of it, and remove every trace of it but its logs."""
     layout = layout or Layout.default()
+    with _changing(layout):
+        _down(layout)
+
+
+def _down(layout: Layout) -> None:
     started = time.monotonic()
     places = _places(layout)
     for instance in reversed(instances(places)):

@@ -305,9 +305,12 @@ def kubelet_config(layout: Layout, place: Place, port: int, healthz_port: int) -
         "resolvConf": "", "registerNode": True, "volumePluginDir": str(layout.var / "kubelet-plugins"),
         # This machine: no CAP_SYS_RESOURCE (no negative oom_score_adj), nofile hard limit 20000.
         "oomScoreAdj": 0, "maxOpenFiles": 20000, "protectKernelDefaults": False,
-        "evictionHard": {"memory.available": "100Mi", "nodefs.available": "5%", "nodefs.inodesFree": "5%",
-                         "imagefs.available": "5%"},
-        "imageGCHighThresholdPercent": 95, "imageGCLowThresholdPercent": 90,
+        # Every node shares this machine's disk with everything else on it: a share of that disk says
+        # nothing about a node, so no eviction or image removal for disk (as kind's nodes have it);
+        # ``images.check_room`` refuses an import that would not fit instead.
+        "evictionHard": {"memory.available": "100Mi", "nodefs.available": "0%", "nodefs.inodesFree": "0%",
+                         "imagefs.available": "0%"},
+        "imageGCHighThresholdPercent": 100,
     }
     reserved = _reserved(place)
     if reserved:   # every node sees the whole machine: what it does not offer is reserved

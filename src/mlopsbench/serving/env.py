@@ -25,7 +25,7 @@ import mlopsbench
 from ..cluster.images import SERVING_CONSTRAINTS, SERVING_REQUIREMENTS
 from ..cluster.node import cache_dir
 from ..errors import InputError
-from ..locks import one_builder
+from ..locks import one_at_a_time
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def python(repo: Path) -> Path:
     interpreter = home / "bin" / "python"
     if (home / ".complete").exists():
         return interpreter
-    with one_builder(home.with_name(f".{home.name}.building")):   # a second caller waits for the first's build
+    with one_at_a_time(home.with_name(f".{home.name}.building")):   # a second caller waits for the first's build
         if (home / ".complete").exists():
             return interpreter
         shutil.rmtree(home, ignore_errors=True)
