@@ -121,9 +121,10 @@ class Context:
             every = group[(group["step"] == "all steps") & (group["value"] == "overhead_nowait_seconds")].iloc[0]
             steps = group[(group["step"] != "all steps") & (group["value"] == "overhead_nowait_seconds")]
             light = steps[~steps["step"].isin(TENSORFLOW_STEPS)]
+            median = "" if every["read"] == "median" else f"; median {tables.num(every['median'])} s"  # not twice
             sentence = (f"A notebook step run as a Kubernetes pod ({cluster}) costs {tables.with_ci(every, unit='s')} more than "
                         f"the same step run as a local process ({local}), paired within blocks by step and without "
-                        f"waiting for cores ({int(every['n'])} pairs; median {tables.num(every['median'])} s)")
+                        f"waiting for cores ({int(every['n'])} pairs{median})")
             if not light.empty:
                 sentence += (f"; {tables.num(light['mean'].min())}-{tables.num(light['mean'].max())} s on each step that "
                              "imports no TensorFlow")
