@@ -141,8 +141,9 @@ class Context:
         said = f"The pod's own parts on the runtime's clock sum to {tables.num(parts)} s (medians, CRI table)"
         if low <= parts <= high:
             return said + ", inside that interval."
-        net = parts - (start or 0.0)
+        net = parts
         if start is not None:
+            net -= start
             said += (f"; less the interpreter's start, which a process pays too ({tables.num(start)} s, median of the "
                      f"local steps), {tables.num(net)} s")
         if low <= net <= high:
