@@ -89,7 +89,8 @@ def _pipeline(bundle: StatsBundle, trends: list[dict], steps: pd.DataFrame, runs
     bundle.pipeline_machine = blocks.machine(runs)
     ok = blocks.calibrated(counted_steps(_with_blocks(steps, runs)), bundle.pipeline_machine)
     keys = ["backend", "series", "dataset_mb", "model", "trainable_params", "step"]
-    measured = [metric for metric in STEP_METRICS if metric in ok and ok[metric].notna().any()]  # none calibrated: no rows of n = 0
+    # A metric no run has (the calibrated one in an uncalibrated study) gets no rows of n = 0.
+    measured = [metric for metric in STEP_METRICS if metric in ok and ok[metric].notna().any()]
     bundle.pipeline_steps_summary = pd.concat([describe(ok, keys, metric) for metric in measured], ignore_index=True)
     overall = run_overhead(steps)
     bundle.pipeline_run_overhead = overall

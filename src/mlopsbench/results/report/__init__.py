@@ -124,9 +124,10 @@ class Context:
             every = group[(group["step"] == "all steps") & (group["value"] == "overhead_nowait_seconds")].iloc[0]
             steps = group[(group["step"] != "all steps") & (group["value"] == "overhead_nowait_seconds")]
             light = steps[~steps["step"].isin(TENSORFLOW_STEPS)]
+            median = "" if every["read"] == "median" else f"; median {tables.num(every['median'])} s"  # not twice
             sentence = (f"A notebook step run as a Kubernetes pod ({cluster}) costs {tables.with_ci(every, unit='s')} more than "
                         f"the same step run as a local process ({local}), paired within blocks by step and without "
-                        f"waiting for cores ({int(every['n'])} pairs; median {tables.num(every['median'])} s)")
+                        f"waiting for cores ({int(every['n'])} pairs{median})")
             if not light.empty:
                 sentence += (f"; {tables.num(light['mean'].min())}-{tables.num(light['mean'].max())} s on each step that "
                              "imports no TensorFlow")
@@ -143,8 +144,9 @@ class Context:
         said = f"The pod's own parts on the runtime's clock sum to {tables.num(parts)} s (medians, CRI table)"
         if low <= parts <= high:
             return said + ", inside that interval."
-        net = parts - (start or 0.0)
+        net = parts
         if start is not None:
+            net -= start
             said += (f"; less the interpreter's start, which a process pays too ({tables.num(start)} s, median of the "
                      f"local steps), {tables.num(net)} s")
         if low <= net <= high:
