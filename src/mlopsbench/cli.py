@@ -381,7 +381,7 @@ def _cluster(args) -> None:
         repo = _checkout(args.repo)
         removed = images.prune(repo, args.unused_hours)
         for folder, size in removed:
-            log.info("removed %s (%.2f GB)", folder, size / 1e9)
+            log.info("removed %s (%.0f MB)", folder, size / 1e6)
         print(f"removed {len(removed)} cached image layers ({sum(size for _, size in removed) / 1e9:.1f} GB); kept "
               f"those the images of {repo} are made of and those used in the last {args.unused_hours:g} h")
     elif args.action == "kubeconfig":
