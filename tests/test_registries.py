@@ -18,6 +18,7 @@ NOT_CONFIG_OWNED = {("download", "retries"), ("pipeline-run", "cores"),
                     ("serving-run", "secure"), ("serving-publish", "secure"),
                     ("dvc-params", "output"), ("sample-data", "lines"), ("sample-data", "seed"),
                     ("cluster", "runner"), ("cluster", "repo"), ("cluster", "hold"), ("cluster", "release"),
+                    ("cluster", "unused_hours"),
                     ("progress", "study"), ("reference", "dir"), ("reference", "template"),
                     ("reference", "design"), ("images", "tag"), ("images", "plain_http"), ("images", "serving")}
 
