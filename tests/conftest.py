@@ -129,7 +129,8 @@ class Clusters:
     """The session's local cluster, in the shape a test asks for: one node (the default, and every
     test's but the ``two_nodes`` ones, which run last), or the thesis's core and edge. A cluster that
     was up before the session is used as it is, never stopped or reshaped; one started here is
-    reshaped when asked and stopped at the end."""
+    reshaped when asked and stopped at the end. Each test gets the cluster as it is then: a test that
+    restarts it changes its Service addresses and certificates."""
 
     def __init__(self, repo):
         from mlopsbench.cluster import lifecycle
@@ -139,15 +140,15 @@ class Clusters:
         self.started = None
 
     def get(self, specs):
+        running = self.lifecycle.status()
         if self.found is not None:
             if self.found.specs != specs:
                 (pytest.fail if os.environ.get("CI") else pytest.skip)(
                     f"a cluster of other nodes ({', '.join(s.argument() for s in self.found.specs)}) was up before "
                     f"the tests: `mlopsbench cluster down` first")
-            return self.found
-        if self.started is not None and self.started.specs != specs:
+            return running or self.lifecycle.up(self.repo, specs=specs)
+        if running is not None and running.specs != specs:
             self.lifecycle.down()
-        running = self.lifecycle.status()   # a test may have taken it down
         self.started = running if running is not None and running.specs == specs else \
             self.lifecycle.up(self.repo, specs=specs)
         return self.started
@@ -165,7 +166,7 @@ def clusters(repo):
         keeper.lifecycle.down()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def local_cluster(clusters):
     """The one-node cluster."""
     from mlopsbench.cluster.nodes import ONE_NODE
@@ -173,7 +174,7 @@ def local_cluster(clusters):
     return clusters.get(ONE_NODE)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def two_nodes(clusters):
     """The thesis's topology: a core node and a small edge node."""
     from mlopsbench.cluster.nodes import CORE_EDGE

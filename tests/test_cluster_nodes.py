@@ -33,10 +33,10 @@ def prober(address: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def core(two_nodes):
+def core(clusters):
     from kubernetes import client, config
 
-    return client.CoreV1Api(config.new_client_from_config(config_file=two_nodes.admin_kubeconfig))
+    return client.CoreV1Api(config.new_client_from_config(config_file=clusters.get(CORE_EDGE).admin_kubeconfig))
 
 
 def pod(name: str, role: str, code: str, image: str, claim: str | None = None) -> dict:

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from mlopsbench.cluster.cri import seconds
+from mlopsbench.cluster.nodes import ONE_NODE
 from mlopsbench.cluster.target import target_from_config
 from mlopsbench.config import load_config
 from mlopsbench.errors import InputError
@@ -34,7 +35,8 @@ OURS = "app.kubernetes.io/part-of=mlopsbench,app.kubernetes.io/component!=object
 
 
 @pytest.fixture(scope="module")
-def section(repo, local_cluster):
+def section(repo, clusters):
+    clusters.get(ONE_NODE)
     return load_config(repo / "config/cluster-local.yaml")["kubernetes"]
 
 
