@@ -147,10 +147,12 @@ class Clusters:
                     f"a cluster of other nodes ({', '.join(s.argument() for s in self.found.specs)}) was up before "
                     f"the tests: `mlopsbench cluster down` first")
             return running or self.lifecycle.up(self.repo, specs=specs)
-        if running is not None and running.specs != specs:
-            self.lifecycle.down()
-        self.started = running if running is not None and running.specs == specs else \
-            self.lifecycle.up(self.repo, specs=specs)
+        if running is not None and running.specs == specs:
+            self.started = running
+        else:
+            if running is not None:   # another shape: reshaped
+                self.lifecycle.down()
+            self.started = self.lifecycle.up(self.repo, specs=specs)
         return self.started
 
 

@@ -133,10 +133,6 @@ def api_ready(layout: Layout, server: str) -> bool:
                         cert=(str(layout.pki / "admin.crt"), str(layout.pki / "admin.key"))).ok
 
 
-def ctr(layout: Layout) -> list[str]:
-    return ["ctr", "--address", str(layout.socket), "-n", "k8s.io"]
-
-
 def _scraped_kube_state_metrics() -> bool:
     """Prometheus's latest scrape of kube-state-metrics succeeded: the third clock runs."""
     body = requests.get(f"{prometheus_url()}/api/v1/query", params={"query": f'up{{job="{KSM_JOB}"}}'},
@@ -217,7 +213,7 @@ def _containerd_files(node: Node) -> Path:
 
 def _import_images(node: Node) -> None:
     for name, (layers, config) in node.images.items():
-        images.ensure_imported(ctr(node.layout), node.layout.containerd_root, name, layers, config)
+        images.ensure_imported(node.layout, name, layers, config)
 
 
 def _apply_objects(node: Node) -> None:
@@ -250,7 +246,7 @@ def _client(name: str, user: str) -> Callable[[Network, Place], tuple[Leaf, ...]
 
 COMPONENTS: tuple[Component, ...] = (
     Component("containerd", lambda n: ["/usr/bin/containerd", "--config", str(n.layout.conf / "containerd.toml")],
-              lambda n: subprocess.run(ctr(n.layout) + ["version"], capture_output=True).returncode == 0,
+              lambda n: subprocess.run(n.layout.ctr + ["version"], capture_output=True).returncode == 0,
               config=_containerd_files, then=_import_images, per_node=True),
     Component("etcd", _etcd, lambda n: '"health":"true"' in requests.get(
                   f"http://127.0.0.1:{port('etcd', 'metrics')}/health", timeout=2).text,

@@ -40,7 +40,7 @@ from pathlib import Path
 from .. import atomic
 from ..errors import InputError
 from ..locks import one_at_a_time
-from .node import cache_dir
+from .node import Layout, cache_dir
 
 JOB_IMAGE = "docker.io/library/mlopsbench:local"
 PAUSE_IMAGE = "registry.k8s.io/pause:mlopsbench"
@@ -441,16 +441,17 @@ def check_room(store: Path, name: str, missing: list[Layer]) -> None:
                          f"image layers no current image is made of)")
 
 
-def ensure_imported(ctr: list[str], store: Path, name: str, layers: list[Layer], config: dict) -> str:
-    """Import the image into the containerd whose root is ``store`` unless it already holds exactly
-    this one; return its digest."""
+def ensure_imported(node: Layout, name: str, layers: list[Layer], config: dict) -> str:
+    """Import the image into the node's containerd unless it already holds exactly this one; return
+    its digest."""
+    ctr = node.ctr
     digest = documents(name, layers, config)[0]
     if imported_digest(ctr, name) == digest:
         log.info("image %s is current (%s)", name, digest[:19])
         return digest
     started = time.monotonic()
     present = set(subprocess.run(ctr + ["content", "ls", "-q"], capture_output=True, text=True).stdout.split())
-    check_room(store, name, [layer for layer in layers if layer.digest not in present])
+    check_room(node.containerd_root, name, [layer for layer in layers if layer.digest not in present])
     with tempfile.TemporaryDirectory(prefix="mlb-oci-", dir=cache_dir()) as tmp:
         archive = Path(tmp, "image.oci.tar")
         oci_archive(name, layers, config, archive, present)

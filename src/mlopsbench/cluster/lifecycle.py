@@ -33,7 +33,7 @@ from ..config import default
 from ..errors import InputError
 from ..locks import one_at_a_time
 from . import build, images, nodes, pki, teardown
-from .components import (GO_MODULES, PORTS, Instance, Node, api_ready, ctr, instance_names, instances, port,
+from .components import (GO_MODULES, PORTS, Instance, Node, api_ready, instance_names, instances, port,
                          prometheus_url, registry_address, waves)
 from .daemons import running, start, stop, wait_until
 from .node import Layout, Network, check_ports_free, choose_network
@@ -141,8 +141,7 @@ def import_image(name: str, layers: list, config: dict, layout: Layout | None = 
     layout = layout or Layout.default()
     reference = ""
     for place in _places(layout):
-        node = layout.of(place)
-        reference = images.ensure_imported(ctr(node), node.containerd_root, name, layers, config)
+        reference = images.ensure_imported(layout.of(place), name, layers, config)
     return reference
 
 

@@ -113,6 +113,11 @@ class Layout:
         return self.run / "containerd" / "containerd.sock"
 
     @property
+    def ctr(self) -> list[str]:
+        """``ctr`` on this node's containerd, in the namespace the kubelet uses."""
+        return ["ctr", "--address", str(self.socket), "-n", "k8s.io"]
+
+    @property
     def admin_kubeconfig(self) -> Path:
         return self.root / "conf" / "admin.kubeconfig"
 
