@@ -1,6 +1,7 @@
 """Integration tests: the compiled pipeline runs for real (TensorFlow included) on tiny data."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -74,6 +75,20 @@ def test_tidy_rows_follow_the_overhead_definition(local_run, tmp_path):
     assert runs.loc[0, "status"] == "succeeded" and runs.loc[0, "wall_seconds"] > steps["cell_seconds"].sum()
     # Every step says which interpreter build ran it: here, the runner's.
     assert set(steps["python"]) == {runs.loc[0, "python"]} == {" ".join(sys.version.split())}
+
+
+def test_runs_of_one_id_in_folders_of_their_own_are_each_counted_once(local_run, tmp_path):
+    """A benchmark's variants run the same backend, configuration and repetition in folders of their
+    own: each run keeps its own steps, named by its folder; the same folder given twice is refused."""
+    variants = [tmp_path / "runs" / name / "local/8x8x8_0.02MB/1" for name in ("stock", "variant")]
+    for folder in variants:
+        shutil.copytree(local_run, folder)
+    steps, runs = tidy_pipeline(variants, tmp_path / "steps.parquet", tmp_path / "runs.parquet")
+    assert sorted(runs["run_id"]) == ["stock/local/8x8x8_0.02MB/1", "variant/local/8x8x8_0.02MB/1"]
+    assert steps.groupby("run_id").size().tolist() == [9, 9]
+    assert len(steps.merge(runs[["run_id"]], on="run_id")) == len(steps) == 18
+    with pytest.raises(TidyError, match="given twice"):
+        tidy_pipeline([*variants, variants[0]], tmp_path / "steps.parquet", tmp_path / "runs.parquet")
 
 
 def test_peak_memory_the_runner_counts_agrees_with_the_steps_own(local_run, tmp_path):

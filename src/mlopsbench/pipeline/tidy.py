@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+from collections import Counter
 from pathlib import Path
 
 from .. import atomic
@@ -156,6 +158,26 @@ def _check_parameters(runs: list[tuple[dict, RunStarted]]) -> None:
                                 "or leave it out")
 
 
+def _unique_ids(step_rows: list[dict], runs: list[dict]) -> None:
+    """A run's id is its backend, configuration and repetition, unique within a study. Where runs of
+    one id come together (a benchmark's variants of one step, kept in folders of their own), every
+    run is named by its directory under the runs' common folder instead, so that no step is joined
+    to another run's row and counted twice."""
+    ids = Counter(run["run_id"] for run in runs)
+    if max(ids.values(), default=1) == 1:
+        return
+    folders = Counter(run["raw_dir"] for run in runs)
+    twice = [folder for folder, n in folders.items() if n > 1]
+    if twice:
+        raise TidyError(f"{twice[0]}: this run directory was given twice; each run is counted once")
+    common = Path(os.path.commonpath(list(folders)))
+    renamed = {folder: Path(folder).relative_to(common).as_posix() for folder in folders}
+    log.info("%d ids (backend/configuration/rep) name more than one run: each run is named by its folder under %s",
+             sum(n > 1 for n in ids.values()), common)
+    for row in [*runs, *step_rows]:
+        row["run_id"] = renamed[row["raw_dir"]]
+
+
 def tidy_pipeline(run_dirs: list[str | Path], steps_out: str | Path, runs_out: str | Path):
     """Write both tables atomically; return them as DataFrames."""
     import pandas as pd
@@ -173,6 +195,7 @@ def tidy_pipeline(run_dirs: list[str | Path], steps_out: str | Path, runs_out: s
             step_rows += rows
             runs.append((run, started))
     _check_parameters(runs)
+    _unique_ids(step_rows, [run for run, _ in runs])
     superseded = sum(run["status"] == "superseded" for run, _ in runs)
     if superseded:
         log.info("%d superseded runs (replaced by a re-run) are listed but not counted", superseded)
