@@ -53,4 +53,11 @@ def ablation(steps: pd.DataFrame, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.
                       "predicted": _predicted(kubelet, case)})
         parts += [{"kubelet": kubelet, "case": case, "part": name, **summarize(group[name])}
                   for name, _, _ in POD_PARTS]
-    return pd.DataFrame(costs), pd.DataFrame(parts)
+    return _stock_first(pd.DataFrame(costs)), _stock_first(pd.DataFrame(parts))
+
+
+def _stock_first(frame: pd.DataFrame) -> pd.DataFrame:
+    """Stock Kubernetes first, then each variant; by case within each (the parts keep their order)."""
+    variant = frame["kubelet"] != STOCK
+    return frame.assign(variant=variant).sort_values(["variant", "kubelet", "case"], kind="stable") \
+        .drop(columns="variant").reset_index(drop=True)
