@@ -22,12 +22,13 @@ cell time (its [JT] line), median and 95 % interval, its ratio to the process of
 (median of the rounds' ratios), and the CPU time stolen by the hypervisor over each run (the
 other cause the reference's runs show). A candidate is the cause where the pod is slower than the
 process and the pod without it is not (at most 1.05 times the process); for the quota, the
-process under it must slow as the pod does. The machine must be quiet: run nothing else.
+process under it must slow as the pod does (``results.dnnfit_causes``, which the reference's report
+reads from the runs kept with ``--keep``). The machine must be quiet: run nothing else.
 
 Needs root (the cluster, the cgroup). A cluster that was up stays up; one that was down is started
 and stopped again.
 
-    python benchmarks/bench_dnnfit.py [--rounds 3] [--size-mb 20] [--epochs 5] [--json PATH]
+    python benchmarks/bench_dnnfit.py [--rounds 3] [--size-mb 20] [--epochs 5] [--keep DIR] [--json PATH]
 
 At 20 MB dnnfit takes about 25 s an epoch here, so the default (5 epochs, 3 rounds, 5 variants)
 takes about 40 minutes.
@@ -39,7 +40,6 @@ import argparse
 import json
 import os
 import random
-import statistics
 import tempfile
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -54,13 +54,13 @@ from mlopsbench.config import load_config
 from mlopsbench.pipeline.backends import kubernetes as kubernetes_backend
 from mlopsbench.pipeline.backends import primary_clocks
 from mlopsbench.pipeline.compiler import compile_notebook
-from mlopsbench.results.stats import summarize
+from mlopsbench.pipeline.tidy import tidy_pipeline
+from mlopsbench.results.dnnfit_causes import CAUSES, SAME, dnnfit_causes, dnnfit_seconds, verdicts
 
 CORES = 2
 UP_TO_DNNFIT = ("imports", "pipeline-parameters", "block:preprocessing", "block:dnncompile", "block:dnnfit")
 VARIANTS = ("process", "process-quota", "pod", "pod-no-limit", "pod-unconfined")
 NAMESPACE = "mlopsbench-bench-dnnfit"
-SAME = (0.95, 1.05)  # a ratio to the process within this is "as fast as the process"; above it, slower
 
 
 def up_to_dnnfit(folder: Path) -> Path:
@@ -134,22 +134,19 @@ def variant_context(variant: str):
     return unconfined() if variant == "pod-unconfined" else nullcontext()
 
 
-def dnnfit_seconds(rows: list[dict]) -> float:
-    """dnnfit's cell time on the clock the statistics read (the runner's for a process, the watch's for a pod)."""
-    return next(r["cell_seconds"] for r in rows if r["step"] == "dnnfit" and r["timestamp_source"] in primary_clocks())
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--size-mb", type=float, default=20.0)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=2020, help="draws each round's order")
+    parser.add_argument("--keep", help="keep the runs' raw exports in this directory")
     json_option(parser)
     args = parser.parse_args()
     results = Results(args)
 
-    root = Path(tempfile.mkdtemp(prefix="mlb-dnnfit-"))
+    scratch = Path(tempfile.mkdtemp(prefix="mlb-dnnfit-"))
+    root = Path(args.keep) if args.keep else scratch
     was_up = lifecycle.status() is not None
     cluster = lifecycle.up(REPO)
     # The package's cluster reached as the admin, in the benchmark's own namespace.
@@ -157,9 +154,9 @@ def main() -> int:
         "local": False, "kubeconfig": cluster.admin_kubeconfig, "context": None, "namespace": NAMESPACE}
     pod = target_from_config(section)
     targets = {"pod": pod, "pod-unconfined": pod, "pod-no-limit": target_from_config(section | {"cpu_limit": False})}
-    plan = compile_notebook(up_to_dnnfit(root))
-    dataset = make_dataset(root / "data", args.size_mb)
-    seconds: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+    plan = compile_notebook(up_to_dnnfit(scratch))
+    dataset = make_dataset(scratch / "data", args.size_mb)
+    run_dirs = []
     order = random.Random(args.seed)
     try:
         with own_namespace():
@@ -170,36 +167,29 @@ def main() -> int:
                     backend = "kubernetes" if variant.startswith("pod") else "local"
                     with variant_context(variant):
                         rows, run = run_once(plan, backend, root / variant, dataset, args.size_mb, 8, args.epochs,
-                                             round_, CORES, cluster=targets.get(variant))
-                    seconds[variant].append(dnnfit_seconds(rows))
-                    print(f"round {round_}: {variant:<15} dnnfit {seconds[variant][-1]:.1f} s, "
+                                             round_, CORES, cluster=targets.get(variant), study=f"{CAUSES}{variant}")
+                    run_dirs.append(run["raw_dir"])
+                    fit = next(r["cell_seconds"] for r in rows
+                               if r["step"] == "dnnfit" and r["timestamp_source"] in primary_clocks())
+                    print(f"round {round_}: {variant:<15} dnnfit {fit:.1f} s, "
                           f"CPU stolen over the run {run.get('cpu_steal_pct') or 0:.1f} %", flush=True)
     finally:
         if not was_up:
             lifecycle.down()
 
+    steps, runs = tidy_pipeline(run_dirs, scratch / "steps.parquet", scratch / "runs.parquet")
+    table, seconds = dnnfit_causes(steps, runs), dnnfit_seconds(steps, runs)
     print(f"\ndnnfit's cell at {args.size_mb:g} MB, {args.epochs} epochs, {args.rounds} rounds:")
-    ratio = {}
-    for variant in VARIANTS:
-        s = summarize(seconds[variant])
-        ratio[variant] = statistics.median(v / p for v, p in zip(seconds[variant], seconds["process"]))
-        results.measured(f"dnnfit {variant}", seconds[variant])
-        print(f"  {variant:<15} median {s['median']:.1f} s [{s['median_low']:.1f}, {s['median_high']:.1f}]; "
-              f"/ process {ratio[variant]:.3f}")
-    slowed = {variant: ratio[variant] > SAME[1] for variant in VARIANTS if variant != "process"}
-    for variant, slower in slowed.items():
-        results.ratio(f"dnnfit {variant} / process, median of rounds", ratio[variant],
-                      f"<= {SAME[1]} = not slower than the process", not slower)
-    if not slowed["pod"]:
-        print("the pod trains no slower than the process here: nothing to explain on this machine today")
-    else:
-        quota = not slowed["pod-no-limit"] and slowed["process-quota"]
-        print(f"the CPU limit's quota: {'the cause' if quota else 'not the cause alone'} (without it the pod is "
-              f"{'no slower than' if not slowed['pod-no-limit'] else 'still slower than'} the process; under it the "
-              f"process is {'slowed' if slowed['process-quota'] else 'not slowed'})")
-        print(f"the seccomp profile: {'the cause' if not slowed['pod-unconfined'] else 'not the cause alone'} "
-              f"(without it the pod is {'no slower than' if not slowed['pod-unconfined'] else 'still slower than'} "
-              f"the process)")
+    for row in table.itertuples():
+        results.measured(f"dnnfit {row.variant}", list(seconds[seconds["variant"] == row.variant]["cell_seconds"]))
+        print(f"  {row.variant:<15} median {row.median:.1f} s [{row.low:.1f}, {row.high:.1f}]; / process (same round) "
+              f"{row.ratio_median:.3f} [{row.ratio_low:.3f}, {row.ratio_high:.3f}]; most CPU stolen "
+              f"{row.steal_max_pct:.1f} %")
+        if row.variant != "process":
+            results.ratio(f"dnnfit {row.variant} / process, median of rounds", row.ratio_median,
+                          f"<= {SAME} = not slower than the process", not row.slower)
+    for verdict in verdicts(table):
+        print(verdict)
     results.write()
     return 0
 

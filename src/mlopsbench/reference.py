@@ -31,6 +31,9 @@ INPUTS = "inputs"
 # Where a reference keeps the kubelet ablation's runs (benchmarks/bench_cluster.py --ablation), and their tables.
 ABLATION_RAW = "results/raw/ablation"
 ABLATION_STEPS, ABLATION_RUNS = "results/tidy/ablation_steps.parquet", "results/tidy/ablation_runs.parquet"
+# ...and the runs that take the pod's candidate causes of a slower dnnfit away (benchmarks/bench_dnnfit.py --keep).
+CAUSES_RAW = "results/raw/dnnfit_causes"
+CAUSES_STEPS, CAUSES_RUNS = "results/tidy/dnnfit_causes_steps.parquet", "results/tidy/dnnfit_causes_runs.parquet"
 # Where a reference keeps its uploads and serving measured again on the thesis's core and edge nodes,
 # with the latency in the kernel's path: a design of its own (its config.yaml) and its raw exports.
 TOPOLOGY = "topology"
@@ -99,15 +102,19 @@ def rebuild(folder: Path, template: Path) -> Path:
     """Tidy tables, statistics, figures and the PDF of ``folder``, from its raw exports alone; where
     it keeps a ``topology`` part, that part's tables and statistics too, set beside its own."""
     from .results.ablation import ablation as ablate
+    from .results.dnnfit_causes import dnnfit_causes
     from .results.emulation import compare
     from .results.figures import make_figures
     from .results.report import write_report
 
     config = load_config(folder / "config.yaml")
     bundle = _analysed(folder, config)
-    ablation = _ablation(folder)
+    ablation = _kept_runs(folder, ABLATION_RAW, ABLATION_STEPS, ABLATION_RUNS)
     if ablation is not None:
         bundle.pipeline_ablation, bundle.pipeline_ablation_parts = ablate(*ablation)
+    causes = _kept_runs(folder, CAUSES_RAW, CAUSES_STEPS, CAUSES_RUNS)
+    if causes is not None:
+        bundle.pipeline_dnnfit_causes = dnnfit_causes(*causes)
     if _uploads_measured(folder / TOPOLOGY):
         second = _analysed(folder / TOPOLOGY, load_config(folder / TOPOLOGY / "config.yaml"), pipeline=False)
         second.write(folder / TOPOLOGY / paths.STATS_DIR)
@@ -169,15 +176,15 @@ def _uploads_measured(part: Path) -> bool:
     return len(done) == len(cells)
 
 
-def _ablation(folder: Path):
-    """The kubelet ablation's runs the folder keeps (``bench_cluster.py --ablation --keep``), tidied
-    beside the study's tables; None where it keeps none."""
+def _kept_runs(folder: Path, raw: str, steps: str, runs: str):
+    """A benchmark's runs the folder keeps under ``raw`` (its ``--keep``), tidied beside the
+    study's tables; None where it keeps none."""
     from .pipeline.tidy import tidy_pipeline
 
-    runs = sorted(d.parent for d in (folder / ABLATION_RAW).glob(f"**/{FINISHED}"))
-    if not runs:
+    found = sorted(d.parent for d in (folder / raw).glob(f"**/{FINISHED}"))
+    if not found:
         return None
-    return tidy_pipeline(runs, folder / ABLATION_STEPS, folder / ABLATION_RUNS)
+    return tidy_pipeline(found, folder / steps, folder / runs)
 
 
 def _finished(folder: Path, design: list[str], what: str) -> list[str]:

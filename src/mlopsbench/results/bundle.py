@@ -90,6 +90,7 @@ class StatsBundle:
     pipeline_dnnfit_effects: pd.DataFrame = field(default_factory=_table)     # dnnfit per backend, stolen CPU held
     pipeline_ablation: pd.DataFrame = field(default_factory=_table)           # a pod's cost per kubelet and case
     pipeline_ablation_parts: pd.DataFrame = field(default_factory=_table)     # ...its parts
+    pipeline_dnnfit_causes: pd.DataFrame = field(default_factory=_table)      # dnnfit, a pod's candidate causes taken away
     upload_summary: pd.DataFrame = field(default_factory=_table)
     upload_equivalence: pd.DataFrame = field(default_factory=_table)          # claim C9's tests
     upload_cells: pd.DataFrame = field(default_factory=_table)                # finished or skipped, and why

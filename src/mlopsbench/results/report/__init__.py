@@ -18,6 +18,7 @@ from types import SimpleNamespace
 import yaml
 
 from ..bundle import StatsBundle
+from ..dnnfit_causes import BASELINE, ratio_summary, verdicts
 from ..figure_registry import FIGURES
 from ...pipeline.backends import BACKENDS
 from ..analysis import TRIVIAL_STEPS, cri_sum
@@ -85,6 +86,7 @@ class Context:
                      "pod_cost": tables.pod_cost(self.stats), "pod_seconds": tables.pod_seconds(self.stats),
                      "clocks": tables.clocks(self.stats),
                      "clock_lags": tables.clock_lags(self.stats), "ablation": tables.ablation(self.stats),
+                     "dnnfit_causes": tables.dnnfit_causes(self.stats),
                      "memory": tables.memory(self.stats)}
         if "upload" not in self.missing:
             made |= {"uploads": tables.uploads(self.stats, self.ref["upload_s"]),
@@ -214,7 +216,19 @@ class Context:
                             f"20 MB on, as measured: {tables.interval(r['ratio'], r['low'], r['high'])}; with the CPU "
                             f"the host stole held equal: {tables.interval(held['ratio'], held['low'], held['high'])}.")
         return said + [f"Each point of CPU stolen over a run multiplied its dnnfit time by "
-                       f"{tables.interval(steal['ratio'], steal['low'], steal['high'])}."]
+                       f"{tables.interval(steal['ratio'], steal['low'], steal['high'])}."] + self._causes_answer()
+
+    def _causes_answer(self) -> list[str]:
+        """The pod's slower dnnfit taken apart: each candidate cause taken away, and what that shows."""
+        causes = self.stats.pipeline_dnnfit_causes
+        if causes.empty:
+            return []
+        by = causes.set_index("variant")
+        ratios = "; ".join(f"{variant} {tables.with_ci(ratio_summary(r), 3)}" for variant, r in by.iterrows()
+                           if variant != BASELINE)
+        return [f"The pod's dnnfit taken apart on this machine ({int(by['n'].max())} rounds at "
+                f"{by['dataset_mb'].max():g} MB, {int(by['epochs'].max())} epochs; each over the process of the same "
+                f"round): {ratios}. So {'; '.join(verdicts(causes))}."]
 
     def _serving_answer(self) -> list[str]:
         """Beyond the thesis: the fastest and slowest time to serve per update method."""
@@ -481,6 +495,7 @@ class Context:
             variants=[build for build in self.summary.kubelet_builds if build != "stock"],
             ablation=not self.stats.pipeline_ablation.empty, measured_twice=not self.stats.emulation_cells.empty,
             dnnfit_effects=not self.stats.pipeline_dnnfit_effects.empty,
+            dnnfit_causes=not self.stats.pipeline_dnnfit_causes.empty,
             runner_cores=_count(self.summary.cores) if self.summary.cores else "unrecorded",
             kubernetes=self._kubernetes(),
             fig=SimpleNamespace(**{key: figure.name for key, figure in FIGURES.items()}))

@@ -16,6 +16,7 @@ from ...paths import architecture_name
 from ...store.kernel_delay import QUEUE_FLOOR_MB_S
 from ..analysis import split_backends
 from ..bundle import StatsBundle
+from ..dnnfit_causes import SAME, ratio_summary
 from ..stats import in_series
 
 TABLE2_JOBS = ("dnnfit", "plot", "dnneval", "dnnpredict")
@@ -401,6 +402,22 @@ def ablation(stats) -> Table:
                  "an exit is seen 0-1 s late and the pod worker waits for the next relist (about 1.5 s); the volume "
                  "manager checks a pod's volumes at once and then every 300 ms (about 0.3 s). relist-100ms: a kubelet "
                  "built with the relist every 100 ms (cluster/patches). The study's own numbers are stock's.")
+
+
+def dnnfit_causes(stats) -> Table:
+    """dnnfit's cell as a process and as a pod, each of the pod's candidate causes taken away."""
+    frame = stats.pipeline_dnnfit_causes
+    rows = [[r["variant"], str(int(r["n"])), with_ci(r, 1, "s"), with_ci(ratio_summary(r), 3), pct(r["steal_max_pct"], 2)]
+            for _, r in frame.iterrows()]
+    return Table("dnnfit's cell as a pod, its candidate causes taken away (benchmarks/bench_dnnfit.py)",
+                 ["variant", "rounds", "dnnfit's cell", "/ process of the same round", "most CPU stolen"], rows,
+                 "The notebook's cells up to dnnfit at the notebook's settings, in rounds, each variant once per round "
+                 "in a shuffled order: process, a local process (each round's baseline); process-quota, the same "
+                 "under the CFS quota a pod's CPU limit sets; pod, as the kubernetes backend makes it (CPU request and "
+                 "limit, the RuntimeDefault seccomp profile); pod-no-limit, without the CPU limit; pod-unconfined, "
+                 "without the seccomp profile. A candidate is the cause where the pod is slower than the process "
+                 f"(more than {SAME:g} times) and the pod without it is not; for the quota, the process under it "
+                 "must slow too.")
 
 
 def clocks(stats) -> Table:

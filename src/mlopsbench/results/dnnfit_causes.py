@@ -1,0 +1,77 @@
+"""Why dnnfit trains slower as a pod than as a process, each candidate cause taken away.
+
+The runs of ``benchmarks/bench_dnnfit.py --keep`` (a reference keeps them in
+``results/raw/dnnfit_causes/``): the pipeline up to dnnfit, in rounds, each variant once per round
+in a shuffled order: a local process (each round's baseline), a process under the pod's CFS quota,
+the pod as the kubernetes backend makes it, the pod without its CPU limit, and the pod without its
+seccomp profile. Per variant: dnnfit's cell time and its ratio to the process of the same round.
+A candidate is the cause where the pod is slower than the process and the pod without it is not.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..pipeline.backends import primary_clocks
+from .stats import summarize
+
+CAUSES = "dnnfit causes: "        # how the benchmark's runs name their study: "dnnfit causes: <variant>"
+BASELINE, POD = "process", "pod"
+# Each candidate: the variant that takes it away from the pod, and (where there is one) the
+# variant that puts it on the process.
+CANDIDATES = {"the CPU limit's CFS quota": ("pod-no-limit", "process-quota"),
+              "the seccomp profile": ("pod-unconfined", None)}
+SAME = 1.05   # a ratio to the process above this is slower; at or below it, as fast
+RATIO_KEYS = ("n", "mean", "median", "low", "high", "read")   # of the ratio's summary, kept as ratio_<key>
+
+
+def dnnfit_seconds(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: its variant, its round, its dataset and epochs, dnnfit's cell time (on the
+    backend's own clock) and the CPU the host stole over the run."""
+    fits = steps[(steps["step"] == "dnnfit") & steps["timestamp_source"].isin(primary_clocks())]
+    frame = fits[["run_id", "cell_seconds"]].merge(
+        runs[["run_id", "study", "rep", "dataset_mb", "epochs", "cpu_steal_pct"]], on="run_id")
+    frame = frame[frame["study"].str.startswith(CAUSES)]
+    return frame.assign(variant=frame["study"].str.removeprefix(CAUSES)).rename(columns={"rep": "round"})
+
+
+def ratio_summary(row) -> dict:
+    """A row's ratio to the process, as ``stats.summarize`` names its keys."""
+    return {key: row[f"ratio_{key}"] for key in RATIO_KEYS}
+
+
+def dnnfit_causes(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Per variant: dnnfit's cell time, its ratio to the process of the same round (rounds without
+    a finished process are left out of the ratio), the most CPU stolen over a run, and whether it
+    is slower than the process."""
+    frame = dnnfit_seconds(steps, runs)
+    baseline = frame[frame["variant"] == BASELINE].set_index("round")["cell_seconds"]
+    rows = []
+    for variant, group in frame.groupby("variant", sort=False):
+        ratios = group["cell_seconds"].to_numpy() / group["round"].map(baseline).to_numpy()
+        ratio = summarize(ratios)
+        rows.append({"variant": variant, "dataset_mb": group["dataset_mb"].max(), "epochs": group["epochs"].max(),
+                     **summarize(group["cell_seconds"]),
+                     **{f"ratio_{key}": ratio[key] for key in RATIO_KEYS},
+                     "steal_max_pct": group["cpu_steal_pct"].max(), "slower": ratio["median"] > SAME})
+    order = {variant: i for i, variant in enumerate([BASELINE, POD, *(v for pair in CANDIDATES.values() for v in pair)])}
+    return pd.DataFrame(rows).sort_values("variant", key=lambda v: v.map(order)).reset_index(drop=True)
+
+
+def verdicts(table: pd.DataFrame) -> list[str]:
+    """What the runs say of each candidate: the cause, not the cause alone, or why it cannot be told."""
+    slower = table.set_index("variant")["slower"]
+    if POD not in slower or not slower[POD]:
+        return [f"the pod is not more than {SAME:g} times slower than the process here: nothing to explain"]
+    found = []
+    for candidate, (without, on_process) in CANDIDATES.items():
+        if without not in slower:
+            found.append(f"{candidate} was not taken away")
+        elif slower[without]:
+            found.append(f"{candidate} is not the cause alone (the pod without it is still slower)")
+        elif on_process is not None and on_process in slower and not slower[on_process]:
+            found.append(f"{candidate} is not shown to be the cause (the pod without it is as fast as the process, "
+                         f"but the process under it is not slowed)")
+        else:
+            found.append(f"{candidate} is the cause (the pod without it is as fast as the process)")
+    return found

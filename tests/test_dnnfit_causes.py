@@ -1,0 +1,66 @@
+"""Unit test: the pod's slower dnnfit taken apart (``results.dnnfit_causes``), which
+benchmarks/bench_dnnfit.py prints and a reference's report shows, on runs whose cell times are
+known: ratios are taken to the process of the same round, and a candidate is named the cause only
+where the pod is slower and the pod without it is not."""
+
+import pandas as pd
+import pytest
+
+from mlopsbench.pipeline.backends import BACKENDS
+from mlopsbench.results.bundle import StatsBundle, Summary
+from mlopsbench.results.dnnfit_causes import CAUSES, dnnfit_causes, verdicts
+from mlopsbench.results.report import tables
+
+ROUNDS = 5
+
+
+def tables_of(factors: dict[str, float], speeds=(30.0, 36.0, 27.0, 33.0, 31.0)):
+    """Each variant's runs: dnnfit takes the round's speed times its factor (the rounds differ, as a
+    drifting machine's do; the ratios within a round do not), with a second clock that must be ignored."""
+    steps, runs = [], []
+    for variant, factor in factors.items():
+        backend = "kubernetes" if variant.startswith("pod") else "local"
+        for round_, speed in enumerate(speeds[:ROUNDS], 1):
+            run_id = f"{variant}/{round_}"
+            runs.append({"run_id": run_id, "study": f"{CAUSES}{variant}", "rep": round_, "dataset_mb": 10.0,
+                         "epochs": 5, "cpu_steal_pct": 0.01 * round_})
+            steps += [{"run_id": run_id, "step": "dnnfit", "timestamp_source": BACKENDS[backend].clock,
+                       "cell_seconds": speed * factor},
+                      {"run_id": run_id, "step": "dnnfit", "timestamp_source": "some other clock", "cell_seconds": 1e6},
+                      {"run_id": run_id, "step": "dnncompile", "timestamp_source": BACKENDS[backend].clock,
+                       "cell_seconds": 0.1}]
+    runs.append({"run_id": "elsewhere", "study": "another study", "rep": 1, "dataset_mb": 10.0, "epochs": 5,
+                 "cpu_steal_pct": 0.0})
+    return pd.DataFrame(steps), pd.DataFrame(runs)
+
+
+def test_ratios_are_to_the_process_of_the_same_round():
+    table = dnnfit_causes(*tables_of({"process": 1.0, "pod": 1.2, "pod-unconfined": 1.0}))
+    by = table.set_index("variant")
+    assert list(by.index) == ["process", "pod", "pod-unconfined"]
+    assert by.loc["pod", "ratio_median"] == pytest.approx(1.2) and by.loc["pod", "ratio_n"] == ROUNDS
+    assert by.loc["pod", "median"] == pytest.approx(31.0 * 1.2)   # the cell's own time on the backend's clock
+    assert by.loc["pod", "steal_max_pct"] == pytest.approx(0.05) and by.loc["pod", "slower"]
+    assert not by.loc["pod-unconfined", "slower"] and by.loc["process", "ratio_median"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("factors, said", [
+    ({"process": 1.0, "pod": 1.2, "pod-no-limit": 1.2, "process-quota": 1.0, "pod-unconfined": 1.0},
+     ["the CPU limit's CFS quota is not the cause alone", "the seccomp profile is the cause"]),
+    ({"process": 1.0, "pod": 1.2, "pod-no-limit": 1.0, "process-quota": 1.2, "pod-unconfined": 1.2},
+     ["the CPU limit's CFS quota is the cause", "the seccomp profile is not the cause alone"]),
+    ({"process": 1.0, "pod": 1.2, "pod-no-limit": 1.0, "process-quota": 1.0},
+     ["the CPU limit's CFS quota is not shown to be the cause", "the seccomp profile was not taken away"]),
+    ({"process": 1.0, "pod": 1.03, "pod-no-limit": 1.0, "pod-unconfined": 1.0}, ["the pod is not more than 1.05 times"]),
+])
+def test_a_candidate_is_the_cause_only_where_taking_it_away_makes_the_pod_as_fast(factors, said):
+    found = verdicts(dnnfit_causes(*tables_of(factors)))
+    assert len(found) == len(said) and all(v.startswith(s) for v, s in zip(found, said))
+
+
+def test_the_reports_table_shows_every_variant_with_its_rounds():
+    bundle = StatsBundle(Summary(equivalence_margin=0.1, little_change_points=5.0))
+    bundle.pipeline_dnnfit_causes = dnnfit_causes(*tables_of({"process": 1.0, "pod": 1.2, "pod-no-limit": 1.3}))
+    table = tables.dnnfit_causes(bundle)
+    assert [row[0] for row in table.rows] == ["process", "pod", "pod-no-limit"]
+    assert all(row[1] == str(ROUNDS) for row in table.rows) and "1.200" in table.rows[1][3]
