@@ -127,27 +127,33 @@ def cluster_unavailable() -> str | None:
 
 class Clusters:
     """The session's local cluster, in the shape a test asks for: one node (the default, and every
-    test's but the ``two_nodes`` ones, which run last), or the thesis's core and edge. A cluster that
-    was up before the session is used as it is, never stopped or reshaped; one started here is
-    reshaped when asked and stopped at the end. Each test gets the cluster as it is then: a test that
-    restarts it changes its Service addresses and certificates."""
+    test's but the ``two_nodes`` ones, which run last), or the thesis's core and edge, always on the
+    configured (stock) kubelet. A cluster that was up before the session is used as it is, never
+    stopped or reshaped; one started here is reshaped when asked and stopped at the end. Each test
+    gets the cluster as it is then: a test that restarts it changes its Service addresses and
+    certificates."""
 
     def __init__(self, repo):
         from mlopsbench.cluster import lifecycle
+        from mlopsbench.config import default
 
         self.repo, self.lifecycle = repo, lifecycle
+        self.kubelet = default("kubernetes.kubelet_variant")
         self.found = lifecycle.status()
         self.started = None
+
+    def shape(self, cluster) -> str:
+        return f"kubelet {cluster.kubelet_variant}; nodes {', '.join(s.argument() for s in cluster.specs)}"
 
     def get(self, specs):
         running = self.lifecycle.status()
         if self.found is not None:
-            if self.found.specs != specs:
+            if (self.found.kubelet_variant, self.found.specs) != (self.kubelet, specs):
                 (pytest.fail if os.environ.get("CI") else pytest.skip)(
-                    f"a cluster of other nodes ({', '.join(s.argument() for s in self.found.specs)}) was up before "
-                    f"the tests: `mlopsbench cluster down` first")
+                    f"another cluster ({self.shape(self.found)}) was up before the tests: `mlopsbench cluster down` "
+                    f"first")
             return running or self.lifecycle.up(self.repo, specs=specs)
-        if running is not None and running.specs == specs:
+        if running is not None and (running.kubelet_variant, running.specs) == (self.kubelet, specs):
             self.started = running
         else:
             if running is not None:   # another shape: reshaped

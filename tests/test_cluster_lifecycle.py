@@ -1,8 +1,10 @@
 """Integration tests of `mlopsbench cluster`: status, kubeconfig, and a down that leaves nothing
 (no process, mount, veth, bridge, iptables chain or cgroup) before the cluster comes back up, and an
 up that refuses to start beside a process holding one of its ports, restores every kernel setting
-it changed at down, and finds the project from any directory."""
+it changed at down, finds the project from any directory, and runs a step on a measurement
+variant of the kubelet that says what it is."""
 
+import json
 import socket
 import subprocess
 import sys
@@ -10,8 +12,16 @@ import sys
 import pytest
 
 from mlopsbench.cluster import lifecycle
+from mlopsbench.cluster.build import KUBELET_VARIANTS, KUBERNETES_VERSION
 from mlopsbench.cluster.components import port
 from mlopsbench.cluster.node import NodeError
+from mlopsbench.cluster.target import target_from_config
+from mlopsbench.config import load_config
+from mlopsbench.pipeline.backends import backend
+from mlopsbench.pipeline.compiler import compile_notebook
+from mlopsbench.pipeline.run import RunSpec
+from mlopsbench.pipeline.tidy import read_run
+from mlopsbench.records import RunIdentity
 
 pytestmark = pytest.mark.integration
 
@@ -67,3 +77,37 @@ def test_up_from_another_directory_finds_the_project(local_cluster, tmp_path, cl
     result = subprocess.run([sys.executable, "-m", "mlopsbench.cli", "cluster", "up"], capture_output=True, text=True,
                             env=cli_env, cwd=tmp_path)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
+
+
+TRIVIAL_STEP = {"cells": [{"cell_type": "code", "metadata": {"tags": ["block:trivial"]}, "outputs": [],
+                           "execution_count": None, "source": ["print('[JT] trivial time(s) 0.0')\n",
+                                                               "print('[JT] end cell')\n"]}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+@pytest.mark.parametrize("variant", [v for v in KUBELET_VARIANTS if v != "stock"])
+def test_a_kubelet_variant_runs_a_step_says_so_and_down_leaves_nothing(repo, local_cluster, variant, tmp_path):
+    from kubernetes import client, config
+
+    notebook = tmp_path / "trivial.ipynb"
+    notebook.write_text(json.dumps(TRIVIAL_STEP))
+    lifecycle.down()
+    try:
+        cluster = lifecycle.up(repo, kubelet_variant=variant)
+        assert cluster.kubelet_variant == variant
+        with pytest.raises(lifecycle.ClusterError, match=f"kubelet {variant}.*not the one asked for .kubelet stock"):
+            lifecycle.up(repo)   # a variant is never taken for stock
+        admin = config.new_client_from_config(config_file=cluster.admin_kubeconfig)
+        nodes = client.CoreV1Api(admin).list_node().items
+        assert {n.status.node_info.kubelet_version for n in nodes} == {f"{KUBERNETES_VERSION}+{variant}"}
+        identity = RunIdentity(study="test", backend="kubernetes", configuration="trivial", rep=1, series="dataset",
+                               dataset_mb=0.0, width=8, hidden_layers=3)
+        target = target_from_config(load_config(repo / "config/cluster-local.yaml")["kubernetes"])
+        run_dir = tmp_path / "run"
+        assert backend("kubernetes").run(compile_notebook(notebook), RunSpec(identity, run_dir, {}, cluster=target)) \
+            == "succeeded"
+        assert read_run(run_dir)[1]["kubelet_build"] == variant   # every run records the kubelet it ran on
+    finally:
+        lifecycle.down()
+        assert lifecycle.leftovers() == []
+        lifecycle.up(repo)
