@@ -18,8 +18,9 @@ runs in rounds, each variant once per round in a shuffled order:
 
 The pods run in a namespace of the benchmark's own (privileged: the package's namespace enforces
 the restricted level, which forbids an unconfined pod), removed at the end. Per variant: dnnfit's
-cell time (its [JT] line), median and 95 % interval, its ratio to the process of the same round
-(median of the rounds' ratios), and the CPU time stolen by the hypervisor over each run (the
+cell time (its [JT] line) and its ratio to the process of the same round, each with its 95 %
+interval (of the mean, or of the median where the values are not normal), and the CPU time stolen
+by the hypervisor over each run (the
 other cause the reference's runs show). A candidate is the cause where the pod is slower than the
 process and the pod without it is not (at most 1.05 times the process); for the quota, the
 process under it must slow as the pod does (``results.dnnfit_causes``, which the reference's report
@@ -55,7 +56,8 @@ from mlopsbench.pipeline.backends import kubernetes as kubernetes_backend
 from mlopsbench.pipeline.backends import primary_clocks
 from mlopsbench.pipeline.compiler import compile_notebook
 from mlopsbench.pipeline.tidy import tidy_pipeline
-from mlopsbench.results.dnnfit_causes import CAUSES, SAME, dnnfit_causes, dnnfit_seconds, verdicts
+from mlopsbench.results.dnnfit_causes import CAUSES, SAME, dnnfit_causes, dnnfit_seconds, ratio_summary, verdicts
+from mlopsbench.results.report.tables import with_ci
 
 CORES = 2
 UP_TO_DNNFIT = ("imports", "pipeline-parameters", "block:preprocessing", "block:dnncompile", "block:dnnfit")
@@ -182,11 +184,10 @@ def main() -> int:
     print(f"\ndnnfit's cell at {args.size_mb:g} MB, {args.epochs} epochs, {args.rounds} rounds:")
     for row in table.itertuples():
         results.measured(f"dnnfit {row.variant}", list(seconds[seconds["variant"] == row.variant]["cell_seconds"]))
-        print(f"  {row.variant:<15} median {row.median:.1f} s [{row.low:.1f}, {row.high:.1f}]; / process (same round) "
-              f"{row.ratio_median:.3f} [{row.ratio_low:.3f}, {row.ratio_high:.3f}]; most CPU stolen "
-              f"{row.steal_max_pct:.1f} %")
+        print(f"  {row.variant:<15} {with_ci(row._asdict(), 1, 's')}; / process (same round) "
+              f"{with_ci(ratio_summary(row._asdict()), 3)}; most CPU stolen {row.steal_max_pct:.1f} %")
         if row.variant != "process":
-            results.ratio(f"dnnfit {row.variant} / process, median of rounds", row.ratio_median,
+            results.ratio(f"dnnfit {row.variant} / process of the same round", row.ratio,
                           f"<= {SAME} = not slower than the process", not row.slower)
     for verdict in verdicts(table):
         print(verdict)

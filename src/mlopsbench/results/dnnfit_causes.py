@@ -50,19 +50,22 @@ def dnnfit_causes(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     for variant, group in frame.groupby("variant", sort=False):
         ratios = group["cell_seconds"].to_numpy() / group["round"].map(baseline).to_numpy()
         ratio = summarize(ratios)
+        center = ratio["median"] if ratio["read"] == "median" else ratio["mean"]   # the one the interval is of
         rows.append({"variant": variant, "dataset_mb": group["dataset_mb"].max(), "epochs": group["epochs"].max(),
                      **summarize(group["cell_seconds"]),
                      **{f"ratio_{key}": ratio[key] for key in RATIO_KEYS},
-                     "steal_max_pct": group["cpu_steal_pct"].max(), "slower": ratio["median"] > SAME})
+                     "steal_max_pct": group["cpu_steal_pct"].max(), "ratio": center, "slower": center > SAME})
     order = {variant: i for i, variant in enumerate([BASELINE, POD, *(v for pair in CANDIDATES.values() for v in pair)])}
     return pd.DataFrame(rows).sort_values("variant", key=lambda v: v.map(order)).reset_index(drop=True)
 
 
 def verdicts(table: pd.DataFrame) -> list[str]:
     """What the runs say of each candidate: the cause, not the cause alone, or why it cannot be told."""
-    slower = table.set_index("variant")["slower"]
+    by = table.set_index("variant")
+    slower = by["slower"]
     if POD not in slower or not slower[POD]:
-        return [f"the pod is not more than {SAME:g} times slower than the process here: nothing to explain"]
+        said = "" if POD not in by.index else f" ({by.loc[POD, 'ratio']:.3f}, its interval up to {by.loc[POD, 'ratio_high']:.3f})"
+        return [f"the pod is no more than {SAME:g} times as slow as the process here{said}: no cause can be told apart"]
     found = []
     for candidate, (without, on_process) in CANDIDATES.items():
         if without not in slower:
