@@ -23,14 +23,14 @@ def tables_of(factors: dict[str, float], speeds=(30.0, 36.0, 27.0, 33.0, 31.0)):
         for round_, speed in enumerate(speeds[:ROUNDS], 1):
             run_id = f"{variant}/{round_}"
             runs.append({"run_id": run_id, "study": f"{CAUSES}{variant}", "rep": round_, "dataset_mb": 10.0,
-                         "epochs": 5, "cpu_steal_pct": 0.01 * round_})
+                         "epochs": 5, "cpu_steal_pct": 0.01 * round_, "status": "succeeded"})
             steps += [{"run_id": run_id, "step": "dnnfit", "timestamp_source": BACKENDS[backend].clock,
                        "cell_seconds": speed * factor},
                       {"run_id": run_id, "step": "dnnfit", "timestamp_source": "some other clock", "cell_seconds": 1e6},
                       {"run_id": run_id, "step": "dnncompile", "timestamp_source": BACKENDS[backend].clock,
                        "cell_seconds": 0.1}]
     runs.append({"run_id": "elsewhere", "study": "another study", "rep": 1, "dataset_mb": 10.0, "epochs": 5,
-                 "cpu_steal_pct": 0.0})
+                 "cpu_steal_pct": 0.0, "status": "succeeded"})
     return pd.DataFrame(steps), pd.DataFrame(runs)
 
 
@@ -56,6 +56,14 @@ def test_ratios_are_to_the_process_of_the_same_round():
 def test_a_candidate_is_the_cause_only_where_taking_it_away_makes_the_pod_as_fast(factors, said):
     found = verdicts(dnnfit_causes(*tables_of(factors)))
     assert len(found) == len(said) and all(v.startswith(s) for v, s in zip(found, said))
+
+
+def test_a_run_that_did_not_succeed_is_left_out_and_said(caplog):
+    steps, runs = tables_of({"process": 1.0, "pod": 1.2})
+    runs.loc[runs["run_id"] == "pod/2", "status"] = "failed"
+    by = dnnfit_causes(steps, runs).set_index("variant")
+    assert by.loc["pod", "n"] == ROUNDS - 1 and by.loc["process", "n"] == ROUNDS
+    assert "1 of 10 runs did not succeed and are left out: pod/2" in caplog.text
 
 
 def test_the_reports_table_shows_every_variant_with_its_rounds():

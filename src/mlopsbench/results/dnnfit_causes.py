@@ -10,6 +10,8 @@ A candidate is the cause where the pod is slower than the process and the pod wi
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 
 from ..pipeline.backends import primary_clocks
@@ -24,14 +26,21 @@ CANDIDATES = {"the CPU limit's CFS quota": ("pod-no-limit", "process-quota"),
 SAME = 1.05   # a ratio to the process above this is slower; at or below it, as fast
 RATIO_KEYS = ("n", "mean", "median", "low", "high", "read")   # of the ratio's summary, kept as ratio_<key>
 
+log = logging.getLogger(__name__)
+
 
 def dnnfit_seconds(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per run: its variant, its round, its dataset and epochs, dnnfit's cell time (on the
-    backend's own clock) and the CPU the host stole over the run."""
+    """One row per succeeded run: its variant, its round, its dataset and epochs, dnnfit's cell time
+    (on the backend's own clock) and the CPU the host stole over the run. Runs that did not succeed
+    are counted in the log and left out."""
+    ours = runs[runs["study"].str.startswith(CAUSES)]
+    counted = ours[ours["status"] == "succeeded"]
+    if len(counted) < len(ours):
+        log.warning("dnnfit causes: %d of %d runs did not succeed and are left out: %s", len(ours) - len(counted),
+                    len(ours), ", ".join(ours[ours["status"] != "succeeded"]["run_id"]))
     fits = steps[(steps["step"] == "dnnfit") & steps["timestamp_source"].isin(primary_clocks())]
     frame = fits[["run_id", "cell_seconds"]].merge(
-        runs[["run_id", "study", "rep", "dataset_mb", "epochs", "cpu_steal_pct"]], on="run_id")
-    frame = frame[frame["study"].str.startswith(CAUSES)]
+        counted[["run_id", "study", "rep", "dataset_mb", "epochs", "cpu_steal_pct"]], on="run_id")
     return frame.assign(variant=frame["study"].str.removeprefix(CAUSES)).rename(columns={"rep": "round"})
 
 
@@ -55,7 +64,8 @@ def dnnfit_causes(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
                      **summarize(group["cell_seconds"]),
                      **{f"ratio_{key}": ratio[key] for key in RATIO_KEYS},
                      "steal_max_pct": group["cpu_steal_pct"].max(), "ratio": center, "slower": center > SAME})
-    order = {variant: i for i, variant in enumerate([BASELINE, POD, *(v for pair in CANDIDATES.values() for v in pair)])}
+    named = [BASELINE, POD, *(v for pair in CANDIDATES.values() for v in pair if v)]
+    order = {variant: i for i, variant in enumerate(named)}
     return pd.DataFrame(rows).sort_values("variant", key=lambda v: v.map(order)).reset_index(drop=True)
 
 
