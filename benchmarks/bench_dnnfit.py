@@ -45,6 +45,7 @@ import tempfile
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+import pandas as pd
 from _common import NOTEBOOK, REPO, make_dataset, run_once
 from _results import Results, json_option
 from mlopsbench.cluster import lifecycle
@@ -53,10 +54,9 @@ from mlopsbench.cluster.objects import admin_api
 from mlopsbench.cluster.target import target_from_config
 from mlopsbench.config import load_config
 from mlopsbench.pipeline.backends import kubernetes as kubernetes_backend
-from mlopsbench.pipeline.backends import primary_clocks
 from mlopsbench.pipeline.compiler import compile_notebook
 from mlopsbench.pipeline.tidy import tidy_pipeline
-from mlopsbench.results.dnnfit_causes import CAUSES, SAME, dnnfit_causes, dnnfit_seconds, ratio_summary, verdicts
+from mlopsbench.results.dnnfit_causes import CAUSES, SAME, dnnfit_causes, dnnfit_seconds, fits, ratio_summary, verdicts
 from mlopsbench.results.report.tables import with_ci
 
 CORES = 2
@@ -171,8 +171,7 @@ def main() -> int:
                         rows, run = run_once(plan, backend, root / variant, dataset, args.size_mb, 8, args.epochs,
                                              round_, CORES, cluster=targets.get(variant), study=f"{CAUSES}{variant}")
                     run_dirs.append(run["raw_dir"])
-                    fit = next(r["cell_seconds"] for r in rows
-                               if r["step"] == "dnnfit" and r["timestamp_source"] in primary_clocks())
+                    fit = fits(pd.DataFrame(rows))["cell_seconds"].iloc[0]
                     print(f"round {round_}: {variant:<15} dnnfit {fit:.1f} s, "
                           f"CPU stolen over the run {run.get('cpu_steal_pct') or 0:.1f} %", flush=True)
     finally:
@@ -180,7 +179,8 @@ def main() -> int:
             lifecycle.down()
 
     steps, runs = tidy_pipeline(run_dirs, scratch / "steps.parquet", scratch / "runs.parquet")
-    table, seconds = dnnfit_causes(steps, runs), dnnfit_seconds(steps, runs)
+    seconds = dnnfit_seconds(steps, runs)
+    table = dnnfit_causes(seconds)
     print(f"\ndnnfit's cell at {args.size_mb:g} MB, {args.epochs} epochs, {args.rounds} rounds:")
     for row in table.itertuples():
         results.measured(f"dnnfit {row.variant}", list(seconds[seconds["variant"] == row.variant]["cell_seconds"]))

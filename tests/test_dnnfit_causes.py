@@ -8,7 +8,7 @@ import pytest
 
 from mlopsbench.pipeline.backends import BACKENDS
 from mlopsbench.results.bundle import StatsBundle, Summary
-from mlopsbench.results.dnnfit_causes import CAUSES, dnnfit_causes, verdicts
+from mlopsbench.results.dnnfit_causes import CAUSES, dnnfit_causes, dnnfit_seconds, verdicts
 from mlopsbench.results.report import tables
 
 ROUNDS = 5
@@ -35,7 +35,7 @@ def tables_of(factors: dict[str, float], speeds=(30.0, 36.0, 27.0, 33.0, 31.0)):
 
 
 def test_ratios_are_to_the_process_of_the_same_round():
-    table = dnnfit_causes(*tables_of({"process": 1.0, "pod": 1.2, "pod-unconfined": 1.0}))
+    table = dnnfit_causes(dnnfit_seconds(*tables_of({"process": 1.0, "pod": 1.2, "pod-unconfined": 1.0})))
     by = table.set_index("variant")
     assert list(by.index) == ["process", "pod", "pod-unconfined"]
     assert by.loc["pod", "ratio"] == pytest.approx(1.2) and by.loc["pod", "ratio_n"] == ROUNDS
@@ -54,21 +54,22 @@ def test_ratios_are_to_the_process_of_the_same_round():
     ({"process": 1.0, "pod": 1.03, "pod-no-limit": 1.0, "pod-unconfined": 1.0}, ["the pod is no more than 1.05 times as slow"]),
 ])
 def test_a_candidate_is_the_cause_only_where_taking_it_away_makes_the_pod_as_fast(factors, said):
-    found = verdicts(dnnfit_causes(*tables_of(factors)))
+    found = verdicts(dnnfit_causes(dnnfit_seconds(*tables_of(factors))))
     assert len(found) == len(said) and all(v.startswith(s) for v, s in zip(found, said))
 
 
 def test_a_run_that_did_not_succeed_is_left_out_and_said(caplog):
     steps, runs = tables_of({"process": 1.0, "pod": 1.2})
     runs.loc[runs["run_id"] == "pod/2", "status"] = "failed"
-    by = dnnfit_causes(steps, runs).set_index("variant")
+    by = dnnfit_causes(dnnfit_seconds(steps, runs)).set_index("variant")
     assert by.loc["pod", "n"] == ROUNDS - 1 and by.loc["process", "n"] == ROUNDS
     assert "1 of 10 runs did not succeed and are left out: pod/2" in caplog.text
 
 
 def test_the_reports_table_shows_every_variant_with_its_rounds():
     bundle = StatsBundle(Summary(equivalence_margin=0.1, little_change_points=5.0))
-    bundle.pipeline_dnnfit_causes = dnnfit_causes(*tables_of({"process": 1.0, "pod": 1.2, "pod-no-limit": 1.3}))
+    factors = {"process": 1.0, "pod": 1.2, "pod-no-limit": 1.3}
+    bundle.pipeline_dnnfit_causes = dnnfit_causes(dnnfit_seconds(*tables_of(factors)))
     table = tables.dnnfit_causes(bundle)
     assert [row[0] for row in table.rows] == ["process", "pod", "pod-no-limit"]
     assert all(row[1] == str(ROUNDS) for row in table.rows) and "1.200" in table.rows[1][3]

@@ -102,7 +102,7 @@ def rebuild(folder: Path, template: Path) -> Path:
     """Tidy tables, statistics, figures and the PDF of ``folder``, from its raw exports alone; where
     it keeps a ``topology`` part, that part's tables and statistics too, set beside its own."""
     from .results.ablation import ablation as ablate
-    from .results.dnnfit_causes import dnnfit_causes
+    from .results.dnnfit_causes import dnnfit_causes, dnnfit_seconds
     from .results.emulation import compare
     from .results.figures import make_figures
     from .results.report import write_report
@@ -114,7 +114,7 @@ def rebuild(folder: Path, template: Path) -> Path:
         bundle.pipeline_ablation, bundle.pipeline_ablation_parts = ablate(*ablation)
     causes = _kept_runs(folder, CAUSES_RAW, CAUSES_STEPS, CAUSES_RUNS)
     if causes is not None:
-        bundle.pipeline_dnnfit_causes = dnnfit_causes(*causes)
+        bundle.pipeline_dnnfit_causes = dnnfit_causes(dnnfit_seconds(*causes))
     if _uploads_measured(folder / TOPOLOGY):
         second = _analysed(folder / TOPOLOGY, load_config(folder / TOPOLOGY / "config.yaml"), pipeline=False)
         second.write(folder / TOPOLOGY / paths.STATS_DIR)

@@ -15,7 +15,7 @@ import logging
 import pandas as pd
 
 from ..pipeline.backends import primary_clocks
-from .stats import summarize
+from .stats import center, summarize
 
 CAUSES = "dnnfit causes: "        # how the benchmark's runs name their study: "dnnfit causes: <variant>"
 BASELINE, POD = "process", "pod"
@@ -29,6 +29,11 @@ RATIO_KEYS = ("n", "mean", "median", "low", "high", "read")   # of the ratio's s
 log = logging.getLogger(__name__)
 
 
+def fits(steps: pd.DataFrame) -> pd.DataFrame:
+    """dnnfit's rows on the clock the statistics read (the runner's for a process, the watch's for a pod)."""
+    return steps[(steps["step"] == "dnnfit") & steps["timestamp_source"].isin(primary_clocks())]
+
+
 def dnnfit_seconds(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """One row per succeeded run: its variant, its round, its dataset and epochs, dnnfit's cell time
     (on the backend's own clock) and the CPU the host stole over the run. Runs that did not succeed
@@ -38,8 +43,7 @@ def dnnfit_seconds(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     if len(counted) < len(ours):
         log.warning("dnnfit causes: %d of %d runs did not succeed and are left out: %s", len(ours) - len(counted),
                     len(ours), ", ".join(ours[ours["status"] != "succeeded"]["run_id"]))
-    fits = steps[(steps["step"] == "dnnfit") & steps["timestamp_source"].isin(primary_clocks())]
-    frame = fits[["run_id", "cell_seconds"]].merge(
+    frame = fits(steps)[["run_id", "cell_seconds"]].merge(
         counted[["run_id", "study", "rep", "dataset_mb", "epochs", "cpu_steal_pct"]], on="run_id")
     return frame.assign(variant=frame["study"].str.removeprefix(CAUSES)).rename(columns={"rep": "round"})
 
@@ -49,21 +53,19 @@ def ratio_summary(row) -> dict:
     return {key: row[f"ratio_{key}"] for key in RATIO_KEYS}
 
 
-def dnnfit_causes(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """Per variant: dnnfit's cell time, its ratio to the process of the same round (rounds without
-    a finished process are left out of the ratio), the most CPU stolen over a run, and whether it
-    is slower than the process."""
-    frame = dnnfit_seconds(steps, runs)
+def dnnfit_causes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per variant of ``frame`` (``dnnfit_seconds``): dnnfit's cell time, its ratio to the process of
+    the same round (rounds without a finished process are left out of the ratio), the most CPU stolen
+    over a run, and whether it is slower than the process."""
     baseline = frame[frame["variant"] == BASELINE].set_index("round")["cell_seconds"]
     rows = []
     for variant, group in frame.groupby("variant", sort=False):
         ratios = group["cell_seconds"].to_numpy() / group["round"].map(baseline).to_numpy()
         ratio = summarize(ratios)
-        center = ratio["median"] if ratio["read"] == "median" else ratio["mean"]   # the one the interval is of
+        middle = center(ratio)
         rows.append({"variant": variant, "dataset_mb": group["dataset_mb"].max(), "epochs": group["epochs"].max(),
-                     **summarize(group["cell_seconds"]),
-                     **{f"ratio_{key}": ratio[key] for key in RATIO_KEYS},
-                     "steal_max_pct": group["cpu_steal_pct"].max(), "ratio": center, "slower": center > SAME})
+                     **summarize(group["cell_seconds"]), **{f"ratio_{key}": ratio[key] for key in RATIO_KEYS},
+                     "steal_max_pct": group["cpu_steal_pct"].max(), "ratio": middle, "slower": middle > SAME})
     named = [BASELINE, POD, *(v for pair in CANDIDATES.values() for v in pair if v)]
     order = {variant: i for i, variant in enumerate(named)}
     return pd.DataFrame(rows).sort_values("variant", key=lambda v: v.map(order)).reset_index(drop=True)
@@ -73,8 +75,8 @@ def verdicts(table: pd.DataFrame) -> list[str]:
     """What the runs say of each candidate: the cause, not the cause alone, or why it cannot be told."""
     by = table.set_index("variant")
     slower = by["slower"]
-    if POD not in slower or not slower[POD]:
-        said = "" if POD not in by.index else f" ({by.loc[POD, 'ratio']:.3f}, its interval up to {by.loc[POD, 'ratio_high']:.3f})"
+    if not slower.get(POD, False):
+        said = f" ({by.loc[POD, 'ratio']:.3f}, its interval up to {by.loc[POD, 'ratio_high']:.3f})" if POD in by.index else ""
         return [f"the pod is no more than {SAME:g} times as slow as the process here{said}: no cause can be told apart"]
     found = []
     for candidate, (without, on_process) in CANDIDATES.items():

@@ -82,6 +82,11 @@ def summarize(values, nonnegative: bool = False) -> dict:
     return out | {"low": out[low_key], "high": out[high_key]}
 
 
+def center(found) -> float:
+    """The value ``summarize``'s interval to read is of: the median, or else the mean."""
+    return found["median"] if found["read"] == "median" else found["mean"]
+
+
 def _interval_to_read(found: dict, nonnegative: bool) -> str:
     if found["n"] == 1:
         return "value"

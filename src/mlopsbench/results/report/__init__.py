@@ -22,7 +22,7 @@ from ..dnnfit_causes import BASELINE, ratio_summary, verdicts
 from ..figure_registry import FIGURES
 from ...pipeline.backends import BACKENDS
 from ..analysis import TRIVIAL_STEPS, cri_sum
-from ..stats import in_series, reference
+from ..stats import center, in_series, reference
 from ...upload.setups import SETUPS
 from . import provenance, tables
 from .pdf import build_pdf
@@ -195,8 +195,7 @@ class Context:
         for _, r in rows.iterrows():
             if r["metric"] == "end to end" and BACKENDS[r["b"]].split:
                 continue   # the answer compares each backend with the notebook in one process
-            center = r["median"] if r["read"] == "median" else r["mean"]
-            near = "within" if abs(center - 1) <= 0.05 else "not within"
+            near = "within" if abs(center(r) - 1) <= 0.05 else "not within"
             said.append(f"{r['a']} / {r['b']}, {r['metric']}, from 20 MB on: {tables.with_ci(r, 3)} "
                         f"({int(r['n'])} blocks, calibrated; {near} 5 % of 1).")
         return said + self._dnnfit_answer()
