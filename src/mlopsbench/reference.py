@@ -28,12 +28,10 @@ MANIFEST = "MANIFEST.json"
 # The serving experiment's two update methods are measured apart: each may be pinned to its own commit.
 EXPERIMENTS = ("pipeline", "upload", "serving-in-place", "serving-rollout")
 INPUTS = "inputs"
-# Where a reference keeps the kubelet ablation's runs (benchmarks/bench_cluster.py --ablation), and their tables.
-ABLATION_RAW = "results/raw/ablation"
-ABLATION_STEPS, ABLATION_RUNS = "results/tidy/ablation_steps.parquet", "results/tidy/ablation_runs.parquet"
-# ...and the runs that take the pod's candidate causes of a slower dnnfit away (benchmarks/bench_dnnfit.py --keep).
-CAUSES_RAW = "results/raw/dnnfit_causes"
-CAUSES_STEPS, CAUSES_RUNS = "results/tidy/dnnfit_causes_steps.parquet", "results/tidy/dnnfit_causes_runs.parquet"
+# The benchmarks whose runs a reference keeps (their --keep) in results/raw/<name>, tidied into
+# results/tidy/<name>_steps.parquet and _runs.parquet: the kubelet ablation (bench_cluster.py
+# --ablation) and the pod's candidate causes of a slower dnnfit (bench_dnnfit.py).
+ABLATION, DNNFIT_CAUSES = "ablation", "dnnfit_causes"
 # Where a reference keeps its uploads and serving measured again on the thesis's core and edge nodes,
 # with the latency in the kernel's path: a design of its own (its config.yaml) and its raw exports.
 TOPOLOGY = "topology"
@@ -109,10 +107,10 @@ def rebuild(folder: Path, template: Path) -> Path:
 
     config = load_config(folder / "config.yaml")
     bundle = _analysed(folder, config)
-    ablation = _kept_runs(folder, ABLATION_RAW, ABLATION_STEPS, ABLATION_RUNS)
+    ablation = _kept_runs(folder, ABLATION)
     if ablation is not None:
         bundle.pipeline_ablation, bundle.pipeline_ablation_parts = ablate(*ablation)
-    causes = _kept_runs(folder, CAUSES_RAW, CAUSES_STEPS, CAUSES_RUNS)
+    causes = _kept_runs(folder, DNNFIT_CAUSES)
     if causes is not None:
         bundle.pipeline_dnnfit_causes = dnnfit_causes(dnnfit_seconds(*causes))
     if _uploads_measured(folder / TOPOLOGY):
@@ -176,15 +174,16 @@ def _uploads_measured(part: Path) -> bool:
     return len(done) == len(cells)
 
 
-def _kept_runs(folder: Path, raw: str, steps: str, runs: str):
-    """A benchmark's runs the folder keeps under ``raw`` (its ``--keep``), tidied beside the
-    study's tables; None where it keeps none."""
+def _kept_runs(folder: Path, benchmark: str):
+    """The runs of ``benchmark`` the folder keeps, tidied beside the study's tables; None where it
+    keeps none."""
     from .pipeline.tidy import tidy_pipeline
 
-    found = sorted(d.parent for d in (folder / raw).glob(f"**/{FINISHED}"))
+    found = sorted(d.parent for d in (folder / "results/raw" / benchmark).glob(f"**/{FINISHED}"))
     if not found:
         return None
-    return tidy_pipeline(found, folder / steps, folder / runs)
+    tidy = folder / "results/tidy"
+    return tidy_pipeline(found, tidy / f"{benchmark}_steps.parquet", tidy / f"{benchmark}_runs.parquet")
 
 
 def _finished(folder: Path, design: list[str], what: str) -> list[str]:
