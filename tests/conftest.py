@@ -142,18 +142,19 @@ class Clusters:
         self.found = lifecycle.status()
         self.started = None
 
-    def shape(self, cluster) -> str:
-        return f"kubelet {cluster.kubelet_variant}; nodes {', '.join(s.argument() for s in cluster.specs)}"
+    def is_wanted(self, cluster, specs) -> bool:
+        return cluster is not None and (cluster.kubelet_variant, cluster.specs) == (self.kubelet, specs)
 
     def get(self, specs):
         running = self.lifecycle.status()
         if self.found is not None:
-            if (self.found.kubelet_variant, self.found.specs) != (self.kubelet, specs):
+            if not self.is_wanted(self.found, specs):
                 (pytest.fail if os.environ.get("CI") else pytest.skip)(
-                    f"another cluster ({self.shape(self.found)}) was up before the tests: `mlopsbench cluster down` "
-                    f"first")
+                    f"another cluster (kubelet {self.found.kubelet_variant}; nodes "
+                    f"{', '.join(s.argument() for s in self.found.specs)}) was up before the tests: "
+                    f"`mlopsbench cluster down` first")
             return running or self.lifecycle.up(self.repo, specs=specs)
-        if running is not None and (running.kubelet_variant, running.specs) == (self.kubelet, specs):
+        if self.is_wanted(running, specs):
             self.started = running
         else:
             if running is not None:   # another shape: reshaped
