@@ -289,7 +289,7 @@ def test_a_reference_measured_twice_sets_each_cell_and_claim_beside_the_other(re
 
     import pandas as pd
 
-    from mlopsbench.results.emulation import compare
+    from mlopsbench.results.emulation import compare, shared_cells
 
     margin, little = quick["analysis"]["equivalence_margin"], quick["analysis"]["little_change_points"]
     steps, runs, uploads, cells = tidy_tables(quick, seed=3)
@@ -299,6 +299,13 @@ def test_a_reference_measured_twice_sets_each_cell_and_claim_beside_the_other(re
     compared, _ = compare(first, second)
     assert len(compared) == len(first.upload_summary) and set(compared["experiment"]) == {"upload"}
     assert compared["ratio"].round(9).eq(2.0).all()
+
+    # The first measure is judged again on the cells the second measured, and on no other.
+    cell = (twice["setup"] == "netns") & (twice["latency_ms"] == 250)
+    alike = shared_cells({"uploads": uploads, "cells": cells, "serving_updates": None},
+                         {"uploads": twice[cell], "cells": cells[cells["setup"] == "netns"]})
+    assert alike["uploads"]["seconds"].tolist() == uploads.loc[cell, "seconds"].tolist()
+    assert set(alike["cells"]["setup"]) == {"netns"} and alike["serving_updates"] is None
 
     # Only the claims both measures can judge, each verdict beside the other.
     def claims(*verdicts):

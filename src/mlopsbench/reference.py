@@ -100,8 +100,9 @@ def rebuild(folder: Path, template: Path) -> Path:
     """Tidy tables, statistics, figures and the PDF of ``folder``, from its raw exports alone; where
     it keeps a ``topology`` part, that part's tables and statistics too, set beside its own."""
     from .results.ablation import ablation as ablate
+    from .results.analysis import analyse
     from .results.dnnfit_causes import dnnfit_causes, dnnfit_seconds
-    from .results.emulation import compare
+    from .results.emulation import compare, shared_cells
     from .results.figures import make_figures
     from .results.report import write_report
 
@@ -113,10 +114,15 @@ def rebuild(folder: Path, template: Path) -> Path:
     causes = _kept_runs(folder, DNNFIT_CAUSES)
     if causes is not None:
         bundle.pipeline_dnnfit_causes = dnnfit_causes(dnnfit_seconds(*causes))
-    if _uploads_measured(folder / TOPOLOGY):
-        second = _analysed(folder / TOPOLOGY, load_config(folder / TOPOLOGY / "config.yaml"), pipeline=False)
-        second.write(folder / TOPOLOGY / paths.STATS_DIR)
-        bundle.emulation_cells, bundle.emulation_claims = compare(bundle, second)
+    part = folder / TOPOLOGY
+    if _uploads_measured(part):
+        second = _analysed(part, load_config(part / "config.yaml"), pipeline=False)
+        second.write(part / paths.STATS_DIR)
+        # The first measure judged again on the cells the second has: a claim pooled over cells (S1,
+        # S2) would otherwise read setups and cells the second never measured.
+        alike = analyse(None, None, **shared_cells(_measured(folder), _measured(part)),
+                        margin=config["analysis"]["equivalence_margin"], little=config["analysis"]["little_change_points"])
+        bundle.emulation_cells, bundle.emulation_claims = compare(alike, second)
         bundle.summary.compared_emulations = [bundle.summary.emulations, second.summary.emulations]
     bundle.write(folder / paths.STATS_DIR)
     make_figures(folder / paths.STATS_DIR, folder / paths.FIGURES_DIR)
@@ -156,12 +162,19 @@ def _analysed(folder: Path, config: dict, pipeline: bool = True):
     tidy_serving([folder / d for d in finished_cells], folder / paths.SERVING_UPDATES, folder / paths.SERVING_REQUESTS)
     steps, runs_table = (load_table(folder / paths.PIPELINE_STEPS), load_table(folder / paths.PIPELINE_RUNS)) \
         if pipeline else (None, None)
-    bundle = analyse(steps, runs_table, load_table(folder / paths.UPLOADS), load_table(folder / paths.UPLOAD_CELLS),
-                     margin=config["analysis"]["equivalence_margin"], little=config["analysis"]["little_change_points"],
-                     serving_updates=load_table(folder / paths.SERVING_UPDATES),
-                     serving_requests=load_table(folder / paths.SERVING_REQUESTS))
+    bundle = analyse(steps, runs_table, **_measured(folder), margin=config["analysis"]["equivalence_margin"],
+                     little=config["analysis"]["little_change_points"])
     bundle.summary.unmeasured = unmeasured
     return bundle
+
+
+def _measured(folder: Path) -> dict:
+    """The upload and serving tidy tables of ``folder`` (None where absent), named as ``analyse`` takes them."""
+    from .results.analysis import load_table
+
+    return {"uploads": load_table(folder / paths.UPLOADS), "cells": load_table(folder / paths.UPLOAD_CELLS),
+            "serving_updates": load_table(folder / paths.SERVING_UPDATES),
+            "serving_requests": load_table(folder / paths.SERVING_REQUESTS)}
 
 
 def _uploads_measured(part: Path) -> bool:

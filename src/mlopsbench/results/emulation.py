@@ -5,6 +5,8 @@ proxy); the second is its ``topology`` part (the thesis's core and edge nodes, t
 kernel's path on the edge node's link). Both change at once, so a difference belongs to the two
 together. Per cell present in both: each median with its interval, and the second over the first;
 per claim of the upload and serving experiments judged in both: each verdict, and whether it held.
+The first is judged on the cells the second measured (its setups, latencies, sizes and methods), so
+that a claim pooled over cells compares like with like.
 """
 
 from __future__ import annotations
@@ -22,6 +24,23 @@ CELL_COLUMNS = ["experiment", "setup", "method", "latency_ms", "model_mb", "metr
 # The claims both measures can judge: the upload's (C7-C9) and the serving experiment's (S1-S4).
 CLAIM_PREFIXES = ("C7", "C8", "C9", "S")
 CLAIM_COLUMNS = ["id", "claim", "verdict_first", "evidence_first", "verdict_second", "evidence_second", "held"]
+# What names a cell in each tidy table the upload and serving statistics read (``analyse``'s arguments).
+TABLE_CELLS = {"uploads": ["setup", "latency_ms", "model_mb"], "cells": ["setup", "latency_ms"],
+               "serving_updates": ["setup", "method", "latency_ms", "model_mb"],
+               "serving_requests": ["setup", "method", "latency_ms", "model_mb"]}
+
+
+def shared_cells(first: dict, second: dict) -> dict:
+    """``first``'s tables (named as in ``TABLE_CELLS``, None where absent) keeping only the cells that
+    ``second``'s have."""
+    kept = {}
+    for name, keys in TABLE_CELLS.items():
+        mine, theirs = first.get(name), second.get(name)
+        if mine is None or theirs is None:
+            kept[name] = None
+            continue
+        kept[name] = mine[mine.set_index(keys).index.isin(theirs.set_index(keys).index)].reset_index(drop=True)
+    return kept
 
 
 def compare(first: StatsBundle, second: StatsBundle) -> tuple[pd.DataFrame, pd.DataFrame]:

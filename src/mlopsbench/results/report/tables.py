@@ -567,4 +567,6 @@ def emulation_claims(stats) -> Table:
             for _, r in stats.emulation_claims.iterrows()]
     return Table("The upload's and serving's claims, judged on each measure",
                  ["id", "claim", first, second, "verdict held"], rows,
-                 "Each verdict from its measure's own statistics, by the same rules as the claims table.")
+                 "Each verdict from its measure's own statistics, by the same rules as the claims table, both over "
+                 "the cells the second measured (the first's other setups and cells left out), so that a verdict "
+                 "pooled over cells reads the same cells in both.")
