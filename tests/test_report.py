@@ -320,9 +320,11 @@ def test_a_reference_measured_twice_sets_each_cell_and_claim_beside_the_other(re
     assert judged.set_index("id").loc["C9-vm-pod", "evidence_second"] == "C9-vm-pod disagrees"
 
     first.emulation_cells, first.emulation_claims = compared, judged
+    first.emulation_upload_cells = cells.assign(setup="vm")
     first.summary.compared_emulations = [first.summary.emulations, second.summary.emulations]
     first.write(tmp_path / "stats")
     make_figures(tmp_path / "stats", tmp_path / "figures")
     text = pdf_text(write_report(tmp_path / "stats", tmp_path / "figures", repo / "config/quick.yaml",
                                  repo / "report/report.md.j2", tmp_path / "report.pdf"))
     assert "The edge on a node of its own" in text and "verdict held" in text and "nodes, nfqueue" in text
+    assert "Upload cells on the thesis's topology" in text

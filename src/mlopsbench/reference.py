@@ -123,6 +123,7 @@ def rebuild(folder: Path, template: Path) -> Path:
         alike = analyse(None, None, **shared_cells(_measured(folder), _measured(part)),
                         margin=config["analysis"]["equivalence_margin"], little=config["analysis"]["little_change_points"])
         bundle.emulation_cells, bundle.emulation_claims = compare(alike, second)
+        bundle.emulation_upload_cells = second.upload_cells
         bundle.summary.compared_emulations = [bundle.summary.emulations, second.summary.emulations]
     bundle.write(folder / paths.STATS_DIR)
     make_figures(folder / paths.STATS_DIR, folder / paths.FIGURES_DIR)

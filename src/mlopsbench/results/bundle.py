@@ -103,6 +103,7 @@ class StatsBundle:
     claims: pd.DataFrame = field(default_factory=_table)                      # the thesis's claims judged
     emulation_cells: pd.DataFrame = field(default_factory=_table)             # a cell measured twice, side by side
     emulation_claims: pd.DataFrame = field(default_factory=_table)            # ...and the claims judged twice
+    emulation_upload_cells: pd.DataFrame = field(default_factory=_table)      # ...the second's cells and delay checks
 
     @classmethod
     def table_names(cls) -> tuple[str, ...]:

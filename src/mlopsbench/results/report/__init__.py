@@ -90,7 +90,8 @@ class Context:
                      "memory": tables.memory(self.stats)}
         if "upload" not in self.missing:
             made |= {"uploads": tables.uploads(self.stats, self.ref["upload_s"]),
-                     "equivalence": tables.equivalence(self.stats), "upload_cells": tables.upload_cells(self.stats)}
+                     "equivalence": tables.equivalence(self.stats),
+                     "upload_cells": tables.upload_cells(self.stats.upload_cells)}
         if "serving" not in self.missing:
             made |= {"serving_time": tables.serving_time(self.stats), "serving_parts": tables.serving_parts(self.stats),
                      "serving_requests": tables.serving_requests(self.stats),
@@ -98,7 +99,9 @@ class Context:
                      "serving_comparisons": tables.serving_comparisons(self.stats)}
         if not self.stats.emulation_cells.empty:
             made |= {"emulation_cells": tables.emulation_cells(self.stats),
-                     "emulation_claims": tables.emulation_claims(self.stats)}
+                     "emulation_claims": tables.emulation_claims(self.stats),
+                     "emulation_upload_cells": tables.upload_cells(self.stats.emulation_upload_cells,
+                                                                   "Upload cells on the thesis's topology")}
         return made
 
     def answer(self) -> list[str]:

@@ -270,11 +270,10 @@ def equivalence(stats) -> Table:
                  "A cell is one latency and model size; 'tested' needs at least two uploads on each side.")
 
 
-def upload_cells(stats) -> Table:
-    frame = stats.upload_cells
+def upload_cells(frame: pd.DataFrame, title: str = "Upload cells") -> Table:
     rows = [[r["setup"], f"{r['latency_ms']:g}", r["status"], str(r["uploads"]), str(r["failed"]), _delay_check(r),
              r["reason"] if isinstance(r["reason"], str) else ""] for _, r in frame.iterrows()]
-    return Table("Upload cells", ["setup", "latency ms", "status", "uploads", "not ok", "delay check", "note"], rows,
+    return Table(title, ["setup", "latency ms", "status", "uploads", "not ok", "delay check", "note"], rows,
                  "The delay check (kernel-path delay only) is the round trip measured across the delayed link, "
                  "less the same path without the delay (within 1 ms of the setting), and the throughput through "
                  f"the queue at 0 ms (at least {QUEUE_FLOOR_MB_S:.0f} MB/s, five times the fastest upload of the reference run); a cell "
