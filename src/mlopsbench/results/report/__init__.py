@@ -43,6 +43,11 @@ EMULATIONS = {
     "none": "none: no latency added.",
 }
 
+
+def emulations_said(emulations: list[str]) -> str:
+    """What the emulations a measure's records name did, a sentence each."""
+    return " ".join(EMULATIONS.get(e, f"{e}.") for e in emulations)
+
 class Context:
     """Everything the template shows, computed from the stats directory and the run's inputs."""
 
@@ -442,11 +447,10 @@ class Context:
         cores = self._cores()
         latency = "Not measured (the upload experiment is missing)."
         if "upload" not in self.missing:
-            emulations = self.summary.emulations
             paths = " ".join(SETUPS[s].path for s in self.setups if s in SETUPS)
             warmups = " or ".join(map(str, self.summary.warmup_uploads))
-            said = " ".join(EMULATIONS.get(e, f"{e}.") for e in emulations)
-            latency = (f"Setups: {paths} Emulation in force: {said} The configured latency is "
+            latency = (f"Setups: {paths} Emulation in force: {emulations_said(self.summary.emulations)} "
+                       f"The configured latency is "
                        f"added to every round trip, half in each direction, as the thesis's netem delay on the edge "
                        f"interface. Unmeasured uploads before each cell's first measured one: {warmups or 'none'} "
                        f"(a fresh store allocates its volumes on its first write).")
@@ -496,6 +500,8 @@ class Context:
             limitations=self.limitations(), answer=self.answer(), differences=self.differences(), pct=pct,
             variants=[build for build in self.summary.kubelet_builds if build != "stock"],
             ablation=not self.stats.pipeline_ablation.empty, measured_twice=not self.stats.emulation_cells.empty,
+            second_emulation=emulations_said(self.summary.compared_emulations[-1]) if self.summary.compared_emulations
+            else "",
             dnnfit_effects=not self.stats.pipeline_dnnfit_effects.empty,
             dnnfit_causes=not self.stats.pipeline_dnnfit_causes.empty,
             runner_cores=_count(self.summary.cores) if self.summary.cores else "unrecorded",
