@@ -123,6 +123,30 @@ def test_the_full_design_is_predicted_per_backend_and_setup_from_the_reference(r
     assert json.loads((shipped / MANIFEST).read_text())["measured_wall_s"] == pytest.approx(times["measured"])
 
 
+def test_a_block_measured_again_is_compared_calibrated_with_the_references_range(shipped, tmp_path, cli_env):
+    """What a person re-running one block elsewhere reads: one of the reference's own blocks, read as a
+    block measured again, lies within the reference's range at every step and end to end; a block the
+    study never finished is refused by its path."""
+    block = "8x8x8_2MB/1"
+    again = tmp_path / "study" / paths.PIPELINE_RAW / block
+    shutil.copytree(shipped / paths.PIPELINE_RAW / block, again)
+    done = subprocess.run([sys.executable, "-m", "mlopsbench.cli", "reference", "compare-block", "--dir",
+                           str(shipped), "--study", str(tmp_path / "study"), "--block", block],
+                          capture_output=True, text=True, env=cli_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    compared = [line for line in lines if line.split()[:1] in (["kubernetes"], ["local"], ["monolithic"])]
+    assert {line.split()[0] for line in compared} == {"kubernetes", "local", "monolithic"}
+    assert not any(line.endswith("outside") for line in compared)
+    assert lines[-1] == f"{len(compared)} of {len(compared)} within the reference's range"
+
+    shutil.rmtree(again)
+    refused = subprocess.run([sys.executable, "-m", "mlopsbench.cli", "reference", "compare-block", "--dir",
+                              str(shipped), "--study", str(tmp_path / "study"), "--block", block],
+                             capture_output=True, text=True, env=cli_env)
+    assert refused.returncode != 0 and str(again) in refused.stderr
+
+
 def test_an_attempt_cut_short_before_its_logs_were_fetched_is_kept_and_never_counted(repo):
     """Sitting 1 of the first reference run (its raw exports are in the history at 362a4a4): the machine
     was reclaimed while kubernetes 8x8x8_40MB rep 2 trained, its first steps finished, but the runner
