@@ -185,3 +185,9 @@ def test_each_experiment_keeps_the_commit_and_machine_that_measured_it(repo, tmp
     assert manifest["measured"]["pipeline"]["versions"] == "Python 3.11.7"   # kept: measured then
     assert manifest["measured"]["serving-rollout"]["versions"] != "Python 3.11.7"    # this machine, now
     assert manifest["machine"] == "then" and "config.yaml" in manifest["files"]
+    # A topology part is an experiment of its own, with its own commit.
+    (folder / "topology").mkdir()
+    shutil.copy(repo / REFERENCE / "topology/config.yaml", folder / "topology/config.yaml")
+    with pytest.raises(InputError, match="no commit for topology"):
+        experiment_commits(folder, [f"{name}={commit}" for name, commit in first.items()])
+    assert experiment_commits(folder, ["a" * 40, f"serving={'b' * 40}", "topology=d"]) == first | {"topology": "d"}

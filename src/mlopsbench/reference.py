@@ -326,9 +326,11 @@ def _command(*args: str) -> str:
 def experiment_commits(folder: Path, given: list[str]) -> dict[str, str]:
     """Each experiment of the folder's design and its measuring commit, from ``COMMIT`` (every
     experiment not named otherwise) and ``EXPERIMENT=COMMIT`` arguments; ``serving=COMMIT`` names
-    both of its parts, and a part named on its own wins over that, in any order."""
+    both of its parts, and a part named on its own wins over that, in any order. A folder with a
+    topology part has that part too (``topology=COMMIT``): its uploads and serving, measured apart."""
     methods = {method for _, method, _, _ in serving_cells(load_config(folder / "config.yaml"))}
     design = [e for e in EXPERIMENTS if not e.startswith("serving-") or e.removeprefix("serving-") in methods]
+    design += [TOPOLOGY] if (folder / TOPOLOGY / "config.yaml").exists() else []
     named: dict[str, str] = {}
     pairs = [item.split("=", 1) for item in given if "=" in item]
     for name, commit in sorted(pairs, key=lambda pair: pair[0] in design):   # groups first, parts after
