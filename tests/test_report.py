@@ -329,3 +329,26 @@ def test_a_reference_measured_twice_sets_each_cell_and_claim_beside_the_other(re
     assert "The edge on a node of its own" in text and "verdict held" in text and "nodes, nfqueue" in text
     assert "Upload cells on the thesis's topology" in text
     assert "The second measure's emulation: nfqueue: the kernel's own path" in " ".join(text.split())
+
+
+def test_the_machine_table_counts_the_drifted_runs_and_names_those_that_moved_most():
+    """Most runs of a long study drift more than 10 %: the note counts them and names the five that
+    moved most (by Keras or Python), not every one."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from mlopsbench.results.report.tables import machine
+
+    drift = [2.0, 11.0, -30.0, 12.0, 25.0, 14.0, -15.0, 40.0]
+    frame = pd.DataFrame({"run_id": [f"run{i}" for i in range(8)], "keras_step_s": 1e-3,
+                          "cal_before_keras_step_s": 1e-3, "cal_after_keras_step_s": 1e-3,
+                          "cal_before_python_s": 0.5, "cal_after_python_s": 0.5, "keras_drift_pct": drift,
+                          "python_drift_pct": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -50.0],
+                          "cpu_steal_pct": 0.0, "cpu_idle_pct": 1.0, "drifted": [abs(d) > 10 for d in drift]})
+    note = machine(SimpleNamespace(pipeline_machine=frame)).note
+    assert "7 of 8, the 5 that moved most: run7 (+40 % Keras, -50 % Python); run2 (-30 % Keras" in note
+    assert all(f"{name} (" in note for name in ("run4", "run6", "run5"))
+    assert "run3 (" not in note and "run1 (" not in note and "run0 (" not in note
+    one = machine(SimpleNamespace(pipeline_machine=frame.assign(drifted=frame["run_id"] == "run1"))).note
+    assert one.endswith("between its ends: run1 (+11 % Keras, +0 % Python).")
