@@ -8,7 +8,8 @@ how the pod runs the same code on the same interpreter. Two candidates: the pod'
 CFS quota of its cores on its cgroup) and its seccomp profile (RuntimeDefault: every system call
 filtered, and the kernel's per-task speculation mitigations for filtered tasks). Here the
 pipeline up to dnnfit (preprocessing, dnncompile, dnnfit: the notebook's own cells and settings)
-runs in rounds, each variant once per round in a shuffled order:
+runs in rounds, each variant once per round in a shuffled order, every run calibrated just before
+and after it as the study's runs are (``config/cluster-thesis.yaml``'s ``pipeline.calibration``):
 
   process         a local process (the baseline of each round)
   process-quota   a local process in a cgroup with the pod's CFS quota (its cores x 100 ms per 100 ms)
@@ -18,7 +19,8 @@ runs in rounds, each variant once per round in a shuffled order:
 
 The pods run in a namespace of the benchmark's own (privileged: the package's namespace enforces
 the restricted level, which forbids an unconfined pod), removed at the end. Per variant: dnnfit's
-cell time (its [JT] line) and its ratio to the process of the same round, each with its 95 %
+cell time (its [JT] line) and its ratio to the process of the same round (calibrated to the runs'
+median speed, as the blocks' ratios are; as measured with ``--no-calibration``), each with its 95 %
 interval (of the mean, or of the median where the values are not normal), and the CPU time stolen
 by the hypervisor over each run (the
 other cause the reference's runs show). A candidate is the cause where the pod is slower than the
@@ -29,10 +31,11 @@ reads from the runs kept with ``--keep``). The machine must be quiet: run nothin
 Needs root (the cluster, the cgroup). A cluster that was up stays up; one that was down is started
 and stopped again.
 
-    python benchmarks/bench_dnnfit.py [--rounds 3] [--size-mb 20] [--epochs 5] [--keep DIR] [--json PATH]
+    python benchmarks/bench_dnnfit.py [--rounds 3] [--size-mb 20] [--epochs 5] [--no-calibration] [--keep DIR]
+                                      [--json PATH]
 
 At 20 MB dnnfit takes about 25 s an epoch here, so the default (5 epochs, 3 rounds, 5 variants)
-takes about 40 minutes.
+takes about 40 minutes, and the calibrations (about 5 s before and after each run) 3 more.
 """
 
 from __future__ import annotations
@@ -56,7 +59,9 @@ from mlopsbench.config import load_config
 from mlopsbench.pipeline.backends import kubernetes as kubernetes_backend
 from mlopsbench.pipeline.compiler import compile_notebook
 from mlopsbench.pipeline.tidy import tidy_pipeline
-from mlopsbench.results.dnnfit_causes import CAUSES, SAME, dnnfit_causes, dnnfit_seconds, fits, ratio_summary, verdicts
+from mlopsbench.pipeline.calibration import CalibrationSettings
+from mlopsbench.results.dnnfit_causes import (CAUSES, SAME, dnnfit_causes, dnnfit_seconds, fits, ratio_read, ratio_summary,
+                                              verdicts)
 from mlopsbench.results.report.tables import with_ci
 
 CORES = 2
@@ -142,6 +147,7 @@ def main() -> int:
     parser.add_argument("--size-mb", type=float, default=20.0)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=2020, help="draws each round's order")
+    parser.add_argument("--no-calibration", action="store_true", help="run without the calibrations")
     parser.add_argument("--keep", help="keep the runs' raw exports in this directory")
     json_option(parser)
     args = parser.parse_args()
@@ -156,6 +162,8 @@ def main() -> int:
         "local": False, "kubeconfig": cluster.admin_kubeconfig, "context": None, "namespace": NAMESPACE}
     pod = target_from_config(section)
     targets = {"pod": pod, "pod-unconfined": pod, "pod-no-limit": target_from_config(section | {"cpu_limit": False})}
+    calibration = None if args.no_calibration else CalibrationSettings(
+        **load_config(REPO / "config/cluster-thesis.yaml")["pipeline"]["calibration"])
     plan = compile_notebook(up_to_dnnfit(scratch))
     dataset = make_dataset(scratch / "data", args.size_mb)
     run_dirs = []
@@ -169,7 +177,8 @@ def main() -> int:
                     backend = "kubernetes" if variant.startswith("pod") else "local"
                     with variant_context(variant):
                         rows, run = run_once(plan, backend, root / variant, dataset, args.size_mb, 8, args.epochs,
-                                             round_, CORES, cluster=targets.get(variant), study=f"{CAUSES}{variant}")
+                                             round_, CORES, cluster=targets.get(variant), study=f"{CAUSES}{variant}",
+                                             calibration=calibration)
                     run_dirs.append(run["raw_dir"])
                     fit = fits(pd.DataFrame(rows))["cell_seconds"].iloc[0]
                     print(f"round {round_}: {variant:<15} dnnfit {fit:.1f} s, "
@@ -184,7 +193,7 @@ def main() -> int:
     print(f"\ndnnfit's cell at {args.size_mb:g} MB, {args.epochs} epochs, {args.rounds} rounds:")
     for row in table.itertuples():
         results.measured(f"dnnfit {row.variant}", list(seconds[seconds["variant"] == row.variant]["cell_seconds"]))
-        print(f"  {row.variant:<15} {with_ci(row._asdict(), 1, 's')}; / process (same round) "
+        print(f"  {row.variant:<15} {with_ci(row._asdict(), 1, 's')}; {ratio_read(table)} "
               f"{with_ci(ratio_summary(row._asdict()), 3)}; most CPU stolen {row.steal_max_pct:.1f} %")
         if row.variant != "process":
             results.ratio(f"dnnfit {row.variant} / process of the same round", row.ratio,

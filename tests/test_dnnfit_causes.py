@@ -8,22 +8,25 @@ import pytest
 
 from mlopsbench.pipeline.backends import BACKENDS
 from mlopsbench.results.bundle import StatsBundle, Summary
-from mlopsbench.results.dnnfit_causes import CAUSES, dnnfit_causes, dnnfit_seconds, verdicts
+from mlopsbench.results.dnnfit_causes import CAUSES, dnnfit_causes, dnnfit_seconds, ratio_read, verdicts
 from mlopsbench.results.report import tables
 
 ROUNDS = 5
 
 
-def tables_of(factors: dict[str, float], speeds=(30.0, 36.0, 27.0, 33.0, 31.0)):
+def tables_of(factors: dict[str, float], speeds=(30.0, 36.0, 27.0, 33.0, 31.0), keras_steps=None):
     """Each variant's runs: dnnfit takes the round's speed times its factor (the rounds differ, as a
-    drifting machine's do; the ratios within a round do not), with a second clock that must be ignored."""
+    drifting machine's do; the ratios within a round do not), with a second clock that must be ignored;
+    ``keras_steps``: each variant's calibrations (seconds per Keras step), none where not given."""
     steps, runs = [], []
     for variant, factor in factors.items():
         backend = "kubernetes" if variant.startswith("pod") else "local"
         for round_, speed in enumerate(speeds[:ROUNDS], 1):
             run_id = f"{variant}/{round_}"
             runs.append({"run_id": run_id, "study": f"{CAUSES}{variant}", "rep": round_, "dataset_mb": 10.0,
-                         "epochs": 5, "cpu_steal_pct": 0.01 * round_, "status": "succeeded"})
+                         "epochs": 5, "cpu_steal_pct": 0.01 * round_, "status": "succeeded"}
+                        | ({"cal_before_keras_step_s": keras_steps[variant],
+                            "cal_after_keras_step_s": keras_steps[variant]} if keras_steps else {}))
             steps += [{"run_id": run_id, "step": "dnnfit", "timestamp_source": BACKENDS[backend].clock,
                        "cell_seconds": speed * factor},
                       {"run_id": run_id, "step": "dnnfit", "timestamp_source": "some other clock", "cell_seconds": 1e6},
@@ -56,6 +59,22 @@ def test_ratios_are_to_the_process_of_the_same_round():
 def test_a_candidate_is_the_cause_only_where_taking_it_away_makes_the_pod_as_fast(factors, said):
     found = verdicts(dnnfit_causes(dnnfit_seconds(*tables_of(factors))))
     assert len(found) == len(said) and all(v.startswith(s) for v, s in zip(found, said))
+
+
+def test_with_every_run_calibrated_the_ratios_divide_cell_times_at_the_median_speed():
+    """A pod whose dnnfit is slower only as far as its runs' calibrations are (the machine was slower
+    then) is as fast as the process; the same runs uncalibrated read as measured, and say so."""
+    factors = {"process": 1.0, "pod": 1.2, "pod-unconfined": 1.1}
+    calibrated = dnnfit_causes(dnnfit_seconds(*tables_of(
+        factors, keras_steps={"process": 1e-3, "pod": 1.2e-3, "pod-unconfined": 1e-3})))
+    by = calibrated.set_index("variant")
+    assert by.loc["pod", "ratio"] == pytest.approx(1.0) and not by.loc["pod", "slower"]
+    assert by.loc["pod-unconfined", "ratio"] == pytest.approx(1.1) and by.loc["pod-unconfined", "slower"]
+    assert by.loc["pod", "median"] == pytest.approx(31.0 * 1.2)   # the cell's time itself stays as measured
+    assert ratio_read(calibrated) == "over the process of the same round, calibrated"
+    measured = dnnfit_causes(dnnfit_seconds(*tables_of(factors))).set_index("variant")
+    assert measured.loc["pod", "ratio"] == pytest.approx(1.2) and measured.loc["pod", "slower"]
+    assert ratio_read(measured.reset_index()) == "over the process of the same round, as measured"
 
 
 def test_a_run_that_did_not_succeed_is_left_out_and_said(caplog):

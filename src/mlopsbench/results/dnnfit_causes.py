@@ -4,8 +4,10 @@ The runs of ``benchmarks/bench_dnnfit.py --keep`` (a reference keeps them in
 ``results/raw/dnnfit_causes/``): the pipeline up to dnnfit, in rounds, each variant once per round
 in a shuffled order: a local process (each round's baseline), a process under the pod's CFS quota,
 the pod as the kubernetes backend makes it, the pod without its CPU limit, and the pod without its
-seccomp profile. Per variant: dnnfit's cell time and its ratio to the process of the same round.
-A candidate is the cause where the pod is slower than the process and the pod without it is not.
+seccomp profile. Per variant: dnnfit's cell time and its ratio to the process of the same round,
+calibrated to the runs' median speed where every run was calibrated (the runs minutes apart in a
+round still see the machine's speed move), as measured where not. A candidate is the cause where
+the pod is slower than the process and the pod without it is not.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import pandas as pd
 
 from ..pipeline.backends import primary_clocks
+from .blocks import keras_step
 from .stats import center, summarize
 
 CAUSES = "dnnfit causes: "        # how the benchmark's runs name their study: "dnnfit causes: <variant>"
@@ -25,6 +28,7 @@ CANDIDATES = {"the CPU limit's CFS quota": ("pod-no-limit", "process-quota"),
               "the seccomp profile": ("pod-unconfined", None)}
 SAME = 1.05   # a ratio to the process above this is slower; at or below it, as fast
 RATIO_KEYS = ("n", "mean", "median", "low", "high", "read")   # of the ratio's summary, kept as ratio_<key>
+CALIBRATIONS = ["cal_before_keras_step_s", "cal_after_keras_step_s"]
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +40,27 @@ def fits(steps: pd.DataFrame) -> pd.DataFrame:
 
 def dnnfit_seconds(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """One row per succeeded run: its variant, its round, its dataset and epochs, dnnfit's cell time
-    (on the backend's own clock) and the CPU the host stole over the run. Runs that did not succeed
-    are counted in the log and left out."""
+    (on the backend's own clock) as measured and at the runs' median speed (NaN where a run was not
+    calibrated), and the CPU the host stole over the run. Runs that did not succeed are counted in
+    the log and left out."""
     ours = runs[runs["study"].str.startswith(CAUSES)]
     counted = ours[ours["status"] == "succeeded"]
     if len(counted) < len(ours):
         log.warning("dnnfit causes: %d of %d runs did not succeed and are left out: %s", len(ours) - len(counted),
                     len(ours), ", ".join(ours[ours["status"] != "succeeded"]["run_id"]))
+    calibrations = counted.reindex(columns=CALIBRATIONS).apply(pd.to_numeric)
+    speed = keras_step(calibrations)
+    counted = counted.assign(factor=speed.median() / speed)
     frame = fits(steps)[["run_id", "cell_seconds"]].merge(
-        counted[["run_id", "study", "rep", "dataset_mb", "epochs", "cpu_steal_pct"]], on="run_id")
+        counted[["run_id", "study", "rep", "dataset_mb", "epochs", "cpu_steal_pct", "factor"]], on="run_id")
+    frame["cell_seconds_cal"] = frame.pop("factor") * frame["cell_seconds"]
     return frame.assign(variant=frame["study"].str.removeprefix(CAUSES)).rename(columns={"rep": "round"})
+
+
+def ratio_read(table: pd.DataFrame) -> str:
+    """Which cell times the ratios of ``dnnfit_causes``' table divide, in words."""
+    calibrated = bool(len(table)) and table["calibrated"].astype(bool).all()
+    return "over the process of the same round" + (", calibrated" if calibrated else ", as measured")
 
 
 def ratio_summary(row) -> dict:
@@ -55,17 +70,20 @@ def ratio_summary(row) -> dict:
 
 def dnnfit_causes(frame: pd.DataFrame) -> pd.DataFrame:
     """Per variant of ``frame`` (``dnnfit_seconds``): dnnfit's cell time, its ratio to the process of
-    the same round (rounds without a finished process are left out of the ratio), the most CPU stolen
-    over a run, and whether it is slower than the process."""
-    baseline = frame[frame["variant"] == BASELINE].set_index("round")["cell_seconds"]
+    the same round (calibrated where every run was; rounds without a finished process are left out of
+    the ratio), the most CPU stolen over a run, and whether it is slower than the process."""
+    calibrated = bool(len(frame)) and frame["cell_seconds_cal"].notna().all()
+    seconds = "cell_seconds_cal" if calibrated else "cell_seconds"
+    baseline = frame[frame["variant"] == BASELINE].set_index("round")[seconds]
     rows = []
     for variant, group in frame.groupby("variant", sort=False):
-        ratios = group["cell_seconds"].to_numpy() / group["round"].map(baseline).to_numpy()
+        ratios = group[seconds].to_numpy() / group["round"].map(baseline).to_numpy()
         ratio = summarize(ratios)
         middle = center(ratio)
         rows.append({"variant": variant, "dataset_mb": group["dataset_mb"].max(), "epochs": group["epochs"].max(),
                      **summarize(group["cell_seconds"]), **{f"ratio_{key}": ratio[key] for key in RATIO_KEYS},
-                     "steal_max_pct": group["cpu_steal_pct"].max(), "ratio": middle, "slower": middle > SAME})
+                     "steal_max_pct": group["cpu_steal_pct"].max(), "ratio": middle, "slower": middle > SAME,
+                     "calibrated": calibrated})
     named = [BASELINE, POD, *(v for pair in CANDIDATES.values() for v in pair if v)]
     order = {variant: i for i, variant in enumerate(named)}
     return pd.DataFrame(rows).sort_values("variant", key=lambda v: v.map(order)).reset_index(drop=True)

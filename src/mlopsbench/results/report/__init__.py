@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import yaml
 
 from ..bundle import StatsBundle
-from ..dnnfit_causes import BASELINE, ratio_summary, verdicts
+from ..dnnfit_causes import BASELINE, ratio_read, ratio_summary, verdicts
 from ..figure_registry import FIGURES
 from ...pipeline.backends import BACKENDS
 from ..analysis import TRIVIAL_STEPS, cri_sum
@@ -234,8 +234,8 @@ class Context:
         ratios = "; ".join(f"{variant} {tables.with_ci(ratio_summary(r), 3)}" for variant, r in by.iterrows()
                            if variant != BASELINE)
         return [f"The pod's dnnfit taken apart on this machine ({int(by['n'].max())} rounds at "
-                f"{by['dataset_mb'].max():g} MB, {int(by['epochs'].max())} epochs; each over the process of the same "
-                f"round): {ratios}. So {'; '.join(verdicts(causes))}."]
+                f"{by['dataset_mb'].max():g} MB, {int(by['epochs'].max())} epochs; each {ratio_read(causes)}): "
+                f"{ratios}. So {'; '.join(verdicts(causes))}."]
 
     def _serving_answer(self) -> list[str]:
         """Beyond the thesis: the fastest and slowest time to serve per update method."""
