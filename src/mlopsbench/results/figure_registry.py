@@ -14,7 +14,8 @@ from dataclasses import dataclass
 class Figure:
     name: str          # file name without suffix: <name>.png, .pdf and .json in the figures directory
     caption: str
-    experiment: str    # "pipeline", "upload" or "serving": drawn only when that experiment has data
+    experiment: str    # "pipeline", "upload", "serving" or "measured twice" (a reference's topology part):
+                       # drawn only when that experiment has data
 
 
 # What a caption says of its bars: the interval the tables read, or the range of a few values.
@@ -88,6 +89,13 @@ FIGURES: dict[str, Figure] = {
         "Beyond the thesis. The latency of answered requests in steady serving and during an update (median "
         "and 95th percentile), per cell.",
         "serving"),
+    "emulation": Figure(
+        "fig_emulation",
+        "Beyond the thesis. Each upload and serving cell measured twice: its median on the thesis's topology "
+        "(core and edge nodes, the edge's latency as its records name it) over its median as the reference first "
+        "ran it (one node, the user-space delay proxy), against the added latency; one panel per experiment and "
+        "update method, a colour per model size, a line style per setup. Above 1: slower on the topology.",
+        "measured twice"),
 }
 
 

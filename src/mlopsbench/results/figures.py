@@ -326,6 +326,10 @@ def make_figures(stats_dir: str | Path, out_dir: str | Path) -> list[dict]:
         from .serving_figures import serving_figures
 
         made += serving_figures(stats, out_dir)
+    if not stats.emulation_cells.empty:
+        from .emulation_figures import emulation_figure
+
+        made.append(emulation_figure(stats, Path(stats_dir) / "emulation_cells.csv", out_dir))
     atomic.write_json(out_dir / "index.json", {"figures": made, "missing": missing})
     log.info("%d figures -> %s (missing experiments: %s)", len(made), out_dir, missing or "none")
     return made
