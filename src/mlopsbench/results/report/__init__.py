@@ -48,6 +48,7 @@ def emulations_said(emulations: list[str]) -> str:
     """What the emulations a measure's records name did, a sentence each."""
     return " ".join(EMULATIONS.get(e, f"{e}.") for e in emulations)
 
+
 class Context:
     """Everything the template shows, computed from the stats directory and the run's inputs."""
 
