@@ -92,3 +92,19 @@ def test_the_reports_table_shows_every_variant_with_its_rounds():
     table = tables.dnnfit_causes(bundle)
     assert [row[0] for row in table.rows] == ["process", "pod", "pod-no-limit"]
     assert all(row[1] == str(ROUNDS) for row in table.rows) and "1.200" in table.rows[1][3]
+
+
+def test_the_quotas_throttling_of_the_pods_dnnfit_is_said_where_the_steps_printed_it():
+    """Steps print their cgroup's CFS throttling as they end: where they did, the verdicts and the
+    table say how long the quota held the pod's dnnfit back; runs from before say nothing of it."""
+    steps, runs = tables_of({"process": 1.0, "pod": 1.2, "pod-no-limit": 1.0})
+    bundle = StatsBundle(Summary(equivalence_margin=0.1, little_change_points=5.0))
+    bundle.pipeline_dnnfit_causes = dnnfit_causes(dnnfit_seconds(steps, runs))
+    assert not any("throttled" in said for said in verdicts(bundle.pipeline_dnnfit_causes))
+    assert {row[5] for row in tables.dnnfit_causes(bundle).rows} == {"-"}
+
+    steps["cfs_throttled_seconds"] = steps["run_id"].map(lambda run: 0.8 if run == "pod/3" else 0.0)
+    bundle.pipeline_dnnfit_causes = dnnfit_causes(dnnfit_seconds(steps, runs))
+    assert verdicts(bundle.pipeline_dnnfit_causes)[-1] == (
+        "the CPU limit's CFS quota throttled the pod's dnnfit for at most 0.80 s in a run (its cell 37.2 s, median)")
+    assert [row[5] for row in tables.dnnfit_causes(bundle).rows] == ["0.00 s", "0.80 s", "0.00 s"]

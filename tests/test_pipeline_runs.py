@@ -103,6 +103,13 @@ def test_peak_memory_the_runner_counts_agrees_with_the_steps_own(local_run, tmp_
     assert steps.set_index("step").loc["dnnfit", "peak_rss_mib"] > 200  # TensorFlow is loaded
 
 
+def test_every_step_prints_its_cgroups_cfs_throttling(local_run, tmp_path):
+    """A local process reads the runner's cgroup as it ends: a count for every step, never a guess."""
+    steps, _ = tidy_pipeline([local_run], tmp_path / "steps.parquet", tmp_path / "runs.parquet")
+    assert steps["cfs_periods"].notna().all() and (steps["cfs_throttled_seconds"] >= 0).all()
+    assert (steps["cfs_throttled_periods"] <= steps["cfs_periods"]).all()
+
+
 def test_monolithic_baseline_times_each_cell_in_one_process(repo, dataset, tmp_path):
     run_dir = tmp_path / "monolithic/8x8x8_0.02MB/1"
     run(compile_notebook(repo / "notebooks/intel54_pipeline.ipynb"), spec("monolithic", run_dir, dataset))

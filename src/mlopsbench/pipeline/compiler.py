@@ -184,6 +184,9 @@ class Plan:
             # The process's own peak memory: where no parent can wait4() for it (a pod).
             f'import resource as _mlb_resource; print("{MARKER} peak-rss {{}}".format('
             '_mlb_resource.getrusage(_mlb_resource.RUSAGE_SELF).ru_maxrss), flush=True)',
+            # What a CPU limit's quota cost it: its cgroup's throttling (a pod's container's is its own).
+            "from mlopsbench.pipeline.cpu_stat import mark as _mlb_throttling",
+            f'print("{MARKER} cpu-throttling " + _mlb_throttling(), flush=True)',
             f'print("{MARKER} finished {{:.6f}}".format(_mlb_time.time()), flush=True)',
             _EXIT,
         ]

@@ -41,8 +41,8 @@ def fits(steps: pd.DataFrame) -> pd.DataFrame:
 def dnnfit_seconds(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """One row per succeeded run: its variant, its round, its dataset and epochs, dnnfit's cell time
     (on the backend's own clock) as measured and at the runs' median speed (NaN where a run was not
-    calibrated), and the CPU the host stole over the run. Runs that did not succeed are counted in
-    the log and left out."""
+    calibrated), the seconds its cgroup's CFS quota throttled it (NaN where not recorded), and the CPU
+    the host stole over the run. Runs that did not succeed are counted in the log and left out."""
     ours = runs[runs["study"].str.startswith(CAUSES)]
     counted = ours[ours["status"] == "succeeded"]
     if len(counted) < len(ours):
@@ -51,7 +51,7 @@ def dnnfit_seconds(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     calibrations = counted.reindex(columns=CALIBRATIONS).apply(pd.to_numeric)
     speed = keras_step(calibrations)
     counted = counted.assign(factor=speed.median() / speed)
-    frame = fits(steps)[["run_id", "cell_seconds"]].merge(
+    frame = fits(steps).reindex(columns=["run_id", "cell_seconds", "cfs_throttled_seconds"]).merge(
         counted[["run_id", "study", "rep", "dataset_mb", "epochs", "cpu_steal_pct", "factor"]], on="run_id")
     frame["cell_seconds_cal"] = frame.pop("factor") * frame["cell_seconds"]
     return frame.assign(variant=frame["study"].str.removeprefix(CAUSES)).rename(columns={"rep": "round"})
@@ -71,7 +71,8 @@ def ratio_summary(row) -> dict:
 def dnnfit_causes(frame: pd.DataFrame) -> pd.DataFrame:
     """Per variant of ``frame`` (``dnnfit_seconds``): dnnfit's cell time, its ratio to the process of
     the same round (calibrated where every run was; rounds without a finished process are left out of
-    the ratio), the most CPU stolen over a run, and whether it is slower than the process."""
+    the ratio), the most CPU stolen over a run and the most seconds throttled, and whether it is slower
+    than the process."""
     calibrated = bool(len(frame)) and frame["cell_seconds_cal"].notna().all()
     seconds = "cell_seconds_cal" if calibrated else "cell_seconds"
     baseline = frame[frame["variant"] == BASELINE].set_index("round")[seconds]
@@ -82,7 +83,9 @@ def dnnfit_causes(frame: pd.DataFrame) -> pd.DataFrame:
         middle = center(ratio)
         rows.append({"variant": variant, "dataset_mb": group["dataset_mb"].max(), "epochs": group["epochs"].max(),
                      **summarize(group["cell_seconds"]), **{f"ratio_{key}": ratio[key] for key in RATIO_KEYS},
-                     "steal_max_pct": group["cpu_steal_pct"].max(), "ratio": middle, "slower": middle > SAME,
+                     "steal_max_pct": group["cpu_steal_pct"].max(),
+                     "throttled_max_s": pd.to_numeric(group["cfs_throttled_seconds"]).max(),
+                     "ratio": middle, "slower": middle > SAME,
                      "calibrated": calibrated})
     named = [BASELINE, POD, *(v for pair in CANDIDATES.values() for v in pair if v)]
     order = {variant: i for i, variant in enumerate(named)}
@@ -90,8 +93,13 @@ def dnnfit_causes(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def verdicts(table: pd.DataFrame) -> list[str]:
-    """What the runs say of each candidate: the cause, not the cause alone, or why it cannot be told."""
+    """What the runs say of each candidate: the cause, not the cause alone, or why it cannot be told;
+    and, where the steps printed it, how long the quota throttled the pod's dnnfit."""
     by = table.set_index("variant")
+    return _candidates(by) + _throttled(by)
+
+
+def _candidates(by: pd.DataFrame) -> list[str]:
     slower = by["slower"]
     if not slower.get(POD, False):
         said = f" ({by.loc[POD, 'ratio']:.3f}, its interval up to {by.loc[POD, 'ratio_high']:.3f})" if POD in by.index else ""
@@ -108,3 +116,11 @@ def verdicts(table: pd.DataFrame) -> list[str]:
         else:
             found.append(f"{candidate} is the cause (the pod without it is as fast as the process)")
     return found
+
+
+def _throttled(by: pd.DataFrame) -> list[str]:
+    """The quota's throttling of the pod's dnnfit as its cgroup counted it, where the runs have it."""
+    if POD not in by.index or pd.isna(by.loc[POD, "throttled_max_s"]):
+        return []
+    return [f"the CPU limit's CFS quota throttled the pod's dnnfit for at most {by.loc[POD, 'throttled_max_s']:.2f} s "
+            f"in a run (its cell {by.loc[POD, 'median']:.1f} s, median)"]

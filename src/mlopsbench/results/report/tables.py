@@ -417,19 +417,21 @@ def ablation(stats) -> Table:
 def dnnfit_causes(stats) -> Table:
     """dnnfit's cell as a process and as a pod, each of the pod's candidate causes taken away."""
     frame = stats.pipeline_dnnfit_causes
-    rows = [[r["variant"], str(int(r["n"])), with_ci(r, 1, "s"), with_ci(ratio_summary(r), 3), pct(r["steal_max_pct"], 2)]
+    rows = [[r["variant"], str(int(r["n"])), with_ci(r, 1, "s"), with_ci(ratio_summary(r), 3),
+             pct(r["steal_max_pct"], 2), "-" if pd.isna(r.get("throttled_max_s")) else f"{r['throttled_max_s']:.2f} s"]
             for _, r in frame.iterrows()]
     return Table("dnnfit's cell as a pod, its candidate causes taken away (benchmarks/bench_dnnfit.py)",
-                 ["variant", "rounds", "dnnfit's cell", ratio_read(frame), "most CPU stolen"], rows,
+                 ["variant", "rounds", "dnnfit's cell", ratio_read(frame), "most CPU stolen", "most CFS throttling"],
+                 rows,
                  "The notebook's cells up to dnnfit at the notebook's settings, in rounds, each variant once per round "
                  "in a shuffled order: process, a local process (each round's baseline); process-quota, the same "
                  "under the CFS quota a pod's CPU limit sets; pod, as the kubernetes backend makes it (CPU request and "
                  "limit, the RuntimeDefault seccomp profile); pod-no-limit, without the CPU limit; pod-unconfined, "
                  "without the seccomp profile. The ratios are calibrated (each run's cell time at the runs' median "
-                 "Keras speed) where every run was calibrated. A candidate is the cause where the pod is slower than "
-                 "the process "
-                 f"(more than {SAME:g} times) and the pod without it is not; for the quota, the process under it "
-                 "must slow too.")
+                 "Keras speed) where every run was calibrated. CFS throttling: the seconds the step's cgroup was "
+                 "throttled by its quota, as the kernel counts them (-: runs from before steps printed it). A "
+                 f"candidate is the cause where the pod is slower than the process (more than {SAME:g} times) and "
+                 "the pod without it is not; for the quota, the process under it must slow too.")
 
 
 def clocks(stats) -> Table:
