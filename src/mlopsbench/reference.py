@@ -107,7 +107,7 @@ def rebuild(folder: Path, template: Path) -> Path:
     from .results.report import write_report
 
     config = load_config(folder / "config.yaml")
-    bundle = _analysed(folder, config)
+    bundle, measured = _analysed(folder, config)
     ablation = _kept_runs(folder, ABLATION)
     if ablation is not None:
         bundle.pipeline_ablation, bundle.pipeline_ablation_parts = ablate(*ablation)
@@ -116,11 +116,11 @@ def rebuild(folder: Path, template: Path) -> Path:
         bundle.pipeline_dnnfit_causes = dnnfit_causes(dnnfit_seconds(*causes))
     part = folder / TOPOLOGY
     if _uploads_measured(part):
-        second = _analysed(part, load_config(part / "config.yaml"), pipeline=False)
+        second, measured_again = _analysed(part, load_config(part / "config.yaml"), pipeline=False)
         second.write(part / paths.STATS_DIR)
         # The first measure judged again on the cells the second has: a claim pooled over cells (S1,
         # S2) would otherwise read setups and cells the second never measured.
-        alike = analyse(None, None, **shared_cells(_measured(folder), _measured(part)),
+        alike = analyse(None, None, **shared_cells(measured, measured_again),
                         margin=config["analysis"]["equivalence_margin"], little=config["analysis"]["little_change_points"])
         bundle.emulation_cells, bundle.emulation_claims = compare(alike, second)
         bundle.emulation_upload_cells = second.upload_cells
@@ -138,8 +138,9 @@ def rebuild(folder: Path, template: Path) -> Path:
 
 
 def _analysed(folder: Path, config: dict, pipeline: bool = True):
-    """The tidy tables of ``folder``'s raw exports (written beside them) and their statistics; the
-    pipeline's left out where ``pipeline`` is false (a part that measured only uploads and serving)."""
+    """The tidy tables of ``folder``'s raw exports (written beside them) and their statistics, with the
+    upload and serving tables as read (``_measured``); the pipeline's left out where ``pipeline`` is
+    false (a part that measured only uploads and serving)."""
     from .pipeline.tidy import tidy_pipeline
     from .results.analysis import analyse, load_table
     from .serving.tidy import tidy_serving
@@ -163,10 +164,11 @@ def _analysed(folder: Path, config: dict, pipeline: bool = True):
     tidy_serving([folder / d for d in finished_cells], folder / paths.SERVING_UPDATES, folder / paths.SERVING_REQUESTS)
     steps, runs_table = (load_table(folder / paths.PIPELINE_STEPS), load_table(folder / paths.PIPELINE_RUNS)) \
         if pipeline else (None, None)
-    bundle = analyse(steps, runs_table, **_measured(folder), margin=config["analysis"]["equivalence_margin"],
+    measured = _measured(folder)
+    bundle = analyse(steps, runs_table, **measured, margin=config["analysis"]["equivalence_margin"],
                      little=config["analysis"]["little_change_points"])
     bundle.summary.unmeasured = unmeasured
-    return bundle
+    return bundle, measured
 
 
 def _measured(folder: Path) -> dict:
