@@ -1,10 +1,10 @@
 """Benchmark: why dnnfit trains slower as a pod than as a process, its candidate cause taken away
 and put back.
 
-In the shipped reference dnnfit's cell took about 1.14 times as long as a pod as in the
-monolithic notebook (calibrated, pairs within blocks at 20-40 MB), and 0.97 times as long as a
-local process. The cell's own time leaves out waiting for cores and imports, so what is left is
-how the pod runs the same code on the same interpreter. Two candidates: the pod's CPU limit (a
+In the shipped reference dnnfit's cell took about 1.10 times as long as a pod as in the
+monolithic notebook, and 0.99 times as long as a local process of the split pipeline (calibrated,
+pairs within blocks from 20 MB on). The cell's own time leaves out waiting for cores and imports,
+so what is left is how the pod runs the same code on the same interpreter. Two candidates: the pod's CPU limit (a
 CFS quota of its cores on its cgroup) and its seccomp profile (RuntimeDefault: every system call
 filtered, and the kernel's per-task speculation mitigations for filtered tasks). Here the
 pipeline up to dnnfit (preprocessing, dnncompile, dnnfit: the notebook's own cells and settings)

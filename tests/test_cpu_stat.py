@@ -17,6 +17,14 @@ def test_v1_and_v2_counts_are_read_in_seconds():
     assert throttling(V2) == (40, 3, pytest.approx(0.25))
 
 
+def test_the_local_count_takes_in_what_an_ancestors_quota_throttled():
+    """A pod's container whose own quota never ran out while the pod's did (as read on a cluster
+    here: the container's own 2.7 ms, its local 25.4 ms): the seconds are the local count's."""
+    own = "nr_periods 8758\nnr_throttled 1\nthrottled_time 2714786\nnr_bursts 0\nburst_time 0\n"
+    assert throttling(own, "throttled_time 25351046\n") == (8758, 1, pytest.approx(0.025351046))
+    assert throttling(V2, "throttled_usec 900000\n") == (40, 3, pytest.approx(0.9))
+
+
 @pytest.mark.parametrize("proc_cgroup, made, expected", [
     # v1 on a host: the process's own cgroup under the cpu controller's mount, not the mount's top.
     ("4:cpu,cpuacct:/kubepods/pod1/abc\n3:memory:/kubepods/pod1/abc\n",

@@ -8,13 +8,13 @@ import pytest
 
 from mlopsbench.pipeline.backends import BACKENDS
 from mlopsbench.results.bundle import StatsBundle, Summary
-from mlopsbench.results.dnnfit_causes import CAUSES, dnnfit_causes, dnnfit_seconds, ratio_read, verdicts
+from mlopsbench.results.dnnfit_causes import CAUSES, dnnfit_causes, dnnfit_seconds, ratio_read, sizes, verdicts
 from mlopsbench.results.report import tables
 
 ROUNDS = 5
 
 
-def tables_of(factors: dict[str, float], speeds=(30.0, 36.0, 27.0, 33.0, 31.0), keras_steps=None):
+def tables_of(factors: dict[str, float], speeds=(30.0, 36.0, 27.0, 33.0, 31.0), keras_steps=None, size_mb=10.0):
     """Each variant's runs: dnnfit takes the round's speed times its factor (the rounds differ, as a
     drifting machine's do; the ratios within a round do not), with a second clock that must be ignored;
     ``keras_steps``: each variant's calibrations (seconds per Keras step), none where not given."""
@@ -22,8 +22,8 @@ def tables_of(factors: dict[str, float], speeds=(30.0, 36.0, 27.0, 33.0, 31.0), 
     for variant, factor in factors.items():
         backend = "kubernetes" if variant.startswith("pod") else "local"
         for round_, speed in enumerate(speeds[:ROUNDS], 1):
-            run_id = f"{variant}/{round_}"
-            runs.append({"run_id": run_id, "study": f"{CAUSES}{variant}", "rep": round_, "dataset_mb": 10.0,
+            run_id = f"{variant}/{size_mb:g}/{round_}"
+            runs.append({"run_id": run_id, "study": f"{CAUSES}{variant}", "rep": round_, "dataset_mb": size_mb,
                          "epochs": 5, "cpu_steal_pct": 0.01 * round_, "status": "succeeded"}
                         | ({"cal_before_keras_step_s": keras_steps[variant],
                             "cal_after_keras_step_s": keras_steps[variant]} if keras_steps else {}))
@@ -79,10 +79,10 @@ def test_with_every_run_calibrated_the_ratios_divide_cell_times_at_the_median_sp
 
 def test_a_run_that_did_not_succeed_is_left_out_and_said(caplog):
     steps, runs = tables_of({"process": 1.0, "pod": 1.2})
-    runs.loc[runs["run_id"] == "pod/2", "status"] = "failed"
+    runs.loc[runs["run_id"] == "pod/10/2", "status"] = "failed"
     by = dnnfit_causes(dnnfit_seconds(steps, runs)).set_index("variant")
     assert by.loc["pod", "n"] == ROUNDS - 1 and by.loc["process", "n"] == ROUNDS
-    assert "1 of 10 runs did not succeed and are left out: pod/2" in caplog.text
+    assert "1 of 10 runs did not succeed and are left out: pod/10/2" in caplog.text
 
 
 def test_the_reports_table_shows_every_variant_with_its_rounds():
@@ -90,8 +90,9 @@ def test_the_reports_table_shows_every_variant_with_its_rounds():
     factors = {"process": 1.0, "pod": 1.2, "pod-no-limit": 1.3}
     bundle.pipeline_dnnfit_causes = dnnfit_causes(dnnfit_seconds(*tables_of(factors)))
     table = tables.dnnfit_causes(bundle)
-    assert [row[0] for row in table.rows] == ["process", "pod", "pod-no-limit"]
-    assert all(row[1] == str(ROUNDS) for row in table.rows) and "1.200" in table.rows[1][3]
+    assert [row[1] for row in table.rows] == ["process", "pod", "pod-no-limit"]
+    assert all(row[2] == str(ROUNDS) for row in table.rows) and "1.200" in table.rows[1][4]
+    assert all(row[0] == "10" and row[4].endswith("(as measured)") for row in table.rows)
 
 
 def test_the_quotas_throttling_of_the_pods_dnnfit_is_said_where_the_steps_printed_it():
@@ -101,10 +102,31 @@ def test_the_quotas_throttling_of_the_pods_dnnfit_is_said_where_the_steps_printe
     bundle = StatsBundle(Summary(equivalence_margin=0.1, little_change_points=5.0))
     bundle.pipeline_dnnfit_causes = dnnfit_causes(dnnfit_seconds(steps, runs))
     assert not any("throttled" in said for said in verdicts(bundle.pipeline_dnnfit_causes))
-    assert {row[5] for row in tables.dnnfit_causes(bundle).rows} == {"-"}
+    assert {row[6] for row in tables.dnnfit_causes(bundle).rows} == {"-"}
 
-    steps["cfs_throttled_seconds"] = steps["run_id"].map(lambda run: 0.8 if run == "pod/3" else 0.0)
+    steps["cfs_throttled_seconds"] = steps["run_id"].map(lambda run: 0.8 if run == "pod/10/3" else 0.0)
     bundle.pipeline_dnnfit_causes = dnnfit_causes(dnnfit_seconds(steps, runs))
     assert verdicts(bundle.pipeline_dnnfit_causes)[-1] == (
         "the CPU limit's CFS quota throttled the pod's dnnfit for at most 0.80 s in a run (its cell 37.2 s, median)")
-    assert [row[5] for row in tables.dnnfit_causes(bundle).rows] == ["0.00 s", "0.80 s", "0.00 s"]
+    assert [row[6] for row in tables.dnnfit_causes(bundle).rows] == ["0.00 s", "0.80 s", "0.00 s"]
+
+
+def test_each_size_is_its_own_comparison():
+    """Runs kept at two sizes (rounds numbered alike in each) are never divided across sizes: each
+    size has its own baseline, its own calibration's median speed, its own verdicts; uncalibrated
+    runs at one size leave the other's ratios calibrated."""
+    small = tables_of({"process": 1.0, "pod": 1.2, "pod-no-limit": 1.0})
+    large = tables_of({"process": 1.0, "pod": 1.1, "pod-no-limit": 1.1}, speeds=(300.0, 360.0, 270.0, 330.0, 310.0),
+                      keras_steps={"process": 1e-3, "pod": 1.1e-3, "pod-no-limit": 1e-3}, size_mb=20.0)
+    table = dnnfit_causes(dnnfit_seconds(*(pd.concat([a, b], ignore_index=True) for a, b in zip(small, large))))
+    assert list(table["dataset_mb"]) == [10.0] * 3 + [20.0] * 3
+    by = table.set_index(["dataset_mb", "variant"])
+    assert by.loc[(10.0, "pod"), "ratio"] == pytest.approx(1.2) and not by.loc[(10.0, "pod"), "calibrated"]
+    assert by.loc[(20.0, "pod"), "ratio"] == pytest.approx(1.0) and by.loc[(20.0, "pod"), "calibrated"]
+    assert by.loc[(20.0, "pod-no-limit"), "ratio"] == pytest.approx(1.1)
+    assert by.loc[(20.0, "process"), "median"] == pytest.approx(310.0) and by.loc[(10.0, "pod"), "n"] == ROUNDS
+    small_said, large_said = (verdicts(one) for one in sizes(table))
+    assert small_said[0].startswith("the CPU limit's CFS quota is the cause (")
+    assert large_said[0].startswith("the pod is no more than 1.05 times as slow")
+    with pytest.raises(ValueError, match="one dataset size at a time"):
+        verdicts(table)

@@ -4,6 +4,11 @@ A compiled step prints this as its last mark. A pod's container has a cgroup of 
 the container's cgroup root), so there the count is its step's alone; a local process reads the
 runner's cgroup, where no quota is set unless someone set one. Reads cgroup v1's ``cpu.stat``
 (throttled_time in ns) and v2's (throttled_usec); ``unknown`` where neither can be read.
+
+A pod's quota is set twice, on the container's cgroup and on the pod's above it, and ``cpu.stat``
+counts only what the cgroup's own quota throttled. Where the kernel has ``cpu.stat.local`` (Linux
+6.8 on) the seconds are read from it instead: the time the cgroup's own run queues were throttled,
+by its quota or an ancestor's (the pod's, the kubepods slice's).
 """
 
 from __future__ import annotations
@@ -27,10 +32,20 @@ def cpu_stat_path(proc_cgroup: str, root: Path = CGROUP_ROOT) -> Path | None:
     return None
 
 
-def throttling(cpu_stat: str) -> tuple[int, int, float]:
-    """Enforcement periods, throttled periods and seconds throttled, from a ``cpu.stat``'s text."""
-    stat = {key: int(value) for key, value in (line.split() for line in cpu_stat.splitlines() if line.strip())}
-    seconds = stat["throttled_usec"] / 1e6 if "throttled_usec" in stat else stat["throttled_time"] / 1e9
+def _counters(text: str) -> dict[str, int]:
+    return {key: int(value) for key, value in (line.split() for line in text.splitlines() if line.strip())}
+
+
+def _seconds(stat: dict[str, int]) -> float:
+    return stat["throttled_usec"] / 1e6 if "throttled_usec" in stat else stat["throttled_time"] / 1e9
+
+
+def throttling(cpu_stat: str, cpu_stat_local: str | None = None) -> tuple[int, int, float]:
+    """Enforcement periods and throttled periods from a ``cpu.stat``'s text, and the seconds
+    throttled: from ``cpu.stat.local``'s text where given (its quota's and its ancestors'), else
+    from ``cpu.stat``'s (its own quota's)."""
+    stat = _counters(cpu_stat)
+    seconds = _seconds(_counters(cpu_stat_local)) if cpu_stat_local else _seconds(stat)
     return stat["nr_periods"], stat["nr_throttled"], seconds
 
 
@@ -38,6 +53,9 @@ def mark() -> str:
     """``<periods> <throttled periods> <seconds>`` of this process's cgroup, or ``unknown``."""
     try:
         path = cpu_stat_path(Path("/proc/self/cgroup").read_text())
-        return "unknown" if path is None else "{} {} {:.6f}".format(*throttling(path.read_text()))
+        if path is None:
+            return "unknown"
+        local = path.with_name("cpu.stat.local")
+        return "{} {} {:.6f}".format(*throttling(path.read_text(), local.read_text() if local.is_file() else None))
     except (OSError, ValueError, KeyError):
         return "unknown"

@@ -4,10 +4,11 @@ The runs of ``benchmarks/bench_dnnfit.py --keep`` (a reference keeps them in
 ``results/raw/dnnfit_causes/``): the pipeline up to dnnfit, in rounds, each variant once per round
 in a shuffled order: a local process (each round's baseline), a process under the pod's CFS quota,
 the pod as the kubernetes backend makes it, the pod without its CPU limit, and the pod without its
-seccomp profile. Per variant: dnnfit's cell time and its ratio to the process of the same round,
-calibrated to the runs' median speed where every run was calibrated (the runs minutes apart in a
-round still see the machine's speed move), as measured where not. A candidate is the cause where
-the pod is slower than the process and the pod without it is not.
+seccomp profile. Per dataset size and variant (the benchmark may have run at several sizes):
+dnnfit's cell time and its ratio to the process of the same size and round, calibrated to the
+runs' median speed where every run of that size was calibrated (the runs minutes apart in a round
+still see the machine's speed move), as measured where not. A candidate is the cause where the pod
+is slower than the process and the pod without it is not.
 """
 
 from __future__ import annotations
@@ -40,17 +41,17 @@ def fits(steps: pd.DataFrame) -> pd.DataFrame:
 
 def dnnfit_seconds(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """One row per succeeded run: its variant, its round, its dataset and epochs, dnnfit's cell time
-    (on the backend's own clock) as measured and at the runs' median speed (NaN where a run was not
-    calibrated), the seconds its cgroup's CFS quota throttled it (NaN where not recorded), and the CPU
-    the host stole over the run. Runs that did not succeed are counted in the log and left out."""
+    (on the backend's own clock) as measured and at the median speed of the runs of its size (NaN
+    where a run was not calibrated), the seconds its cgroup's CFS quota throttled it (NaN where not
+    recorded), and the CPU the host stole over the run. Runs that did not succeed are counted in the
+    log and left out."""
     ours = runs[runs["study"].str.startswith(CAUSES)]
     counted = ours[ours["status"] == "succeeded"]
     if len(counted) < len(ours):
         log.warning("dnnfit causes: %d of %d runs did not succeed and are left out: %s", len(ours) - len(counted),
                     len(ours), ", ".join(ours[ours["status"] != "succeeded"]["run_id"]))
-    calibrations = counted.reindex(columns=CALIBRATIONS).apply(pd.to_numeric)
-    speed = keras_step(calibrations)
-    counted = counted.assign(factor=speed.median() / speed)
+    speed = keras_step(counted.reindex(columns=CALIBRATIONS).apply(pd.to_numeric))
+    counted = counted.assign(factor=speed.groupby(counted["dataset_mb"]).transform("median") / speed)
     frame = fits(steps).reindex(columns=["run_id", "cell_seconds", "cfs_throttled_seconds"]).merge(
         counted[["run_id", "study", "rep", "dataset_mb", "epochs", "cpu_steal_pct", "factor"]], on="run_id")
     frame["cell_seconds_cal"] = frame.pop("factor") * frame["cell_seconds"]
@@ -58,7 +59,7 @@ def dnnfit_seconds(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def ratio_read(table: pd.DataFrame) -> str:
-    """Which cell times the ratios of ``dnnfit_causes``' table divide, in words."""
+    """Which cell times the ratios of ``dnnfit_causes``' table (of one size) divide, in words."""
     calibrated = bool(len(table)) and table["calibrated"].astype(bool).all()
     return "over the process of the same round" + (", calibrated" if calibrated else ", as measured")
 
@@ -69,11 +70,22 @@ def ratio_summary(row) -> dict:
 
 
 def dnnfit_causes(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per variant of ``frame`` (``dnnfit_seconds``): dnnfit's cell time, its ratio to the process of
-    the same round (calibrated where every run was; rounds without a finished process are left out of
-    the ratio), the most CPU stolen over a run and the most seconds throttled, and whether it is slower
-    than the process."""
-    calibrated = bool(len(frame)) and frame["cell_seconds_cal"].notna().all()
+    """Per dataset size of ``frame`` (``dnnfit_seconds``), smallest first, and per variant: dnnfit's
+    cell time, its ratio to the process of the same size and round (calibrated where every run of the
+    size was; rounds without a finished process are left out of the ratio), the most CPU stolen over
+    a run and the most seconds throttled, and whether it is slower than the process."""
+    if frame.empty:
+        return pd.DataFrame()
+    return pd.concat([_one_size(group) for _, group in frame.groupby("dataset_mb")], ignore_index=True)
+
+
+def sizes(table: pd.DataFrame) -> list[pd.DataFrame]:
+    """``dnnfit_causes``' table, one table per dataset size, smallest first."""
+    return [group for _, group in table.groupby("dataset_mb")] if len(table) else []
+
+
+def _one_size(frame: pd.DataFrame) -> pd.DataFrame:
+    calibrated = frame["cell_seconds_cal"].notna().all()
     seconds = "cell_seconds_cal" if calibrated else "cell_seconds"
     baseline = frame[frame["variant"] == BASELINE].set_index("round")[seconds]
     rows = []
@@ -81,7 +93,7 @@ def dnnfit_causes(frame: pd.DataFrame) -> pd.DataFrame:
         ratios = group[seconds].to_numpy() / group["round"].map(baseline).to_numpy()
         ratio = summarize(ratios)
         middle = center(ratio)
-        rows.append({"variant": variant, "dataset_mb": group["dataset_mb"].max(), "epochs": group["epochs"].max(),
+        rows.append({"variant": variant, "dataset_mb": group["dataset_mb"].iloc[0], "epochs": group["epochs"].max(),
                      **summarize(group["cell_seconds"]), **{f"ratio_{key}": ratio[key] for key in RATIO_KEYS},
                      "steal_max_pct": group["cpu_steal_pct"].max(),
                      "throttled_max_s": pd.to_numeric(group["cfs_throttled_seconds"]).max(),
@@ -93,8 +105,10 @@ def dnnfit_causes(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def verdicts(table: pd.DataFrame) -> list[str]:
-    """What the runs say of each candidate: the cause, not the cause alone, or why it cannot be told;
+    """What the runs of one size (``sizes``) say of each candidate: the cause, not the cause alone, or why it cannot be told;
     and, where the steps printed it, how long the quota throttled the pod's dnnfit."""
+    if table["dataset_mb"].nunique() > 1:
+        raise ValueError("dnnfit causes: verdicts read one dataset size at a time (dnnfit_causes.sizes)")
     by = table.set_index("variant")
     return _candidates(by) + _throttled(by)
 

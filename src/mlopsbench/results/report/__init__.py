@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import yaml
 
 from ..bundle import StatsBundle
-from ..dnnfit_causes import BASELINE, ratio_read, ratio_summary, verdicts
+from ..dnnfit_causes import BASELINE, ratio_read, ratio_summary, sizes, verdicts
 from ..figure_registry import FIGURES
 from ...pipeline.backends import BACKENDS
 from ..analysis import TRIVIAL_STEPS, cri_sum
@@ -38,7 +38,7 @@ EMULATIONS = {
     "netem-daemonset": "netem: the kernel's qdisc on the edge node's interface, set by a DaemonSet, as in the thesis.",
     "nfqueue": "nfqueue: the kernel's own path, every packet across the delayed link held by netdelay through a "
                "netfilter queue, so TCP's handshake, slow start and window growth cross the delay; each cell "
-               "checked the added round trip and the queue's throughput first (table Upload cells).",
+               "checked the added round trip and the queue's throughput first (the table of its upload cells).",
     "proxy": "proxy: a user-space delay proxy that terminates TCP and forwards a fixed window per round trip.",
     "none": "none: no latency added.",
 }
@@ -227,16 +227,17 @@ class Context:
                        f"{tables.interval(steal['ratio'], steal['low'], steal['high'])}."] + self._causes_answer()
 
     def _causes_answer(self) -> list[str]:
-        """The pod's slower dnnfit taken apart: each candidate cause taken away, and what that shows."""
-        causes = self.stats.pipeline_dnnfit_causes
-        if causes.empty:
-            return []
-        by = causes.set_index("variant")
-        ratios = "; ".join(f"{variant} {tables.with_ci(ratio_summary(r), 3)}" for variant, r in by.iterrows()
-                           if variant != BASELINE)
-        return [f"The pod's dnnfit taken apart on this machine ({int(by['n'].max())} rounds at "
-                f"{by['dataset_mb'].max():g} MB, {int(by['epochs'].max())} epochs; each {ratio_read(causes)}): "
-                f"{ratios}. So {'; '.join(verdicts(causes))}."]
+        """The pod's slower dnnfit taken apart, per dataset size: each candidate cause taken away, and
+        what that shows."""
+        said = []
+        for causes in sizes(self.stats.pipeline_dnnfit_causes):
+            by = causes.set_index("variant")
+            ratios = "; ".join(f"{variant} {tables.with_ci(ratio_summary(r), 3)}" for variant, r in by.iterrows()
+                               if variant != BASELINE)
+            said.append(f"The pod's dnnfit taken apart on this machine ({int(by['n'].max())} rounds at "
+                        f"{by['dataset_mb'].iloc[0]:g} MB, {int(by['epochs'].max())} epochs; each "
+                        f"{ratio_read(causes)}): {ratios}. So {'; '.join(verdicts(causes))}.")
+        return said
 
     def _serving_answer(self) -> list[str]:
         """Beyond the thesis: the fastest and slowest time to serve per update method."""

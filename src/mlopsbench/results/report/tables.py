@@ -16,7 +16,7 @@ from ...paths import architecture_name
 from ...store.kernel_delay import QUEUE_FLOOR_MB_S
 from ..analysis import split_backends
 from ..bundle import StatsBundle
-from ..dnnfit_causes import SAME, ratio_read, ratio_summary
+from ..dnnfit_causes import SAME, ratio_summary
 from ..stats import in_series
 
 TABLE2_JOBS = ("dnnfit", "plot", "dnneval", "dnnpredict")
@@ -417,18 +417,20 @@ def ablation(stats) -> Table:
 def dnnfit_causes(stats) -> Table:
     """dnnfit's cell as a process and as a pod, each of the pod's candidate causes taken away."""
     frame = stats.pipeline_dnnfit_causes
-    rows = [[r["variant"], str(int(r["n"])), with_ci(r, 1, "s"), with_ci(ratio_summary(r), 3),
+    rows = [[f"{r['dataset_mb']:g}", r["variant"], str(int(r["n"])), with_ci(r, 1, "s"),
+             with_ci(ratio_summary(r), 3) + ("" if r["calibrated"] else " (as measured)"),
              pct(r["steal_max_pct"], 2), "-" if pd.isna(r.get("throttled_max_s")) else f"{r['throttled_max_s']:.2f} s"]
             for _, r in frame.iterrows()]
     return Table("dnnfit's cell as a pod, its candidate causes taken away (benchmarks/bench_dnnfit.py)",
-                 ["variant", "rounds", "dnnfit's cell", ratio_read(frame), "most CPU stolen", "most CFS throttling"],
-                 rows,
+                 ["MB", "variant", "rounds", "dnnfit's cell", "over the process of the same round",
+                  "most CPU stolen", "most CFS throttling"], rows,
                  "The notebook's cells up to dnnfit at the notebook's settings, in rounds, each variant once per round "
                  "in a shuffled order: process, a local process (each round's baseline); process-quota, the same "
                  "under the CFS quota a pod's CPU limit sets; pod, as the kubernetes backend makes it (CPU request and "
                  "limit, the RuntimeDefault seccomp profile); pod-no-limit, without the CPU limit; pod-unconfined, "
-                 "without the seccomp profile. The ratios are calibrated (each run's cell time at the runs' median "
-                 "Keras speed) where every run was calibrated. CFS throttling: the seconds the step's cgroup was "
+                 "without the seccomp profile. The ratios are calibrated (each run's cell time at the median Keras "
+                 "speed of the runs of its size) where every run of the size was calibrated, and marked as measured "
+                 "where not. CFS throttling: the seconds the step's cgroup was "
                  "throttled by its quota, as the kernel counts them (-: runs from before steps printed it). A "
                  f"candidate is the cause where the pod is slower than the process (more than {SAME:g} times) and "
                  "the pod without it is not; for the quota, the process under it must slow too.")
