@@ -22,10 +22,12 @@ the restricted level, which forbids an unconfined pod), removed at the end. Per 
 cell time (its [JT] line) and its ratio to the process of the same round (calibrated to the runs'
 median speed, as the blocks' ratios are; as measured with ``--no-calibration``), each with its 95 %
 interval (of the mean, or of the median where the values are not normal), the seconds the step's
-cgroup was throttled by a CFS quota (as the kernel counts them; the step prints it), and the CPU
-time stolen by the hypervisor over each run (the other cause the reference's runs show). A candidate is the cause where the pod is slower than the
-process and the pod without it is not (at most 1.05 times the process); for the quota, the
-process under it must slow as the pod does (``results.dnnfit_causes``, which the reference's report
+cgroup was throttled by a CFS quota (as the kernel counts them; the step prints it), the cores its
+cell kept busy (its CPU seconds over its wall seconds: a slower cell with cores as busy did more
+work, one with idler cores waited for a CPU), and the CPU time stolen by the hypervisor over
+each run (the other cause the reference's runs show). A candidate is the cause where the pod is
+slower than the process and the pod without it is not (at most 1.05 times the process); for the
+quota, the process under it must slow as the pod does (``results.dnnfit_causes``, which the reference's report
 reads from the runs kept with ``--keep``). The machine must be quiet: run nothing else.
 
 Needs root (the cluster, the cgroup). A cluster that was up stays up; one that was down is started
@@ -181,8 +183,8 @@ def main() -> int:
                                              calibration=calibration)
                     run_dirs.append(run["raw_dir"])
                     fit = fits(pd.DataFrame(rows)).iloc[0]
-                    print(f"round {round_}: {variant:<15} dnnfit {fit['cell_seconds']:.1f} s, CFS throttled "
-                          f"{fit.get('cfs_throttled_seconds') or 0:.2f} s, "
+                    print(f"round {round_}: {variant:<15} dnnfit {fit['cell_seconds']:.1f} s, "
+                          f"CPU {fit.get('cpu_seconds') or 0:.1f} s, CFS throttled {fit.get('cfs_throttled_seconds') or 0:.2f} s, "
                           f"CPU stolen over the run {run.get('cpu_steal_pct') or 0:.1f} %", flush=True)
     finally:
         if not was_up:
@@ -196,7 +198,7 @@ def main() -> int:
         results.measured(f"dnnfit {row.variant}", list(seconds[seconds["variant"] == row.variant]["cell_seconds"]))
         print(f"  {row.variant:<15} {with_ci(row._asdict(), 1, 's')}; {ratio_read(table)} "
               f"{with_ci(ratio_summary(row._asdict()), 3)}; most CPU stolen {row.steal_max_pct:.1f} %; "
-              f"most CFS throttling {row.throttled_max_s:.2f} s")
+              f"most CFS throttling {row.throttled_max_s:.2f} s; cores busy {row.cores_busy:.2f}")
         if row.variant != "process":
             results.ratio(f"dnnfit {row.variant} / process of the same round", row.ratio,
                           f"<= {SAME} = not slower than the process", not row.slower)

@@ -130,3 +130,19 @@ def test_each_size_is_its_own_comparison():
     assert large_said[0].startswith("the pod is no more than 1.05 times as slow")
     with pytest.raises(ValueError, match="one dataset size at a time"):
         verdicts(table)
+
+
+def test_the_cores_a_cell_kept_busy_tell_more_work_from_waiting_for_a_cpu():
+    """Steps print the CPU seconds of their cells: a pod 1.2 times as slow whose cell kept its two
+    cores as busy as the process's did more work; the verdicts and the table say how busy."""
+    steps, runs = tables_of({"process": 1.0, "pod": 1.2})
+    bundle = StatsBundle(Summary(equivalence_margin=0.1, little_change_points=5.0))
+    bundle.pipeline_dnnfit_causes = dnnfit_causes(dnnfit_seconds(steps, runs))
+    assert {row[7] for row in tables.dnnfit_causes(bundle).rows} == {"-"}
+    assert not any("cores busy" in said for said in verdicts(bundle.pipeline_dnnfit_causes))
+
+    steps["cpu_seconds"] = 1.9 * steps["cell_seconds"]
+    bundle.pipeline_dnnfit_causes = dnnfit_causes(dnnfit_seconds(steps, runs))
+    assert verdicts(bundle.pipeline_dnnfit_causes)[-1] == (
+        "the pod's dnnfit kept 1.90 cores busy over its cell, the process's 1.90 (CPU seconds over cell seconds, median)")
+    assert [row[7] for row in tables.dnnfit_causes(bundle).rows] == ["1.90", "1.90"]

@@ -1,6 +1,7 @@
 """Integration tests: the compiled pipeline runs for real (TensorFlow included) on tiny data."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -108,6 +109,17 @@ def test_every_step_prints_its_cgroups_cfs_throttling(local_run, tmp_path):
     steps, _ = tidy_pipeline([local_run], tmp_path / "steps.parquet", tmp_path / "runs.parquet")
     assert steps["cfs_periods"].notna().all() and (steps["cfs_throttled_seconds"] >= 0).all()
     assert (steps["cfs_throttled_periods"] <= steps["cfs_periods"]).all()
+
+
+def test_every_step_prints_the_cpu_its_cells_used(local_run, tmp_path):
+    """The CPU seconds of a step's cells, every thread's: never more than the machine's cores could
+    give in the step's wall time (TensorFlow's own pools can pass a step's share), and training
+    keeps a core busy."""
+    steps, _ = tidy_pipeline([local_run], tmp_path / "steps.parquet", tmp_path / "runs.parquet")
+    assert steps["cpu_seconds"].notna().all() and (steps["cpu_seconds"] >= 0).all()
+    assert (steps["cpu_seconds"] <= os.cpu_count() * steps["duration_seconds"] + 0.05).all()
+    fit = steps.set_index("step").loc["dnnfit"]
+    assert fit["cpu_seconds"] >= 0.5 * fit["cell_seconds"]
 
 
 def test_monolithic_baseline_times_each_cell_in_one_process(repo, dataset, tmp_path):

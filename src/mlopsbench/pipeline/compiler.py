@@ -178,8 +178,12 @@ class Plan:
             f"_marshal = _Marshal({marshal_dir!r})",
             *(f"{v} = _marshal.load({producer!r}, {v!r})" for v, producer in step.inputs),
             "",
+            "_mlb_cpu = _mlb_time.process_time()",
             step.source.rstrip(),
             "",
+            # The CPU its cells had (every thread's): beside the cell's wall time, how much of its
+            # cores a step got, and whether a slower cell did more work or waited for a CPU.
+            f'print("{MARKER} cpu-seconds {{:.6f}}".format(_mlb_time.process_time() - _mlb_cpu), flush=True)',
             *(f"_marshal.save({name!r}, {v!r}, {v})" for v in step.outputs),
             # The process's own peak memory: where no parent can wait4() for it (a pod).
             f'import resource as _mlb_resource; print("{MARKER} peak-rss {{}}".format('

@@ -42,8 +42,8 @@ def fits(steps: pd.DataFrame) -> pd.DataFrame:
 def dnnfit_seconds(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """One row per succeeded run: its variant, its round, its dataset and epochs, dnnfit's cell time
     (on the backend's own clock) as measured and at the median speed of the runs of its size (NaN
-    where a run was not calibrated), the seconds its cgroup's CFS quota throttled it (NaN where not
-    recorded), and the CPU the host stole over the run. Runs that did not succeed are counted in the
+    where a run was not calibrated), the CPU seconds its cells used and the seconds its cgroup's CFS
+    quota throttled it (NaN where not recorded), and the CPU the host stole over the run. Runs that did not succeed are counted in the
     log and left out."""
     ours = runs[runs["study"].str.startswith(CAUSES)]
     counted = ours[ours["status"] == "succeeded"]
@@ -52,7 +52,7 @@ def dnnfit_seconds(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
                     len(ours), ", ".join(ours[ours["status"] != "succeeded"]["run_id"]))
     speed = keras_step(counted.reindex(columns=CALIBRATIONS).apply(pd.to_numeric))
     counted = counted.assign(factor=speed.groupby(counted["dataset_mb"]).transform("median") / speed)
-    frame = fits(steps).reindex(columns=["run_id", "cell_seconds", "cfs_throttled_seconds"]).merge(
+    frame = fits(steps).reindex(columns=["run_id", "cell_seconds", "cpu_seconds", "cfs_throttled_seconds"]).merge(
         counted[["run_id", "study", "rep", "dataset_mb", "epochs", "cpu_steal_pct", "factor"]], on="run_id")
     frame["cell_seconds_cal"] = frame.pop("factor") * frame["cell_seconds"]
     return frame.assign(variant=frame["study"].str.removeprefix(CAUSES)).rename(columns={"rep": "round"})
@@ -73,7 +73,9 @@ def dnnfit_causes(frame: pd.DataFrame) -> pd.DataFrame:
     """Per dataset size of ``frame`` (``dnnfit_seconds``), smallest first, and per variant: dnnfit's
     cell time, its ratio to the process of the same size and round (calibrated where every run of the
     size was; rounds without a finished process are left out of the ratio), the most CPU stolen over
-    a run and the most seconds throttled, and whether it is slower than the process."""
+    a run and the most seconds throttled, the cores its cell kept busy (CPU seconds over cell
+    seconds, median; NaN where the steps did not print them), and whether it is slower than the
+    process."""
     if frame.empty:
         return pd.DataFrame()
     return pd.concat([_one_size(group) for _, group in frame.groupby("dataset_mb")], ignore_index=True)
@@ -97,6 +99,7 @@ def _one_size(frame: pd.DataFrame) -> pd.DataFrame:
                      **summarize(group["cell_seconds"]), **{f"ratio_{key}": ratio[key] for key in RATIO_KEYS},
                      "steal_max_pct": group["cpu_steal_pct"].max(),
                      "throttled_max_s": pd.to_numeric(group["cfs_throttled_seconds"]).max(),
+                     "cores_busy": (pd.to_numeric(group["cpu_seconds"]) / group["cell_seconds"]).median(),
                      "ratio": middle, "slower": middle > SAME,
                      "calibrated": calibrated})
     named = [BASELINE, POD, *(v for pair in CANDIDATES.values() for v in pair if v)]
@@ -110,7 +113,7 @@ def verdicts(table: pd.DataFrame) -> list[str]:
     if table["dataset_mb"].nunique() > 1:
         raise ValueError("dnnfit causes: verdicts read one dataset size at a time (dnnfit_causes.sizes)")
     by = table.set_index("variant")
-    return _candidates(by) + _throttled(by)
+    return _candidates(by) + _throttled(by) + _cores(by)
 
 
 def _candidates(by: pd.DataFrame) -> list[str]:
@@ -138,3 +141,12 @@ def _throttled(by: pd.DataFrame) -> list[str]:
         return []
     return [f"the CPU limit's CFS quota throttled the pod's dnnfit for at most {by.loc[POD, 'throttled_max_s']:.2f} s "
             f"in a run (its cell {by.loc[POD, 'median']:.1f} s, median)"]
+
+
+def _cores(by: pd.DataFrame) -> list[str]:
+    """How busy the pod's dnnfit kept its cores beside the process's, where the steps printed it: a
+    pod that is slower with its cores as busy did more work; one with them idler waited for a CPU."""
+    if not {POD, BASELINE} <= set(by.index) or by.loc[[POD, BASELINE], "cores_busy"].isna().any():
+        return []
+    return [f"the pod's dnnfit kept {by.loc[POD, 'cores_busy']:.2f} cores busy over its cell, the process's "
+            f"{by.loc[BASELINE, 'cores_busy']:.2f} (CPU seconds over cell seconds, median)"]

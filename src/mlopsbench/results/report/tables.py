@@ -419,11 +419,12 @@ def dnnfit_causes(stats) -> Table:
     frame = stats.pipeline_dnnfit_causes
     rows = [[f"{r['dataset_mb']:g}", r["variant"], str(int(r["n"])), with_ci(r, 1, "s"),
              with_ci(ratio_summary(r), 3) + ("" if r["calibrated"] else " (as measured)"),
-             pct(r["steal_max_pct"], 2), "-" if pd.isna(r.get("throttled_max_s")) else f"{r['throttled_max_s']:.2f} s"]
+             pct(r["steal_max_pct"], 2), "-" if pd.isna(r.get("throttled_max_s")) else f"{r['throttled_max_s']:.2f} s",
+             "-" if pd.isna(r.get("cores_busy")) else f"{r['cores_busy']:.2f}"]
             for _, r in frame.iterrows()]
     return Table("dnnfit's cell as a pod, its candidate causes taken away (benchmarks/bench_dnnfit.py)",
                  ["MB", "variant", "rounds", "dnnfit's cell", "over the process of the same round",
-                  "most CPU stolen", "most CFS throttling"], rows,
+                  "most CPU stolen", "most CFS throttling", "cores busy"], rows,
                  "The notebook's cells up to dnnfit at the notebook's settings, in rounds, each variant once per round "
                  "in a shuffled order: process, a local process (each round's baseline); process-quota, the same "
                  "under the CFS quota a pod's CPU limit sets; pod, as the kubernetes backend makes it (CPU request and "
@@ -431,7 +432,9 @@ def dnnfit_causes(stats) -> Table:
                  "without the seccomp profile. The ratios are calibrated (each run's cell time at the median Keras "
                  "speed of the runs of its size) where every run of the size was calibrated, and marked as measured "
                  "where not. CFS throttling: the seconds the step's cgroup was "
-                 "throttled by its quota, as the kernel counts them (-: runs from before steps printed it). A "
+                 "throttled by its quota, as the kernel counts them. Cores busy: the CPU seconds dnnfit's cell used "
+                 "(every thread's) over its wall seconds, median; a slower cell with as busy cores did more work, one "
+                 "with idler cores waited for a CPU. -: runs from before steps printed it. A "
                  f"candidate is the cause where the pod is slower than the process (more than {SAME:g} times) and "
                  "the pod without it is not; for the quota, the process under it must slow too.")
 
