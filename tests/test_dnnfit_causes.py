@@ -69,6 +69,7 @@ def test_with_every_run_calibrated_the_ratios_divide_cell_times_at_the_median_sp
         factors, keras_steps={"process": 1e-3, "pod": 1.2e-3, "pod-unconfined": 1e-3})))
     by = calibrated.set_index("variant")
     assert by.loc["pod", "ratio"] == pytest.approx(1.0) and not by.loc["pod", "slower"]
+    assert by.loc["pod", "ratio_as_measured"] == pytest.approx(1.2)   # shown beside the calibrated ratio
     assert by.loc["pod-unconfined", "ratio"] == pytest.approx(1.1) and by.loc["pod-unconfined", "slower"]
     assert by.loc["pod", "median"] == pytest.approx(31.0 * 1.2)   # the cell's time itself stays as measured
     assert ratio_read(calibrated) == "over the process of the same round, calibrated"

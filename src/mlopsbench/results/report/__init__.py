@@ -232,8 +232,10 @@ class Context:
         said = []
         for causes in sizes(self.stats.pipeline_dnnfit_causes):
             by = causes.set_index("variant")
-            ratios = "; ".join(f"{variant} {tables.with_ci(ratio_summary(r), 3)}" for variant, r in by.iterrows()
-                               if variant != BASELINE)
+            calibrated = by["calibrated"].astype(bool).all()
+            ratios = "; ".join(f"{variant} {tables.with_ci(ratio_summary(r), 3)}"
+                               + (f" (as measured {r['ratio_as_measured']:.3f})" if calibrated else "")
+                               for variant, r in by.iterrows() if variant != BASELINE)
             said.append(f"The pod's dnnfit taken apart on this machine ({int(by['n'].max())} rounds at "
                         f"{by['dataset_mb'].iloc[0]:g} MB, {int(by['epochs'].max())} epochs; each "
                         f"{ratio_read(causes)}): {ratios}. So {'; '.join(verdicts(causes))}.")

@@ -418,7 +418,8 @@ def dnnfit_causes(stats) -> Table:
     """dnnfit's cell as a process and as a pod, each of the pod's candidate causes taken away."""
     frame = stats.pipeline_dnnfit_causes
     rows = [[f"{r['dataset_mb']:g}", r["variant"], str(int(r["n"])), with_ci(r, 1, "s"),
-             with_ci(ratio_summary(r), 3) + ("" if r["calibrated"] else " (as measured)"),
+             with_ci(ratio_summary(r), 3) + (f" (as measured {r['ratio_as_measured']:.3f})" if r["calibrated"]
+                                             else " (as measured)"),
              pct(r["steal_max_pct"], 2), "-" if pd.isna(r.get("throttled_max_s")) else f"{r['throttled_max_s']:.2f} s",
              "-" if pd.isna(r.get("cores_busy")) else f"{r['cores_busy']:.2f}"]
             for _, r in frame.iterrows()]
@@ -430,8 +431,8 @@ def dnnfit_causes(stats) -> Table:
                  "under the CFS quota a pod's CPU limit sets; pod, as the kubernetes backend makes it (CPU request and "
                  "limit, the RuntimeDefault seccomp profile); pod-no-limit, without the CPU limit; pod-unconfined, "
                  "without the seccomp profile. The ratios are calibrated (each run's cell time at the median Keras "
-                 "speed of the runs of its size) where every run of the size was calibrated, and marked as measured "
-                 "where not. CFS throttling: the seconds the step's cgroup was "
+                 "speed of the runs of its size) where every run of the size was calibrated, the same ratio as "
+                 "measured beside them; marked as measured where not. CFS throttling: the seconds the step's cgroup was "
                  "throttled by its quota, as the kernel counts them. Cores busy: the CPU seconds dnnfit's cell used "
                  "(every thread's) over its wall seconds, median; a slower cell with as busy cores did more work, one "
                  "with idler cores waited for a CPU. -: runs from before steps printed it. A "
