@@ -43,8 +43,8 @@ def dnnfit_seconds(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """One row per succeeded run: its variant, its round, its dataset and epochs, dnnfit's cell time
     (on the backend's own clock) as measured and at the median speed of the runs of its size (NaN
     where a run was not calibrated), the CPU seconds its cells used and the seconds its cgroup's CFS
-    quota throttled it (NaN where not recorded), and the CPU the host stole over the run. Runs that did not succeed are counted in the
-    log and left out."""
+    quota throttled it (NaN where not recorded), and the CPU the host stole over the run. Runs that
+    did not succeed are counted in the log and left out."""
     ours = runs[runs["study"].str.startswith(CAUSES)]
     counted = ours[ours["status"] == "succeeded"]
     if len(counted) < len(ours):
@@ -89,16 +89,14 @@ def sizes(table: pd.DataFrame) -> list[pd.DataFrame]:
 def _one_size(frame: pd.DataFrame) -> pd.DataFrame:
     calibrated = frame["cell_seconds_cal"].notna().all()
     seconds = "cell_seconds_cal" if calibrated else "cell_seconds"
-    baseline = frame[frame["variant"] == BASELINE].set_index("round")[seconds]
+    process = frame[frame["variant"] == BASELINE].set_index("round")
     rows = []
-    measured = frame[frame["variant"] == BASELINE].set_index("round")["cell_seconds"]
     for variant, group in frame.groupby("variant", sort=False):
-        ratios = group[seconds].to_numpy() / group["round"].map(baseline).to_numpy()
-        ratio = summarize(ratios)
+        ratio = _over_process(group, process, seconds)
         middle = center(ratio)
         # Beside a calibrated ratio, the same as measured: a calibration of a few seconds can move
         # more than the cell it corrects.
-        as_measured = center(summarize(group["cell_seconds"].to_numpy() / group["round"].map(measured).to_numpy()))
+        as_measured = center(_over_process(group, process, "cell_seconds"))
         rows.append({"variant": variant, "dataset_mb": group["dataset_mb"].iloc[0], "epochs": group["epochs"].max(),
                      **summarize(group["cell_seconds"]), **{f"ratio_{key}": ratio[key] for key in RATIO_KEYS},
                      "steal_max_pct": group["cpu_steal_pct"].max(),
@@ -111,9 +109,15 @@ def _one_size(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("variant", key=lambda v: v.map(order)).reset_index(drop=True)
 
 
+def _over_process(group: pd.DataFrame, process: pd.DataFrame, seconds: str) -> dict:
+    """``summarize`` of a variant's ``seconds`` over the process's of the same round."""
+    return summarize(group[seconds].to_numpy() / group["round"].map(process[seconds]).to_numpy())
+
+
 def verdicts(table: pd.DataFrame) -> list[str]:
-    """What the runs of one size (``sizes``) say of each candidate: the cause, not the cause alone, or why it cannot be told;
-    and, where the steps printed it, how long the quota throttled the pod's dnnfit."""
+    """What the runs of one size (``sizes``) say of each candidate: the cause, not the cause alone, or
+    why it cannot be told; and, where the steps printed it, how long the quota throttled the pod's
+    dnnfit and how busy its cell kept its cores."""
     if table["dataset_mb"].nunique() > 1:
         raise ValueError("dnnfit causes: verdicts read one dataset size at a time (dnnfit_causes.sizes)")
     by = table.set_index("variant")

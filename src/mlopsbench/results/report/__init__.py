@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import yaml
 
 from ..bundle import StatsBundle
-from ..dnnfit_causes import BASELINE, ratio_read, ratio_summary, sizes, verdicts
+from ..dnnfit_causes import BASELINE, ratio_read, sizes, verdicts
 from ..figure_registry import FIGURES
 from ...pipeline.backends import BACKENDS
 from ..analysis import TRIVIAL_STEPS, cri_sum
@@ -232,10 +232,8 @@ class Context:
         said = []
         for causes in sizes(self.stats.pipeline_dnnfit_causes):
             by = causes.set_index("variant")
-            calibrated = by["calibrated"].astype(bool).all()
-            ratios = "; ".join(f"{variant} {tables.with_ci(ratio_summary(r), 3)}"
-                               + (f" (as measured {r['ratio_as_measured']:.3f})" if calibrated else "")
-                               for variant, r in by.iterrows() if variant != BASELINE)
+            ratios = "; ".join(f"{variant} {tables.cause_ratio(r)}" for variant, r in by.iterrows()
+                               if variant != BASELINE)
             said.append(f"The pod's dnnfit taken apart on this machine ({int(by['n'].max())} rounds at "
                         f"{by['dataset_mb'].iloc[0]:g} MB, {int(by['epochs'].max())} epochs; each "
                         f"{ratio_read(causes)}): {ratios}. So {'; '.join(verdicts(causes))}.")

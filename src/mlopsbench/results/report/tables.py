@@ -414,12 +414,18 @@ def ablation(stats) -> Table:
                  "built with the relist every 100 ms (cluster/patches). The study's own numbers are stock's.")
 
 
+def cause_ratio(row, uncalibrated: str = "") -> str:
+    """A variant's ratio to the process (``dnnfit_causes``' row), with the same ratio as measured
+    beside a calibrated one; ``uncalibrated`` follows one that is not."""
+    said = f" (as measured {row['ratio_as_measured']:.3f})" if row["calibrated"] else uncalibrated
+    return with_ci(ratio_summary(row), 3) + said
+
+
 def dnnfit_causes(stats) -> Table:
     """dnnfit's cell as a process and as a pod, each of the pod's candidate causes taken away."""
     frame = stats.pipeline_dnnfit_causes
     rows = [[f"{r['dataset_mb']:g}", r["variant"], str(int(r["n"])), with_ci(r, 1, "s"),
-             with_ci(ratio_summary(r), 3) + (f" (as measured {r['ratio_as_measured']:.3f})" if r["calibrated"]
-                                             else " (as measured)"),
+             cause_ratio(r, uncalibrated=" (as measured)"),
              pct(r["steal_max_pct"], 2), "-" if pd.isna(r.get("throttled_max_s")) else f"{r['throttled_max_s']:.2f} s",
              "-" if pd.isna(r.get("cores_busy")) else f"{r['cores_busy']:.2f}"]
             for _, r in frame.iterrows()]
