@@ -34,7 +34,10 @@ Needs root (the cluster, the cgroup). A cluster that was up stays up; one that w
 and stopped again.
 
     python benchmarks/bench_dnnfit.py [--rounds 3] [--size-mb 20] [--epochs 5] [--no-calibration] [--keep DIR]
-                                      [--json PATH]
+                                      [--first-round N] [--json PATH]
+
+``--first-round`` numbers the rounds from N, so that runs kept beside an earlier set of the same size
+are new rounds of it (each round's order is the one a run from round 1 would have drawn).
 
 At 20 MB dnnfit takes about 25 s an epoch here, so the default (5 epochs, 3 rounds, 5 variants)
 takes about 40 minutes, and the calibrations (about 5 s before and after each run) 3 more.
@@ -146,6 +149,7 @@ def variant_context(variant: str):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--first-round", type=int, default=1, help="the first round's number")
     parser.add_argument("--size-mb", type=float, default=20.0)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=2020, help="draws each round's order")
@@ -153,6 +157,8 @@ def main() -> int:
     parser.add_argument("--keep", help="keep the runs' raw exports in this directory")
     json_option(parser)
     args = parser.parse_args()
+    if args.first_round < 1:
+        parser.error("--first-round: rounds are numbered from 1")
     results = Results(args)
 
     scratch = Path(tempfile.mkdtemp(prefix="mlb-dnnfit-"))
@@ -172,9 +178,11 @@ def main() -> int:
     order = random.Random(args.seed)
     try:
         with own_namespace():
-            for round_ in range(1, args.rounds + 1):
+            for round_ in range(1, args.first_round + args.rounds):
                 variants = list(VARIANTS)
                 order.shuffle(variants)
+                if round_ < args.first_round:  # the orders a set from round 1 would have drawn
+                    continue
                 for variant in variants:
                     backend = "kubernetes" if variant.startswith("pod") else "local"
                     with variant_context(variant):
