@@ -24,11 +24,13 @@ median speed, as the blocks' ratios are; as measured with ``--no-calibration``),
 interval (of the mean, or of the median where the values are not normal), the seconds the step's
 cgroup was throttled by a CFS quota (as the kernel counts them; the step prints it), the cores its
 cell kept busy (its CPU seconds over its wall seconds: a slower cell with cores as busy did more
-work, one with idler cores waited for a CPU), and the CPU time stolen by the hypervisor over
-each run (the other cause the reference's runs show). A candidate is the cause where the pod is
-slower than the process and the pod without it is not (at most 1.05 times the process); for the
-quota, the process under it must slow as the pod does (``results.dnnfit_causes``, which the reference's report
-reads from the runs kept with ``--keep``). The machine must be quiet: run nothing else.
+work, one with idler cores waited for a CPU) and those the rest of the machine kept busy meanwhile
+(what took the CPU it waited for), and the CPU time stolen by the hypervisor over each run (the
+other cause the reference's runs show). A variant is slower than the process where its ratio is
+above 1.05 with its interval above 1, and as fast where its interval is at most 1.05; a candidate
+is the cause where the pod is slower and the pod without it as fast; for the quota, the process
+under it must slow as the pod does (``results.dnnfit_causes``, which the reference's report reads
+from the runs kept with ``--keep``). The machine must be quiet: run nothing else.
 
 Needs root (the cluster, the cgroup). A cluster that was up stays up; one that was down is started
 and stopped again.
@@ -206,10 +208,11 @@ def main() -> int:
         results.measured(f"dnnfit {row.variant}", list(seconds[seconds["variant"] == row.variant]["cell_seconds"]))
         print(f"  {row.variant:<15} {with_ci(row._asdict(), 1, 's')}; {ratio_read(table)} "
               f"{with_ci(ratio_summary(row._asdict()), 3)}; most CPU stolen {row.steal_max_pct:.1f} %; "
-              f"most CFS throttling {row.throttled_max_s:.2f} s; cores busy {row.cores_busy:.2f}")
+              f"most CFS throttling {row.throttled_max_s:.2f} s; cores busy {row.cores_busy:.2f}, "
+              f"the rest of the machine's {row.rest_cores_busy:.2f}")
         if row.variant != "process":
             results.ratio(f"dnnfit {row.variant} / process of the same round", row.ratio,
-                          f"<= {SAME} = not slower than the process", not row.slower)
+                          f"not above {SAME} with its interval above 1 = not slower than the process", not row.slower)
     for verdict in verdicts(table):
         print(verdict)
     results.write()

@@ -8,7 +8,7 @@ import pytest
 
 from mlopsbench.pipeline.backends import BACKENDS
 from mlopsbench.results.bundle import StatsBundle, Summary
-from mlopsbench.results.dnnfit_causes import CAUSES, dnnfit_causes, dnnfit_seconds, ratio_read, sizes, verdicts
+from mlopsbench.results.dnnfit_causes import CAUSES, SAME, dnnfit_causes, dnnfit_seconds, ratio_read, sizes, verdicts
 from mlopsbench.results.report import tables
 
 ROUNDS = 5
@@ -139,11 +139,53 @@ def test_the_cores_a_cell_kept_busy_tell_more_work_from_waiting_for_a_cpu():
     steps, runs = tables_of({"process": 1.0, "pod": 1.2})
     bundle = StatsBundle(Summary(equivalence_margin=0.1, little_change_points=5.0))
     bundle.pipeline_dnnfit_causes = dnnfit_causes(dnnfit_seconds(steps, runs))
-    assert {row[7] for row in tables.dnnfit_causes(bundle).rows} == {"-"}
+    assert {row[7] for row in tables.dnnfit_causes(bundle).rows} == {"- / -"}
     assert not any("cores busy" in said for said in verdicts(bundle.pipeline_dnnfit_causes))
 
     steps["cpu_seconds"] = 1.9 * steps["cell_seconds"]
     bundle.pipeline_dnnfit_causes = dnnfit_causes(dnnfit_seconds(steps, runs))
     assert verdicts(bundle.pipeline_dnnfit_causes)[-1] == (
         "the pod's dnnfit kept 1.90 cores busy over its cell, the process's 1.90 (CPU seconds over cell seconds, median)")
-    assert [row[7] for row in tables.dnnfit_causes(bundle).rows] == ["1.90", "1.90"]
+    assert [row[7] for row in tables.dnnfit_causes(bundle).rows] == ["1.90 / -", "1.90 / -"]
+
+
+def test_the_rest_of_the_machine_says_what_took_the_cpu_a_pod_waited_for():
+    """Steps print the machine's busy CPU over their cells too: what the runner, the cluster and the
+    runtime took beside the cell; rounds whose steps printed nothing (an earlier set) are counted."""
+    steps, runs = tables_of({"process": 1.0, "pod": 1.2})
+    pod = steps["run_id"].str.startswith("pod")
+    steps["cpu_seconds"] = steps["cell_seconds"] * pod.map({True: 1.25, False: 1.5})
+    steps["machine_busy_seconds"] = steps["cpu_seconds"] + steps["cell_seconds"] * pod.map({True: 0.5, False: 0.1})
+    steps.loc[steps["run_id"].str.endswith("/1"), ["cpu_seconds", "machine_busy_seconds"]] = None
+    bundle = StatsBundle(Summary(equivalence_margin=0.1, little_change_points=5.0))
+    bundle.pipeline_dnnfit_causes = dnnfit_causes(dnnfit_seconds(steps, runs))
+    said = verdicts(bundle.pipeline_dnnfit_causes)
+    assert said[-1] == ("the rest of the machine kept 0.50 cores busy beside the pod's cell, 0.10 beside the "
+                        "process's (CPU seconds over cell seconds, median of the 4 rounds that printed it)")
+    assert said[-2].startswith("the pod's dnnfit kept 1.25 cores busy over its cell, the process's 1.50 ")
+    assert [row[7] for row in tables.dnnfit_causes(bundle).rows] == ["1.50 (4) / 0.10 (4)", "1.25 (4) / 0.50 (4)"]
+
+
+def test_a_ratio_whose_interval_holds_both_as_fast_and_slower_names_no_verdict():
+    """Noisy rounds: a pod 1.1 times the process in the middle but with an interval from below 1 to
+    past 1.05 is neither slower nor as fast, and no cause is named; a pod that is slower, whose
+    variant without a candidate is that noisy, leaves that candidate undecided."""
+    steps, runs = tables_of({"process": 1.0, "pod": 1.0, "pod-no-limit": 1.0, "pod-unconfined": 1.0})
+    noise = steps["run_id"].str.split("/").str[-1].astype(int).map({1: 0.85, 2: 1.35, 3: 1.0, 4: 1.3, 5: 0.95})
+
+    def with_pod(pod_factor, noisy):
+        scaled = steps.copy()
+        scaled.loc[scaled["run_id"].str.startswith("pod/"), "cell_seconds"] *= pod_factor
+        where = scaled["run_id"].str.startswith(noisy + "/")
+        scaled.loc[where, "cell_seconds"] *= noise[where]
+        return dnnfit_causes(dnnfit_seconds(scaled, runs))
+
+    table = with_pod(1.0, "pod")
+    pod = table.set_index("variant").loc["pod"]
+    assert pod["ratio_low"] < 1 < SAME < pod["ratio_high"] and not pod["slower"] and not pod["as_fast"]
+    assert verdicts(table) == [f"whether the pod is more than 1.05 times as slow as the process cannot be told here "
+                               f"({pod['ratio']:.3f} [{pod['ratio_low']:.3f}, {pod['ratio_high']:.3f}]): "
+                               f"no cause can be told apart"]
+    said = verdicts(with_pod(1.2, "pod-no-limit"))
+    assert said[0].startswith("whether the CPU limit's CFS quota is the cause cannot be told (the pod without it: ")
+    assert said[1] == "the seccomp profile is the cause (the pod without it is as fast as the process)"

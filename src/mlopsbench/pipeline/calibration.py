@@ -32,6 +32,7 @@ from ..errors import InputError
 PROC_STAT = Path("/proc/stat")
 # The aggregate line's fields in order (guest time is already counted in user).
 CPU_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+BUSY_FIELDS = ("user", "nice", "system", "irq", "softirq")
 # One thread everywhere: the calibration measures the same work whatever the run's cores.
 THREADS = {"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
            "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
@@ -66,6 +67,16 @@ def shares(before: dict[str, int], after: dict[str, int]) -> dict[str, float]:
     delta = {kind: after[kind] - before[kind] for kind in CPU_FIELDS}
     total = sum(delta.values())
     return {kind: ticks / total if total > 0 else float("nan") for kind, ticks in delta.items()}
+
+
+def busy_since(before: dict[str, int]) -> str:
+    """``<busy seconds> <stolen seconds>`` of the whole machine (all its CPUs, every process) since
+    ``before`` (a ``cpu_times``): a step prints it around its cells, beside its own CPU seconds, so
+    that what the rest of the machine took while the cells ran can be told from what they waited."""
+    after, tick = cpu_times(), os.sysconf("SC_CLK_TCK")
+    delta = {kind: after[kind] - before[kind] for kind in CPU_FIELDS}
+    busy = sum(delta[kind] for kind in BUSY_FIELDS)
+    return f"{busy / tick:.2f} {delta['steal'] / tick:.2f}"
 
 
 def measure(python: str, settings: CalibrationSettings, phase: str):

@@ -178,12 +178,16 @@ class Plan:
             f"_marshal = _Marshal({marshal_dir!r})",
             *(f"{v} = _marshal.load({producer!r}, {v!r})" for v, producer in step.inputs),
             "",
-            "_mlb_cpu = _mlb_time.process_time()",
+            "from mlopsbench.pipeline.calibration import busy_since as _mlb_busy_since, cpu_times as _mlb_cpu_times",
+            "_mlb_machine, _mlb_cpu = _mlb_cpu_times(), _mlb_time.process_time()",
             step.source.rstrip(),
             "",
+            "_mlb_cpu, _mlb_machine = _mlb_time.process_time() - _mlb_cpu, _mlb_busy_since(_mlb_machine)",
             # The CPU its cells had (every thread's): beside the cell's wall time, how much of its
-            # cores a step got, and whether a slower cell did more work or waited for a CPU.
-            f'print("{MARKER} cpu-seconds {{:.6f}}".format(_mlb_time.process_time() - _mlb_cpu), flush=True)',
+            # cores a step got, and whether a slower cell did more work or waited for a CPU; and the
+            # machine's busy CPU over the same time, every process's: what the rest of it took.
+            f'print("{MARKER} cpu-seconds {{:.6f}}".format(_mlb_cpu), flush=True)',
+            f'print("{MARKER} machine-cpu " + _mlb_machine, flush=True)',
             *(f"_marshal.save({name!r}, {v!r}, {v})" for v in step.outputs),
             # The process's own peak memory: where no parent can wait4() for it (a pod).
             f'import resource as _mlb_resource; print("{MARKER} peak-rss {{}}".format('

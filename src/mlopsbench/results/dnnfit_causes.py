@@ -7,8 +7,10 @@ the pod as the kubernetes backend makes it, the pod without its CPU limit, and t
 seccomp profile. Per dataset size and variant (the benchmark may have run at several sizes):
 dnnfit's cell time and its ratio to the process of the same size and round, calibrated to the
 runs' median speed where every run of that size was calibrated (the runs minutes apart in a round
-still see the machine's speed move), as measured where not. A candidate is the cause where the pod
-is slower than the process and the pod without it is not.
+still see the machine's speed move), as measured where not. A variant is slower than the process
+where its ratio is above 1.05 and its interval above 1, as fast where its interval is at most 1.05,
+and neither can be told where its interval holds both. A candidate is the cause where the pod is
+slower than the process and the pod without it is as fast.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ BASELINE, POD = "process", "pod"
 # variant that puts it on the process.
 CANDIDATES = {"the CPU limit's CFS quota": ("pod-no-limit", "process-quota"),
               "the seccomp profile": ("pod-unconfined", None)}
-SAME = 1.05   # a ratio to the process above this is slower; at or below it, as fast
+SAME = 1.05   # a ratio above this (its interval above 1) is slower; one whose interval is at most this, as fast
 RATIO_KEYS = ("n", "mean", "median", "low", "high", "read")   # of the ratio's summary, kept as ratio_<key>
 CALIBRATIONS = ["cal_before_keras_step_s", "cal_after_keras_step_s"]
 
@@ -42,8 +44,9 @@ def fits(steps: pd.DataFrame) -> pd.DataFrame:
 def dnnfit_seconds(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """One row per succeeded run: its variant, its round, its dataset and epochs, dnnfit's cell time
     (on the backend's own clock) as measured and at the median speed of the runs of its size (NaN
-    where a run was not calibrated), the CPU seconds its cells used and the seconds its cgroup's CFS
-    quota throttled it (NaN where not recorded), and the CPU the host stole over the run. Runs that
+    where a run was not calibrated), the CPU seconds its cells used, the machine's busy CPU seconds
+    over them (every process's) and the seconds its cgroup's CFS quota throttled it (NaN where not
+    recorded), and the CPU the host stole over the run. Runs that
     did not succeed are counted in the log and left out."""
     ours = runs[runs["study"].str.startswith(CAUSES)]
     counted = ours[ours["status"] == "succeeded"]
@@ -52,7 +55,8 @@ def dnnfit_seconds(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
                     len(ours), ", ".join(ours[ours["status"] != "succeeded"]["run_id"]))
     speed = keras_step(counted.reindex(columns=CALIBRATIONS).apply(pd.to_numeric))
     counted = counted.assign(factor=speed.groupby(counted["dataset_mb"]).transform("median") / speed)
-    frame = fits(steps).reindex(columns=["run_id", "cell_seconds", "cpu_seconds", "cfs_throttled_seconds"]).merge(
+    frame = fits(steps).reindex(columns=["run_id", "cell_seconds", "cpu_seconds", "machine_busy_seconds",
+                                         "cfs_throttled_seconds"]).merge(
         counted[["run_id", "study", "rep", "dataset_mb", "epochs", "cpu_steal_pct", "factor"]], on="run_id")
     frame["cell_seconds_cal"] = frame.pop("factor") * frame["cell_seconds"]
     return frame.assign(variant=frame["study"].str.removeprefix(CAUSES)).rename(columns={"rep": "round"})
@@ -73,9 +77,10 @@ def dnnfit_causes(frame: pd.DataFrame) -> pd.DataFrame:
     """Per dataset size of ``frame`` (``dnnfit_seconds``), smallest first, and per variant: dnnfit's
     cell time, its ratio to the process of the same size and round (calibrated where every run of the
     size was; rounds without a finished process are left out of the ratio), the most CPU stolen over
-    a run and the most seconds throttled, the cores its cell kept busy (CPU seconds over cell
-    seconds, median; NaN where the steps did not print them), and whether it is slower than the
-    process."""
+    a run and the most seconds throttled, the cores its cell kept busy and those the rest of the
+    machine kept busy meanwhile (CPU seconds over cell seconds, median over the runs whose steps
+    printed them, counted; NaN where none did), and whether it is slower than the process, as fast,
+    or neither can be told."""
     if frame.empty:
         return pd.DataFrame()
     return pd.concat([_one_size(group) for _, group in frame.groupby("dataset_mb")], ignore_index=True)
@@ -97,12 +102,17 @@ def _one_size(frame: pd.DataFrame) -> pd.DataFrame:
         # Beside a calibrated ratio, the same as measured: a calibration of a few seconds can move
         # more than the cell it corrects.
         as_measured = center(_over_process(group, process, "cell_seconds"))
+        cpu = pd.to_numeric(group["cpu_seconds"])
+        busy = cpu / group["cell_seconds"]
+        rest = (pd.to_numeric(group["machine_busy_seconds"]) - cpu) / group["cell_seconds"]
         rows.append({"variant": variant, "dataset_mb": group["dataset_mb"].iloc[0], "epochs": group["epochs"].max(),
                      **summarize(group["cell_seconds"]), **{f"ratio_{key}": ratio[key] for key in RATIO_KEYS},
                      "steal_max_pct": group["cpu_steal_pct"].max(),
                      "throttled_max_s": pd.to_numeric(group["cfs_throttled_seconds"]).max(),
-                     "cores_busy": (pd.to_numeric(group["cpu_seconds"]) / group["cell_seconds"]).median(),
-                     "ratio": middle, "ratio_as_measured": as_measured, "slower": middle > SAME,
+                     "cores_busy": busy.median(), "cores_runs": int(busy.notna().sum()),
+                     "rest_cores_busy": rest.median(), "rest_cores_runs": int(rest.notna().sum()),
+                     "ratio": middle, "ratio_as_measured": as_measured,
+                     "slower": middle > SAME and ratio["low"] > 1, "as_fast": ratio["high"] <= SAME,
                      "calibrated": calibrated})
     named = [BASELINE, POD, *(v for pair in CANDIDATES.values() for v in pair if v)]
     order = {variant: i for i, variant in enumerate(named)}
@@ -125,22 +135,37 @@ def verdicts(table: pd.DataFrame) -> list[str]:
 
 
 def _candidates(by: pd.DataFrame) -> list[str]:
-    slower = by["slower"]
-    if not slower.get(POD, False):
-        said = f" ({by.loc[POD, 'ratio']:.3f}, its interval up to {by.loc[POD, 'ratio_high']:.3f})" if POD in by.index else ""
-        return [f"the pod is no more than {SAME:g} times as slow as the process here{said}: no cause can be told apart"]
+    if POD not in by.index or not by.loc[POD, "slower"]:
+        return [_pod_not_slower(by.loc[POD] if POD in by.index else None)]
     found = []
     for candidate, (without, on_process) in CANDIDATES.items():
-        if without not in slower:
+        if without not in by.index:
             found.append(f"{candidate} was not taken away")
-        elif slower[without]:
+        elif by.loc[without, "slower"]:
             found.append(f"{candidate} is not the cause alone (the pod without it is still slower)")
-        elif on_process is not None and on_process in slower and not slower[on_process]:
+        elif not by.loc[without, "as_fast"]:
+            found.append(f"whether {candidate} is the cause cannot be told (the pod without it: "
+                         f"{_interval(by.loc[without])}, neither slower nor as fast)")
+        elif on_process is not None and on_process in by.index and not by.loc[on_process, "slower"]:
             found.append(f"{candidate} is not shown to be the cause (the pod without it is as fast as the process, "
                          f"but the process under it is not slowed)")
         else:
             found.append(f"{candidate} is the cause (the pod without it is as fast as the process)")
     return found
+
+
+def _pod_not_slower(pod) -> str:
+    if pod is None:
+        return "the pod did not run: no cause can be told apart"
+    if pod["as_fast"]:
+        return (f"the pod is no more than {SAME:g} times as slow as the process here ({pod['ratio']:.3f}, its "
+                f"interval up to {pod['ratio_high']:.3f}): no cause can be told apart")
+    return (f"whether the pod is more than {SAME:g} times as slow as the process cannot be told here "
+            f"({_interval(pod)}): no cause can be told apart")
+
+
+def _interval(row) -> str:
+    return f"{row['ratio']:.3f} [{row['ratio_low']:.3f}, {row['ratio_high']:.3f}]"
 
 
 def _throttled(by: pd.DataFrame) -> list[str]:
@@ -152,9 +177,23 @@ def _throttled(by: pd.DataFrame) -> list[str]:
 
 
 def _cores(by: pd.DataFrame) -> list[str]:
-    """How busy the pod's dnnfit kept its cores beside the process's, where the steps printed it: a
-    pod that is slower with its cores as busy did more work; one with them idler waited for a CPU."""
-    if not {POD, BASELINE} <= set(by.index) or by.loc[[POD, BASELINE], "cores_busy"].isna().any():
-        return []
-    return [f"the pod's dnnfit kept {by.loc[POD, 'cores_busy']:.2f} cores busy over its cell, the process's "
-            f"{by.loc[BASELINE, 'cores_busy']:.2f} (CPU seconds over cell seconds, median)"]
+    """How busy the pod's dnnfit kept its cores beside the process's, where the steps printed it (a
+    pod that is slower with its cores as busy did more work; one with them idler waited for a CPU),
+    and how busy the rest of the machine was meanwhile (what took the CPU it waited for)."""
+    said = []
+    for column, whose in (("cores_busy", "the pod's dnnfit kept {} cores busy over its cell, the process's {}"),
+                          ("rest_cores_busy", "the rest of the machine kept {} cores busy beside the pod's cell, "
+                                              "{} beside the process's")):
+        pair = by.reindex([POD, BASELINE])
+        if pair[column].isna().any():
+            continue
+        runs = pair[column.replace("busy", "runs")]
+        counted = "" if (runs == pair["n"]).all() else f" of the {_span(runs)} rounds that printed it"
+        said.append(whose.format(*(f"{value:.2f}" for value in pair[column])) +
+                    f" (CPU seconds over cell seconds, median{counted})")
+    return said
+
+
+def _span(counts: pd.Series) -> str:
+    low, high = int(counts.min()), int(counts.max())
+    return f"{low}" if low == high else f"{low}-{high}"

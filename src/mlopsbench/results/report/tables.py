@@ -427,11 +427,11 @@ def dnnfit_causes(stats) -> Table:
     rows = [[f"{r['dataset_mb']:g}", r["variant"], str(int(r["n"])), with_ci(r, 1, "s"),
              cause_ratio(r, uncalibrated=" (as measured)"),
              pct(r["steal_max_pct"], 2), "-" if pd.isna(r.get("throttled_max_s")) else f"{r['throttled_max_s']:.2f} s",
-             "-" if pd.isna(r.get("cores_busy")) else f"{r['cores_busy']:.2f}"]
+             _cores_busy(r)]
             for _, r in frame.iterrows()]
     return Table("dnnfit's cell as a pod, its candidate causes taken away (benchmarks/bench_dnnfit.py)",
                  ["MB", "variant", "rounds", "dnnfit's cell", "over the process of the same round",
-                  "most CPU stolen", "most CFS throttling", "cores busy"], rows,
+                  "most CPU stolen", "most CFS throttling", "cores busy: cell / rest"], rows,
                  "The notebook's cells up to dnnfit at the notebook's settings, in rounds, each variant once per round "
                  "in a shuffled order: process, a local process (each round's baseline); process-quota, the same "
                  "under the CFS quota a pod's CPU limit sets; pod, as the kubernetes backend makes it (CPU request and "
@@ -440,10 +440,23 @@ def dnnfit_causes(stats) -> Table:
                  "speed of the runs of its size) where every run of the size was calibrated, the same ratio as "
                  "measured beside them; marked as measured where not. CFS throttling: the seconds the step's cgroup was "
                  "throttled by its quota, as the kernel counts them. Cores busy: the CPU seconds dnnfit's cell used "
-                 "(every thread's) over its wall seconds, median; a slower cell with as busy cores did more work, one "
-                 "with idler cores waited for a CPU. -: runs from before steps printed it. A "
-                 f"candidate is the cause where the pod is slower than the process (more than {SAME:g} times) and "
-                 "the pod without it is not; for the quota, the process under it must slow too.")
+                 "(every thread's) over its wall seconds, median over the runs whose steps printed it (their number "
+                 "in brackets where not every run did); a slower cell with as busy cores did more work, one with "
+                 "idler cores waited for a CPU. Rest: the machine's busy CPU seconds over the cell (every process's: "
+                 "the runner, the cluster, the runtime) less the cell's, over its wall seconds. -: runs from before "
+                 f"steps printed it. Slower: a ratio above {SAME:g} with its interval above 1; as fast: an interval "
+                 f"at most {SAME:g}; neither can be told otherwise. A candidate is the cause where the pod is slower "
+                 "than the process and the pod without it as fast; for the quota, the process under it must slow too.")
+
+
+def _cores_busy(row) -> str:
+    """``cell / rest`` cores busy of a ``dnnfit_causes`` row, each with its runs where not all printed it."""
+    said = []
+    for column in ("cores_busy", "rest_cores_busy"):
+        runs = row.get(column.replace("busy", "runs"))
+        value = row.get(column)
+        said.append("-" if pd.isna(value) else f"{value:.2f}" + ("" if runs == row["n"] else f" ({int(runs)})"))
+    return " / ".join(said)
 
 
 def clocks(stats) -> Table:
