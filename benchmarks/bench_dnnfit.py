@@ -192,9 +192,11 @@ def main() -> int:
                                              round_, CORES, cluster=targets.get(variant), study=f"{CAUSES}{variant}",
                                              calibration=calibration)
                     run_dirs.append(run["raw_dir"])
-                    fit = fits(pd.DataFrame(rows)).iloc[0]
+                    fit = fits(pd.DataFrame(rows)).iloc[0].fillna(0)
                     print(f"round {round_}: {variant:<15} dnnfit {fit['cell_seconds']:.1f} s, "
-                          f"CPU {fit.get('cpu_seconds') or 0:.1f} s, CFS throttled {fit.get('cfs_throttled_seconds') or 0:.2f} s, "
+                          f"CPU {fit['cpu_seconds']:.1f} s (the machine's {fit['machine_busy_seconds']:.1f} s), "
+                          f"{fit['major_faults']:.0f} major faults, "
+                          f"CFS throttled {fit['cfs_throttled_seconds']:.2f} s, "
                           f"CPU stolen over the run {run.get('cpu_steal_pct') or 0:.1f} %", flush=True)
     finally:
         if not was_up:

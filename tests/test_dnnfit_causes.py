@@ -189,3 +189,11 @@ def test_a_ratio_whose_interval_holds_both_as_fast_and_slower_names_no_verdict()
     said = verdicts(with_pod(1.2, "pod-no-limit"))
     assert said[0].startswith("whether the CPU limit's CFS quota is the cause cannot be told (the pod without it: ")
     assert said[1] == "the seccomp profile is the cause (the pod without it is as fast as the process)"
+
+
+def test_the_pages_a_cell_waited_to_read_from_disk_are_said_where_the_steps_printed_them():
+    steps, runs = tables_of({"process": 1.0, "pod": 1.2})
+    assert not any("major faults" in said for said in verdicts(dnnfit_causes(dnnfit_seconds(steps, runs))))
+    steps["major_faults"] = steps["run_id"].str.startswith("pod").map({True: 4000, False: 12})
+    assert verdicts(dnnfit_causes(dnnfit_seconds(steps, runs)))[-1] == (
+        "the pod's dnnfit waited for at most 4000 pages from disk in a run (major faults), the process's 12")

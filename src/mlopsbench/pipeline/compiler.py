@@ -178,20 +178,25 @@ class Plan:
             f"_marshal = _Marshal({marshal_dir!r})",
             *(f"{v} = _marshal.load({producer!r}, {v!r})" for v, producer in step.inputs),
             "",
+            "import resource as _mlb_resource",
             "from mlopsbench.pipeline.calibration import busy_since as _mlb_busy_since, cpu_times as _mlb_cpu_times",
+            "_mlb_faults = _mlb_resource.getrusage(_mlb_resource.RUSAGE_SELF).ru_majflt",
             "_mlb_machine, _mlb_cpu = _mlb_cpu_times(), _mlb_time.process_time()",
             step.source.rstrip(),
             "",
             "_mlb_cpu, _mlb_machine = _mlb_time.process_time() - _mlb_cpu, _mlb_busy_since(_mlb_machine)",
+            "_mlb_faults = _mlb_resource.getrusage(_mlb_resource.RUSAGE_SELF).ru_majflt - _mlb_faults",
             # The CPU its cells had (every thread's): beside the cell's wall time, how much of its
-            # cores a step got, and whether a slower cell did more work or waited for a CPU; and the
-            # machine's busy CPU over the same time, every process's: what the rest of it took.
+            # cores a step got, and whether a slower cell did more work or waited for a CPU; the
+            # machine's busy CPU over the same time, every process's: what the rest of it took; and
+            # the pages its cells waited to read back from disk (the machine may evict page cache).
             f'print("{MARKER} cpu-seconds {{:.6f}}".format(_mlb_cpu), flush=True)',
             f'print("{MARKER} machine-cpu " + _mlb_machine, flush=True)',
+            f'print("{MARKER} major-faults {{}}".format(_mlb_faults), flush=True)',
             *(f"_marshal.save({name!r}, {v!r}, {v})" for v in step.outputs),
             # The process's own peak memory: where no parent can wait4() for it (a pod).
-            f'import resource as _mlb_resource; print("{MARKER} peak-rss {{}}".format('
-            '_mlb_resource.getrusage(_mlb_resource.RUSAGE_SELF).ru_maxrss), flush=True)',
+            f'print("{MARKER} peak-rss {{}}".format(_mlb_resource.getrusage(_mlb_resource.RUSAGE_SELF).ru_maxrss), '
+            'flush=True)',
             # What a CPU limit's quota cost it: its cgroup's throttling (a pod's container's is its own).
             "from mlopsbench.pipeline.cpu_stat import mark as _mlb_throttling",
             f'print("{MARKER} cpu-throttling " + _mlb_throttling(), flush=True)',

@@ -45,8 +45,8 @@ def dnnfit_seconds(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """One row per succeeded run: its variant, its round, its dataset and epochs, dnnfit's cell time
     (on the backend's own clock) as measured and at the median speed of the runs of its size (NaN
     where a run was not calibrated), the CPU seconds its cells used, the machine's busy CPU seconds
-    over them (every process's) and the seconds its cgroup's CFS quota throttled it (NaN where not
-    recorded), and the CPU the host stole over the run. Runs that
+    over them (every process's), their major page faults and the seconds its cgroup's CFS quota
+    throttled it (NaN where not recorded), and the CPU the host stole over the run. Runs that
     did not succeed are counted in the log and left out."""
     ours = runs[runs["study"].str.startswith(CAUSES)]
     counted = ours[ours["status"] == "succeeded"]
@@ -56,7 +56,7 @@ def dnnfit_seconds(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     speed = keras_step(counted.reindex(columns=CALIBRATIONS).apply(pd.to_numeric))
     counted = counted.assign(factor=speed.groupby(counted["dataset_mb"]).transform("median") / speed)
     frame = fits(steps).reindex(columns=["run_id", "cell_seconds", "cpu_seconds", "machine_busy_seconds",
-                                         "cfs_throttled_seconds"]).merge(
+                                         "major_faults", "cfs_throttled_seconds"]).merge(
         counted[["run_id", "study", "rep", "dataset_mb", "epochs", "cpu_steal_pct", "factor"]], on="run_id")
     frame["cell_seconds_cal"] = frame.pop("factor") * frame["cell_seconds"]
     return frame.assign(variant=frame["study"].str.removeprefix(CAUSES)).rename(columns={"rep": "round"})
@@ -77,10 +77,10 @@ def dnnfit_causes(frame: pd.DataFrame) -> pd.DataFrame:
     """Per dataset size of ``frame`` (``dnnfit_seconds``), smallest first, and per variant: dnnfit's
     cell time, its ratio to the process of the same size and round (calibrated where every run of the
     size was; rounds without a finished process are left out of the ratio), the most CPU stolen over
-    a run and the most seconds throttled, the cores its cell kept busy and those the rest of the
-    machine kept busy meanwhile (CPU seconds over cell seconds, median over the runs whose steps
-    printed them, counted; NaN where none did), and whether it is slower than the process, as fast,
-    or neither can be told."""
+    a run, the most seconds throttled and the most major page faults, the cores its cell kept busy
+    and those the rest of the machine kept busy meanwhile (CPU seconds over cell seconds, median
+    over the runs whose steps printed them, counted; NaN where none did), and whether it is slower
+    than the process, as fast, or neither can be told."""
     if frame.empty:
         return pd.DataFrame()
     return pd.concat([_one_size(group) for _, group in frame.groupby("dataset_mb")], ignore_index=True)
@@ -109,6 +109,7 @@ def _one_size(frame: pd.DataFrame) -> pd.DataFrame:
                      **summarize(group["cell_seconds"]), **{f"ratio_{key}": ratio[key] for key in RATIO_KEYS},
                      "steal_max_pct": group["cpu_steal_pct"].max(),
                      "throttled_max_s": pd.to_numeric(group["cfs_throttled_seconds"]).max(),
+                     "major_faults_max": pd.to_numeric(group["major_faults"]).max(),
                      "cores_busy": busy.median(), "cores_runs": int(busy.notna().sum()),
                      "rest_cores_busy": rest.median(), "rest_cores_runs": int(rest.notna().sum()),
                      "ratio": middle, "ratio_as_measured": as_measured,
@@ -127,11 +128,11 @@ def _over_process(group: pd.DataFrame, process: pd.DataFrame, seconds: str) -> d
 def verdicts(table: pd.DataFrame) -> list[str]:
     """What the runs of one size (``sizes``) say of each candidate: the cause, not the cause alone, or
     why it cannot be told; and, where the steps printed it, how long the quota throttled the pod's
-    dnnfit and how busy its cell kept its cores."""
+    dnnfit, how busy its cell kept its cores and how many pages it waited to read from disk."""
     if table["dataset_mb"].nunique() > 1:
         raise ValueError("dnnfit causes: verdicts read one dataset size at a time (dnnfit_causes.sizes)")
     by = table.set_index("variant")
-    return _candidates(by) + _throttled(by) + _cores(by)
+    return _candidates(by) + _throttled(by) + _cores(by) + _faults(by)
 
 
 def _candidates(by: pd.DataFrame) -> list[str]:
@@ -192,6 +193,15 @@ def _cores(by: pd.DataFrame) -> list[str]:
         said.append(whose.format(*(f"{value:.2f}" for value in pair[column])) +
                     f" (CPU seconds over cell seconds, median{counted})")
     return said
+
+
+def _faults(by: pd.DataFrame) -> list[str]:
+    """The most pages the pod's and the process's dnnfit waited to read back from disk in a run
+    (major faults: the machine evicted them), where the steps printed them."""
+    if not {POD, BASELINE} <= set(by.index) or by.loc[[POD, BASELINE], "major_faults_max"].isna().any():
+        return []
+    return [f"the pod's dnnfit waited for at most {by.loc[POD, 'major_faults_max']:.0f} pages from disk in a run "
+            f"(major faults), the process's {by.loc[BASELINE, 'major_faults_max']:.0f}"]
 
 
 def _span(counts: pd.Series) -> str:
