@@ -25,8 +25,8 @@ interval (of the mean, or of the median where the values are not normal), the se
 cgroup was throttled by a CFS quota (as the kernel counts them; the step prints it), the cores its
 cell kept busy (its CPU seconds over its wall seconds: a slower cell with cores as busy did more
 work, one with idler cores waited for a CPU) and those the rest of the machine kept busy meanwhile
-(what took the CPU it waited for), and the CPU time stolen by the hypervisor over each run (the
-other cause the reference's runs show). A variant is slower than the process where its ratio is
+(what took the CPU it waited for), the pages its cell read back from disk (major faults), and the
+CPU time stolen by the hypervisor over each run (the other cause the reference's runs show). A variant is slower than the process where its ratio is
 above 1.05 with its interval above 1, and as fast where its interval is at most 1.05; a candidate
 is the cause where the pod is slower and the pod without it as fast; for the quota, the process
 under it must slow as the pod does (``results.dnnfit_causes``, which the reference's report reads
