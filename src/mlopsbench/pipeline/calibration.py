@@ -62,9 +62,13 @@ def cpu_times() -> dict[str, int]:
     return dict(zip(CPU_FIELDS, map(int, first[1:1 + len(CPU_FIELDS)])))
 
 
+def _ticks(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {kind: after[kind] - before[kind] for kind in CPU_FIELDS}
+
+
 def shares(before: dict[str, int], after: dict[str, int]) -> dict[str, float]:
     """Each kind's share of all CPU time between two readings of ``cpu_times``; NaN where no tick passed."""
-    delta = {kind: after[kind] - before[kind] for kind in CPU_FIELDS}
+    delta = _ticks(before, after)
     total = sum(delta.values())
     return {kind: ticks / total if total > 0 else float("nan") for kind, ticks in delta.items()}
 
@@ -73,8 +77,7 @@ def busy_since(before: dict[str, int]) -> str:
     """``<busy seconds> <stolen seconds>`` of the whole machine (all its CPUs, every process) since
     ``before`` (a ``cpu_times``): a step prints it around its cells, beside its own CPU seconds, so
     that what the rest of the machine took while the cells ran can be told from what they waited."""
-    after, tick = cpu_times(), os.sysconf("SC_CLK_TCK")
-    delta = {kind: after[kind] - before[kind] for kind in CPU_FIELDS}
+    delta, tick = _ticks(before, cpu_times()), os.sysconf("SC_CLK_TCK")
     busy = sum(delta[kind] for kind in BUSY_FIELDS)
     return f"{busy / tick:.2f} {delta['steal'] / tick:.2f}"
 

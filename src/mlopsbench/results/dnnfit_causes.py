@@ -30,6 +30,8 @@ BASELINE, POD = "process", "pod"
 CANDIDATES = {"the CPU limit's CFS quota": ("pod-no-limit", "process-quota"),
               "the seccomp profile": ("pod-unconfined", None)}
 SAME = 1.05   # a ratio above this (its interval above 1) is slower; one whose interval is at most this, as fast
+# The cores busy of the cell and of the rest of the machine, each with the column counting its runs.
+CORES_BUSY = {"cores_busy": "cores_runs", "rest_cores_busy": "rest_cores_runs"}
 RATIO_KEYS = ("n", "mean", "median", "low", "high", "read")   # of the ratio's summary, kept as ratio_<key>
 CALIBRATIONS = ["cal_before_keras_step_s", "cal_after_keras_step_s"]
 
@@ -136,8 +138,9 @@ def verdicts(table: pd.DataFrame) -> list[str]:
 
 
 def _candidates(by: pd.DataFrame) -> list[str]:
-    if POD not in by.index or not by.loc[POD, "slower"]:
-        return [_pod_not_slower(by.loc[POD] if POD in by.index else None)]
+    pod = by.loc[POD] if POD in by.index else None
+    if pod is None or not pod["slower"]:
+        return [_pod_not_slower(pod)]
     found = []
     for candidate, (without, on_process) in CANDIDATES.items():
         if without not in by.index:
@@ -182,13 +185,13 @@ def _cores(by: pd.DataFrame) -> list[str]:
     pod that is slower with its cores as busy did more work; one with them idler waited for a CPU),
     and how busy the rest of the machine was meanwhile (what took the CPU it waited for)."""
     said = []
+    pair = by.reindex([POD, BASELINE])
     for column, whose in (("cores_busy", "the pod's dnnfit kept {} cores busy over its cell, the process's {}"),
                           ("rest_cores_busy", "the rest of the machine kept {} cores busy beside the pod's cell, "
                                               "{} beside the process's")):
-        pair = by.reindex([POD, BASELINE])
         if pair[column].isna().any():
             continue
-        runs = pair[column.replace("busy", "runs")]
+        runs = pair[CORES_BUSY[column]]
         counted = "" if (runs == pair["n"]).all() else f" of the {_span(runs)} rounds that printed it"
         said.append(whose.format(*(f"{value:.2f}" for value in pair[column])) +
                     f" (CPU seconds over cell seconds, median{counted})")
@@ -198,10 +201,11 @@ def _cores(by: pd.DataFrame) -> list[str]:
 def _faults(by: pd.DataFrame) -> list[str]:
     """The most pages the pod's and the process's dnnfit waited to read back from disk in a run
     (major faults: the machine evicted them), where the steps printed them."""
-    if not {POD, BASELINE} <= set(by.index) or by.loc[[POD, BASELINE], "major_faults_max"].isna().any():
+    pod, process = by.reindex([POD, BASELINE])["major_faults_max"]
+    if pd.isna(pod) or pd.isna(process):
         return []
-    return [f"the pod's dnnfit waited for at most {by.loc[POD, 'major_faults_max']:.0f} pages from disk in a run "
-            f"(major faults), the process's {by.loc[BASELINE, 'major_faults_max']:.0f}"]
+    return [f"the pod's dnnfit waited for at most {pod:.0f} pages from disk in a run (major faults), "
+            f"the process's {process:.0f}"]
 
 
 def _span(counts: pd.Series) -> str:

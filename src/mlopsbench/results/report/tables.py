@@ -16,7 +16,7 @@ from ...paths import architecture_name
 from ...store.kernel_delay import QUEUE_FLOOR_MB_S
 from ..analysis import split_backends
 from ..bundle import StatsBundle
-from ..dnnfit_causes import SAME, ratio_summary
+from ..dnnfit_causes import CORES_BUSY, SAME, ratio_summary
 from ..stats import in_series
 
 TABLE2_JOBS = ("dnnfit", "plot", "dnneval", "dnnpredict")
@@ -452,9 +452,8 @@ def dnnfit_causes(stats) -> Table:
 def _cores_busy(row) -> str:
     """``cell / rest`` cores busy of a ``dnnfit_causes`` row, each with its runs where not all printed it."""
     said = []
-    for column in ("cores_busy", "rest_cores_busy"):
-        runs = row.get(column.replace("busy", "runs"))
-        value = row.get(column)
+    for column, counted in CORES_BUSY.items():
+        value, runs = row.get(column), row.get(counted)
         said.append("-" if pd.isna(value) else f"{value:.2f}" + ("" if runs == row["n"] else f" ({int(runs)})"))
     return " / ".join(said)
 
