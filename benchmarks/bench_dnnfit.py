@@ -24,9 +24,11 @@ median speed, as the blocks' ratios are; as measured with ``--no-calibration``),
 interval (of the mean, or of the median where the values are not normal), the seconds the step's
 cgroup was throttled by a CFS quota (as the kernel counts them; the step prints it), the cores its
 cell kept busy (its CPU seconds over its wall seconds: a slower cell with cores as busy did more
-work, one with idler cores waited for a CPU) and those the rest of the machine kept busy meanwhile
-(what took the CPU it waited for), the pages its cell read back from disk (major faults), and the
-CPU time stolen by the hypervisor over each run (the other cause the reference's runs show). A variant is slower than the process where its ratio is
+work, one with idler cores waited for a CPU or was blocked), those its threads waited for on a run
+queue (which of the two it was) and those the rest of the machine kept busy meanwhile (what took
+the CPU it waited for), how often its cell was off its CPU, the pages its cell read back from disk
+(major faults) and the blocks it read, and the CPU time stolen by the hypervisor over each run (the
+other cause the reference's runs show). A variant is slower than the process where its ratio is
 above 1.05 with its interval above 1, and as fast where its interval is at most 1.05; a candidate
 is the cause where the pod is slower and the pod without it as fast; for the quota, the process
 under it must slow as the pod does (``results.dnnfit_causes``, which the reference's report reads
@@ -195,7 +197,8 @@ def main() -> int:
                     fit = fits(pd.DataFrame(rows)).iloc[0].fillna(0)
                     print(f"round {round_}: {variant:<15} dnnfit {fit['cell_seconds']:.1f} s, "
                           f"CPU {fit['cpu_seconds']:.1f} s (the machine's {fit['machine_busy_seconds']:.1f} s), "
-                          f"{fit['major_faults']:.0f} major faults, "
+                          f"waiting for a CPU {fit['run_queue_seconds']:.1f} s, {fit['major_faults']:.0f} major faults, "
+                          f"{fit['disk_read_blocks']:.0f} blocks read, "
                           f"CFS throttled {fit['cfs_throttled_seconds']:.2f} s, "
                           f"CPU stolen over the run {run.get('cpu_steal_pct') or 0:.1f} %", flush=True)
     finally:
@@ -210,8 +213,9 @@ def main() -> int:
         results.measured(f"dnnfit {row.variant}", list(seconds[seconds["variant"] == row.variant]["cell_seconds"]))
         print(f"  {row.variant:<15} {with_ci(row._asdict(), 1, 's')}; {ratio_read(table)} "
               f"{with_ci(ratio_summary(row._asdict()), 3)}; most CPU stolen {row.steal_max_pct:.1f} %; "
-              f"most CFS throttling {row.throttled_max_s:.2f} s; cores busy {row.cores_busy:.2f}, "
-              f"the rest of the machine's {row.rest_cores_busy:.2f}")
+              f"most CFS throttling {row.throttled_max_s:.2f} s; cores busy {row.cores_busy:.2f}, waiting "
+              f"{row.cores_queued:.2f}, the rest of the machine's busy {row.rest_cores_busy:.2f}; off its CPU in "
+              f"{row.off_cpu_runs} of {row.cores_runs} runs")
         if row.variant != "process":
             results.ratio(f"dnnfit {row.variant} / process of the same round", row.ratio,
                           f"not above {SAME} with its interval above 1 = not slower than the process", not row.slower)

@@ -139,14 +139,16 @@ def test_the_cores_a_cell_kept_busy_tell_more_work_from_waiting_for_a_cpu():
     steps, runs = tables_of({"process": 1.0, "pod": 1.2})
     bundle = StatsBundle(Summary(equivalence_margin=0.1, little_change_points=5.0))
     bundle.pipeline_dnnfit_causes = dnnfit_causes(dnnfit_seconds(steps, runs))
-    assert {row[7] for row in tables.dnnfit_causes(bundle).rows} == {"- / -"}
+    assert {row[7] for row in tables.dnnfit_causes(bundle).rows} == {"- / - / -"}
     assert not any("cores busy" in said for said in verdicts(bundle.pipeline_dnnfit_causes))
 
     steps["cpu_seconds"] = 1.9 * steps["cell_seconds"]
     bundle.pipeline_dnnfit_causes = dnnfit_causes(dnnfit_seconds(steps, runs))
-    assert verdicts(bundle.pipeline_dnnfit_causes)[-1] == (
-        "the pod's dnnfit kept 1.90 cores busy over its cell, the process's 1.90 (CPU seconds over cell seconds, median)")
-    assert [row[7] for row in tables.dnnfit_causes(bundle).rows] == ["1.90 / -", "1.90 / -"]
+    assert verdicts(bundle.pipeline_dnnfit_causes)[-2:] == [
+        "the pod's dnnfit kept 1.90 cores busy over its cell, the process's 1.90 (CPU seconds over cell seconds, median)",
+        "dnnfit's cell kept fewer than 0.95 cores busy (off its CPU a twentieth of its time or more) in runs of: "
+        "process 0 of 5, pod 0 of 5"]
+    assert [row[7] for row in tables.dnnfit_causes(bundle).rows] == ["1.90 / - / -", "1.90 / - / -"]
 
 
 def test_the_rest_of_the_machine_says_what_took_the_cpu_a_pod_waited_for():
@@ -160,10 +162,12 @@ def test_the_rest_of_the_machine_says_what_took_the_cpu_a_pod_waited_for():
     bundle = StatsBundle(Summary(equivalence_margin=0.1, little_change_points=5.0))
     bundle.pipeline_dnnfit_causes = dnnfit_causes(dnnfit_seconds(steps, runs))
     said = verdicts(bundle.pipeline_dnnfit_causes)
-    assert said[-1] == ("the rest of the machine kept 0.50 cores busy beside the pod's cell, 0.10 beside the "
+    assert said[-2] == ("the rest of the machine kept 0.50 cores busy beside the pod's cell, 0.10 beside the "
                         "process's (CPU seconds over cell seconds, median of the 4 rounds that printed it)")
-    assert said[-2].startswith("the pod's dnnfit kept 1.25 cores busy over its cell, the process's 1.50 ")
-    assert [row[7] for row in tables.dnnfit_causes(bundle).rows] == ["1.50 (4) / 0.10 (4)", "1.25 (4) / 0.50 (4)"]
+    assert said[-3].startswith("the pod's dnnfit kept 1.25 cores busy over its cell, the process's 1.50 ")
+    assert said[-1].endswith("in runs of: process 0 of 4, pod 0 of 4")
+    assert [row[7] for row in tables.dnnfit_causes(bundle).rows] == ["1.50 (4) / - / 0.10 (4)",
+                                                                     "1.25 (4) / - / 0.50 (4)"]
 
 
 def test_a_ratio_whose_interval_holds_both_as_fast_and_slower_names_no_verdict():
@@ -197,3 +201,27 @@ def test_the_pages_a_cell_waited_to_read_from_disk_are_said_where_the_steps_prin
     steps["major_faults"] = steps["run_id"].str.startswith("pod").map({True: 4000, False: 12})
     assert verdicts(dnnfit_causes(dnnfit_seconds(steps, runs)))[-1] == (
         "the pod's dnnfit waited for at most 4000 pages from disk in a run (major faults), the process's 12")
+
+
+def test_a_cell_off_its_cpu_is_counted_with_what_it_waited_on():
+    """A cell that kept fewer than 0.95 cores busy was off its CPU: counted per variant over the runs
+    that printed their CPU, with the most its threads waited on a run queue and the most pages it
+    read from disk, each over the off-CPU runs that printed it; the waiting threads are a column of
+    cores beside the busy ones."""
+    steps, runs = tables_of({"process": 1.0, "process-quota": 1.0, "pod": 1.2})
+    off = steps["run_id"].isin(["pod/10/2", "process-quota/10/2", "process-quota/10/4"])
+    steps["cpu_seconds"] = steps["cell_seconds"] * off.map({True: 0.8, False: 1.05})
+    steps["major_faults"] = off.map({True: 30, False: 2})
+    steps["run_queue_seconds"] = steps["cell_seconds"] * 0.02
+    steps.loc[steps["run_id"] == "process-quota/10/4", "run_queue_seconds"] = 9.5
+    steps.loc[steps["run_id"].str.endswith("/4"), "major_faults"] = None
+    table = dnnfit_causes(dnnfit_seconds(steps, runs))
+    by = table.set_index("variant")
+    assert list(by["off_cpu_runs"]) == [0, 1, 2] and by.loc["process", "cores_queued"] == pytest.approx(0.02)
+    assert verdicts(table)[-3:] == [
+        "dnnfit's cell kept fewer than 0.95 cores busy (off its CPU a twentieth of its time or more) in runs of: "
+        "process 0 of 5, pod 1 of 5, process-quota 2 of 5",
+        "in the 3 of those runs that printed it, its threads waited at most 9.5 s for a CPU (run queue)",
+        "in the 2 of those runs that printed it, it read at most 30 pages from disk (major faults)"]
+    assert ("the pod's dnnfit had 0.02 cores' worth of threads waiting for a CPU, the process's 0.02 (seconds on a "
+            "run queue over cell seconds, median)") in verdicts(table)

@@ -124,10 +124,12 @@ def test_every_step_prints_the_cpu_its_cells_used(local_run, tmp_path):
 
 def test_every_step_prints_the_machines_busy_cpu_over_its_cells(local_run, tmp_path):
     """The machine's busy CPU over a step's cells, every process's: its own cells' CPU among it (the
-    machine counts in ticks of 10 ms), never more than all cores for the step's wall time; and the
-    pages its cells read back from disk."""
+    machine counts in ticks of 10 ms), never more than all cores for the step's wall time; the
+    seconds its threads waited for a CPU, the pages its cells read back from disk and the blocks
+    they read and wrote."""
     steps, _ = tidy_pipeline([local_run], tmp_path / "steps.parquet", tmp_path / "runs.parquet")
-    assert steps["major_faults"].notna().all() and (steps["major_faults"] >= 0).all()
+    counts = ["run_queue_seconds", "major_faults", "disk_read_blocks", "disk_write_blocks"]
+    assert steps[counts].notna().all().all() and (steps[counts] >= 0).all().all()
     assert steps["machine_busy_seconds"].notna().all() and (steps["machine_steal_seconds"] >= 0).all()
     assert (steps["machine_busy_seconds"] >= 0.9 * steps["cpu_seconds"] - 0.05).all()
     assert (steps["machine_busy_seconds"] <= os.cpu_count() * steps["duration_seconds"] + 0.05).all()

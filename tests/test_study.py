@@ -89,8 +89,9 @@ def test_reduced_study_end_to_end(repo, two_nodes, tmp_path, cli_env):
     periods = pods.loc[pods["timestamp_source"] == "watch", "cfs_periods"]
     assert periods.notna().all() and (periods > 0).any()
     # /proc/stat in a pod is the machine's: every pod reads the machine's busy CPU over its cells,
-    # and its own major faults.
-    assert pods.loc[pods["timestamp_source"] == "watch", ["machine_busy_seconds", "major_faults"]].notna().all().all()
+    # and its own threads' run queue and major faults.
+    marks = ["machine_busy_seconds", "run_queue_seconds", "major_faults"]
+    assert pods.loc[pods["timestamp_source"] == "watch", marks].notna().all().all()
     raw = work / "results/raw/pipeline/8x8x8_0.1MB/1/kubernetes"
     assert (raw / "events.jsonl").exists() and (raw / "watch.jsonl").exists()
     assert (raw / "prometheus/kube_pod_created.json").exists() and (raw / "logs/dnnfit.log").exists()

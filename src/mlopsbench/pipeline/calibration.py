@@ -82,6 +82,28 @@ def busy_since(before: dict[str, int]) -> str:
     return f"{busy / tick:.2f} {delta['steal'] / tick:.2f}"
 
 
+def thread_waits() -> dict[str, int]:
+    """Nanoseconds each of this process's threads has waited on a run queue (runnable but not
+    running), by thread id: the second field of ``/proc/self/task/<tid>/schedstat``."""
+    waits = {}
+    for stat in Path("/proc/self/task").glob("*/schedstat"):
+        try:
+            waits[stat.parent.name] = int(stat.read_text().split()[1])
+        except (OSError, IndexError, ValueError):   # a thread that ended while being read
+            continue
+    return waits
+
+
+def queued_since(before: dict[str, int]) -> str:
+    """Seconds this process's threads alive now waited for a CPU since ``before`` (``thread_waits``),
+    summed: beside a cell's CPU and wall seconds, whether a cell off its CPU waited for one or was
+    blocked. ``-`` where the kernel keeps no schedstat."""
+    after = thread_waits()
+    if not after:
+        return "-"
+    return f"{sum(ns - before.get(tid, 0) for tid, ns in after.items()) / 1e9:.2f}"
+
+
 def measure(python: str, settings: CalibrationSettings, phase: str):
     """One calibration in a fresh process of ``python``; a ``records.Calibration``."""
     from ..records import Calibration

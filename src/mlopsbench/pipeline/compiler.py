@@ -179,20 +179,25 @@ class Plan:
             *(f"{v} = _marshal.load({producer!r}, {v!r})" for v, producer in step.inputs),
             "",
             "import resource as _mlb_resource",
-            "from mlopsbench.pipeline.calibration import busy_since as _mlb_busy_since, cpu_times as _mlb_cpu_times",
-            "_mlb_faults = _mlb_resource.getrusage(_mlb_resource.RUSAGE_SELF).ru_majflt",
-            "_mlb_machine, _mlb_cpu = _mlb_cpu_times(), _mlb_time.process_time()",
+            "from mlopsbench.pipeline.calibration import busy_since as _mlb_busy_since, cpu_times as _mlb_cpu_times, "
+            "queued_since as _mlb_queued_since, thread_waits as _mlb_thread_waits",
+            "_mlb_usage = _mlb_resource.getrusage(_mlb_resource.RUSAGE_SELF)",
+            "_mlb_machine, _mlb_queued, _mlb_cpu = _mlb_cpu_times(), _mlb_thread_waits(), _mlb_time.process_time()",
             step.source.rstrip(),
             "",
             "_mlb_cpu, _mlb_machine = _mlb_time.process_time() - _mlb_cpu, _mlb_busy_since(_mlb_machine)",
-            "_mlb_faults = _mlb_resource.getrusage(_mlb_resource.RUSAGE_SELF).ru_majflt - _mlb_faults",
+            "_mlb_queued, _mlb_used = _mlb_queued_since(_mlb_queued), _mlb_resource.getrusage(_mlb_resource.RUSAGE_SELF)",
             # The CPU its cells had (every thread's): beside the cell's wall time, how much of its
-            # cores a step got, and whether a slower cell did more work or waited for a CPU; the
-            # machine's busy CPU over the same time, every process's: what the rest of it took; and
-            # the pages its cells waited to read back from disk (the machine may evict page cache).
+            # cores a step got; the seconds its threads waited for a CPU: whether a cell off its CPU
+            # waited for one or was blocked; the machine's busy CPU over the same time, every
+            # process's: what the rest of it took; the pages its cells waited to read back from disk
+            # (the machine may evict page cache) and the blocks they read and wrote.
             f'print("{MARKER} cpu-seconds {{:.6f}}".format(_mlb_cpu), flush=True)',
+            f'print("{MARKER} run-queue " + _mlb_queued, flush=True)',
             f'print("{MARKER} machine-cpu " + _mlb_machine, flush=True)',
-            f'print("{MARKER} major-faults {{}}".format(_mlb_faults), flush=True)',
+            f'print("{MARKER} major-faults {{}}".format(_mlb_used.ru_majflt - _mlb_usage.ru_majflt), flush=True)',
+            f'print("{MARKER} disk-blocks {{}} {{}}".format(_mlb_used.ru_inblock - _mlb_usage.ru_inblock, '
+            '_mlb_used.ru_oublock - _mlb_usage.ru_oublock), flush=True)',
             *(f"_marshal.save({name!r}, {v!r}, {v})" for v in step.outputs),
             # The process's own peak memory: where no parent can wait4() for it (a pod).
             f'print("{MARKER} peak-rss {{}}".format(_mlb_resource.getrusage(_mlb_resource.RUSAGE_SELF).ru_maxrss), '

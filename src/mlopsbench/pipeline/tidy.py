@@ -35,7 +35,8 @@ STEP_COLUMNS = ["backend", "series", "dataset_mb", "model", "trainable_params", 
                 "created", "scheduled", "started", "finished", "timestamp_source", "cell_seconds",
                 "duration_seconds", "overhead_seconds", "overhead_pct", "status", "run_status", "raw_dir", "wait_seconds",
                 "startup_seconds", "marshal_seconds", "rest_seconds", "peak_rss_mib", "python", *RUNTIME_COLUMNS,
-                "cpu_seconds", "machine_busy_seconds", "machine_steal_seconds", "major_faults", "cfs_periods",
+                "cpu_seconds", "run_queue_seconds", "machine_busy_seconds", "machine_steal_seconds", "major_faults",
+                "disk_read_blocks", "disk_write_blocks", "cfs_periods",
                 "cfs_throttled_periods", "cfs_throttled_seconds", "core_wait_seconds",
                 "overhead_nowait_seconds", "overhead_nowait_pct"]
 # Where a run stood in its block, and the machine around it: the calibrations just before and after

@@ -38,6 +38,8 @@ _THROTTLING = re.compile(rf"^{re.escape(MARKER)} cpu-throttling (\d+) (\d+) ([0-
 _CPU_SECONDS = re.compile(rf"^{re.escape(MARKER)} cpu-seconds ([0-9.]+)$", re.M)
 _MACHINE_CPU = re.compile(rf"^{re.escape(MARKER)} machine-cpu ([0-9.]+) ([0-9.]+)$", re.M)
 _MAJOR_FAULTS = re.compile(rf"^{re.escape(MARKER)} major-faults (\d+)$", re.M)
+_RUN_QUEUE = re.compile(rf"^{re.escape(MARKER)} run-queue ([0-9.]+)$", re.M)
+_DISK_BLOCKS = re.compile(rf"^{re.escape(MARKER)} disk-blocks (\d+) (\d+)$", re.M)
 _PYTHON = re.compile(rf"^{re.escape(MARKER)} python (.+)$", re.M)
 
 # What a pod's row adds (Kubernetes, where the run kept them): the runtime's times of the pod's
@@ -88,12 +90,14 @@ def interpreter(log_path: Path) -> str | None:
 def log_marks(log_path: Path) -> dict:
     """What a step's log says of itself: its interpreter, its imports done, the time its marshalling
     took, its peak resident memory (read where the runner cannot wait4() for the process, as in a pod),
-    the CPU seconds its cells used (every thread's), the machine's busy and stolen CPU seconds over
-    the same time (every process's), the major page faults of its cells and its cgroup's CFS
+    the CPU seconds its cells used (every thread's) and the seconds their threads waited for a CPU,
+    the machine's busy and stolen CPU seconds over the same time (every process's), the major page
+    faults of its cells and the disk blocks (512 bytes) they read and wrote, and its cgroup's CFS
     throttling (None where the step did not print it or could not read it)."""
     text = _text(log_path)
     imported, peak, throttling = _IMPORTED.search(text), _PEAK_RSS.search(text), _THROTTLING.search(text)
     cpu, machine, faults = _CPU_SECONDS.search(text), _MACHINE_CPU.search(text), _MAJOR_FAULTS.search(text)
+    queued, blocks = _RUN_QUEUE.search(text), _DISK_BLOCKS.search(text)
     return {"python": interpreter_in(text),
             "imported": float(imported.group(1)) if imported else None,
             "marshal_seconds": sum(float(s) for s in _MARSHAL.findall(text)),
@@ -102,7 +106,10 @@ def log_marks(log_path: Path) -> dict:
             "cpu_seconds": float(cpu.group(1)) if cpu else None,
             "machine_busy_seconds": float(machine.group(1)) if machine else None,
             "machine_steal_seconds": float(machine.group(2)) if machine else None,
+            "run_queue_seconds": float(queued.group(1)) if queued else None,
             "major_faults": int(faults.group(1)) if faults else None,
+            "disk_read_blocks": int(blocks.group(1)) if blocks else None,
+            "disk_write_blocks": int(blocks.group(2)) if blocks else None,
             "cfs_periods": int(throttling.group(1)) if throttling else None,
             "cfs_throttled_periods": int(throttling.group(2)) if throttling else None,
             "cfs_throttled_seconds": float(throttling.group(3)) if throttling else None}

@@ -10,7 +10,9 @@ runs' median speed where every run of that size was calibrated (the runs minutes
 still see the machine's speed move), as measured where not. A variant is slower than the process
 where its ratio is above 1.05 and its interval above 1, as fast where its interval is at most 1.05,
 and neither can be told where its interval holds both. A candidate is the cause where the pod is
-slower than the process and the pod without it is as fast.
+slower than the process and the pod without it is as fast. Where the steps printed them: how busy
+each cell kept its cores, how many cores' worth of its threads waited for a CPU, how busy the rest
+of the machine was, and how often a cell was off its CPU, with what those runs waited on.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ BASELINE, POD = "process", "pod"
 CANDIDATES = {"the CPU limit's CFS quota": ("pod-no-limit", "process-quota"),
               "the seccomp profile": ("pod-unconfined", None)}
 SAME = 1.05   # a ratio above this (its interval above 1) is slower; one whose interval is at most this, as fast
-# The cores busy of the cell and of the rest of the machine, each with the column counting its runs.
-CORES_BUSY = {"cores_busy": "cores_runs", "rest_cores_busy": "rest_cores_runs"}
+# The cores the cell kept busy, its threads waiting for a CPU and the rest of the machine kept busy,
+# each with the column counting the runs that printed it.
+CORES = {"cores_busy": "cores_runs", "cores_queued": "queued_runs", "rest_cores_busy": "rest_cores_runs"}
+ON_CPU = 0.95   # a cell that kept fewer cores busy was off its CPU a twentieth of its time or more
 RATIO_KEYS = ("n", "mean", "median", "low", "high", "read")   # of the ratio's summary, kept as ratio_<key>
 CALIBRATIONS = ["cal_before_keras_step_s", "cal_after_keras_step_s"]
 
@@ -47,9 +51,9 @@ def dnnfit_seconds(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """One row per succeeded run: its variant, its round, its dataset and epochs, dnnfit's cell time
     (on the backend's own clock) as measured and at the median speed of the runs of its size (NaN
     where a run was not calibrated), the CPU seconds its cells used, the machine's busy CPU seconds
-    over them (every process's), their major page faults and the seconds its cgroup's CFS quota
-    throttled it (NaN where not recorded), and the CPU the host stole over the run. Runs that
-    did not succeed are counted in the log and left out."""
+    over them (every process's), the seconds their threads waited for a CPU, their major page faults
+    and the seconds its cgroup's CFS quota throttled it (NaN where not recorded), and the CPU the
+    host stole over the run. Runs that did not succeed are counted in the log and left out."""
     ours = runs[runs["study"].str.startswith(CAUSES)]
     counted = ours[ours["status"] == "succeeded"]
     if len(counted) < len(ours):
@@ -58,7 +62,7 @@ def dnnfit_seconds(steps: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     speed = keras_step(counted.reindex(columns=CALIBRATIONS).apply(pd.to_numeric))
     counted = counted.assign(factor=speed.groupby(counted["dataset_mb"]).transform("median") / speed)
     frame = fits(steps).reindex(columns=["run_id", "cell_seconds", "cpu_seconds", "machine_busy_seconds",
-                                         "major_faults", "cfs_throttled_seconds"]).merge(
+                                         "run_queue_seconds", "major_faults", "cfs_throttled_seconds"]).merge(
         counted[["run_id", "study", "rep", "dataset_mb", "epochs", "cpu_steal_pct", "factor"]], on="run_id")
     frame["cell_seconds_cal"] = frame.pop("factor") * frame["cell_seconds"]
     return frame.assign(variant=frame["study"].str.removeprefix(CAUSES)).rename(columns={"rep": "round"})
@@ -79,9 +83,11 @@ def dnnfit_causes(frame: pd.DataFrame) -> pd.DataFrame:
     """Per dataset size of ``frame`` (``dnnfit_seconds``), smallest first, and per variant: dnnfit's
     cell time, its ratio to the process of the same size and round (calibrated where every run of the
     size was; rounds without a finished process are left out of the ratio), the most CPU stolen over
-    a run, the most seconds throttled and the most major page faults, the cores its cell kept busy
-    and those the rest of the machine kept busy meanwhile (CPU seconds over cell seconds, median
-    over the runs whose steps printed them, counted; NaN where none did), and whether it is slower
+    a run, the most seconds throttled and the most major page faults, the cores its cell kept busy,
+    those its threads waited for and those the rest of the machine kept busy meanwhile (CPU seconds
+    over cell seconds, median over the runs whose steps printed them, counted; NaN where none did),
+    the runs whose cell was off its CPU (fewer than ``ON_CPU`` cores busy) with the most seconds
+    their threads waited for a CPU and the most pages they read from disk, and whether it is slower
     than the process, as fast, or neither can be told."""
     if frame.empty:
         return pd.DataFrame()
@@ -104,22 +110,32 @@ def _one_size(frame: pd.DataFrame) -> pd.DataFrame:
         # Beside a calibrated ratio, the same as measured: a calibration of a few seconds can move
         # more than the cell it corrects.
         as_measured = center(_over_process(group, process, "cell_seconds"))
-        cpu = pd.to_numeric(group["cpu_seconds"])
-        busy = cpu / group["cell_seconds"]
-        rest = (pd.to_numeric(group["machine_busy_seconds"]) - cpu) / group["cell_seconds"]
+        cpu, faults = pd.to_numeric(group["cpu_seconds"]), pd.to_numeric(group["major_faults"])
+        queued = pd.to_numeric(group["run_queue_seconds"])
+        core_seconds = {"cores_busy": cpu, "cores_queued": queued,
+                        "rest_cores_busy": pd.to_numeric(group["machine_busy_seconds"]) - cpu}
+        cores = {column: used / group["cell_seconds"] for column, used in core_seconds.items()}
+        off_cpu = cores["cores_busy"] < ON_CPU
         rows.append({"variant": variant, "dataset_mb": group["dataset_mb"].iloc[0], "epochs": group["epochs"].max(),
                      **summarize(group["cell_seconds"]), **{f"ratio_{key}": ratio[key] for key in RATIO_KEYS},
                      "steal_max_pct": group["cpu_steal_pct"].max(),
                      "throttled_max_s": pd.to_numeric(group["cfs_throttled_seconds"]).max(),
-                     "major_faults_max": pd.to_numeric(group["major_faults"]).max(),
-                     "cores_busy": busy.median(), "cores_runs": int(busy.notna().sum()),
-                     "rest_cores_busy": rest.median(), "rest_cores_runs": int(rest.notna().sum()),
+                     "major_faults_max": faults.max(),
+                     **{column: share.median() for column, share in cores.items()},
+                     **{CORES[column]: int(share.notna().sum()) for column, share in cores.items()},
+                     "off_cpu_runs": int(off_cpu.sum()),
+                     **_off_cpu_waits("queued", queued[off_cpu]), **_off_cpu_waits("faults", faults[off_cpu]),
                      "ratio": middle, "ratio_as_measured": as_measured,
                      "slower": middle > SAME and ratio["low"] > 1, "as_fast": ratio["high"] <= SAME,
                      "calibrated": calibrated})
     named = [BASELINE, POD, *(v for pair in CANDIDATES.values() for v in pair if v)]
     order = {variant: i for i, variant in enumerate(named)}
     return pd.DataFrame(rows).sort_values("variant", key=lambda v: v.map(order)).reset_index(drop=True)
+
+
+def _off_cpu_waits(what: str, values: pd.Series) -> dict:
+    """The most of ``what`` over the runs whose cell was off its CPU, and how many of them printed it."""
+    return {f"off_cpu_{what}_max": values.max(), f"off_cpu_{what}_runs": int(values.notna().sum())}
 
 
 def _over_process(group: pd.DataFrame, process: pd.DataFrame, seconds: str) -> dict:
@@ -134,7 +150,7 @@ def verdicts(table: pd.DataFrame) -> list[str]:
     if table["dataset_mb"].nunique() > 1:
         raise ValueError("dnnfit causes: verdicts read one dataset size at a time (dnnfit_causes.sizes)")
     by = table.set_index("variant")
-    return _candidates(by) + _throttled(by) + _cores(by) + _faults(by)
+    return _candidates(by) + _throttled(by) + _cores(by) + _faults(by) + _off_cpu(by)
 
 
 def _candidates(by: pd.DataFrame) -> list[str]:
@@ -182,19 +198,23 @@ def _throttled(by: pd.DataFrame) -> list[str]:
 
 def _cores(by: pd.DataFrame) -> list[str]:
     """How busy the pod's dnnfit kept its cores beside the process's, where the steps printed it (a
-    pod that is slower with its cores as busy did more work; one with them idler waited for a CPU),
-    and how busy the rest of the machine was meanwhile (what took the CPU it waited for)."""
+    pod that is slower with its cores as busy did more work; one with them idler waited for a CPU
+    or was blocked), how many cores' worth of its threads waited for a CPU, and how busy the rest of
+    the machine was meanwhile (what took the CPU it waited for)."""
     said = []
     pair = by.reindex([POD, BASELINE])
-    for column, whose in (("cores_busy", "the pod's dnnfit kept {} cores busy over its cell, the process's {}"),
+    for column, whose in (("cores_busy", "the pod's dnnfit kept {} cores busy over its cell, the process's {} "
+                                         "(CPU seconds"),
+                          ("cores_queued", "the pod's dnnfit had {} cores' worth of threads waiting for a CPU, "
+                                           "the process's {} (seconds on a run queue"),
                           ("rest_cores_busy", "the rest of the machine kept {} cores busy beside the pod's cell, "
-                                              "{} beside the process's")):
+                                              "{} beside the process's (CPU seconds")):
         if pair[column].isna().any():
             continue
-        runs = pair[CORES_BUSY[column]]
+        runs = pair[CORES[column]]
         counted = "" if (runs == pair["n"]).all() else f" of the {_span(runs)} rounds that printed it"
         said.append(whose.format(*(f"{value:.2f}" for value in pair[column])) +
-                    f" (CPU seconds over cell seconds, median{counted})")
+                    f" over cell seconds, median{counted})")
     return said
 
 
@@ -206,6 +226,24 @@ def _faults(by: pd.DataFrame) -> list[str]:
         return []
     return [f"the pod's dnnfit waited for at most {pod:.0f} pages from disk in a run (major faults), "
             f"the process's {process:.0f}"]
+
+
+def _off_cpu(by: pd.DataFrame) -> list[str]:
+    """How often each variant's cell was off its CPU, where the steps printed its CPU seconds, and
+    what those runs waited on where the steps printed it: a CPU (the run queue) or pages from disk."""
+    printed = by[by["cores_runs"] > 0]
+    if printed.empty:
+        return []
+    counts = ", ".join(f"{variant} {int(r['off_cpu_runs'])} of {int(r['cores_runs'])}" for variant, r in printed.iterrows())
+    said = [f"dnnfit's cell kept fewer than {ON_CPU:g} cores busy (off its CPU a twentieth of its time or more) "
+            f"in runs of: {counts}"]
+    for what, waited in (("queued", "its threads waited at most {:.1f} s for a CPU (run queue)"),
+                         ("faults", "it read at most {:.0f} pages from disk (major faults)")):
+        runs = int(printed[f"off_cpu_{what}_runs"].sum())
+        if runs:
+            said.append(f"in the {runs} of those runs that printed it, " +
+                        waited.format(printed[f"off_cpu_{what}_max"].max()))
+    return said
 
 
 def _span(counts: pd.Series) -> str:

@@ -16,7 +16,7 @@ from ...paths import architecture_name
 from ...store.kernel_delay import QUEUE_FLOOR_MB_S
 from ..analysis import split_backends
 from ..bundle import StatsBundle
-from ..dnnfit_causes import CORES_BUSY, SAME, ratio_summary
+from ..dnnfit_causes import CORES, SAME, ratio_summary
 from ..stats import in_series
 
 TABLE2_JOBS = ("dnnfit", "plot", "dnneval", "dnnpredict")
@@ -427,11 +427,11 @@ def dnnfit_causes(stats) -> Table:
     rows = [[f"{r['dataset_mb']:g}", r["variant"], str(int(r["n"])), with_ci(r, 1, "s"),
              cause_ratio(r, uncalibrated=" (as measured)"),
              pct(r["steal_max_pct"], 2), "-" if pd.isna(r.get("throttled_max_s")) else f"{r['throttled_max_s']:.2f} s",
-             _cores_busy(r)]
+             _cores(r)]
             for _, r in frame.iterrows()]
     return Table("dnnfit's cell as a pod, its candidate causes taken away (benchmarks/bench_dnnfit.py)",
                  ["MB", "variant", "rounds", "dnnfit's cell", "over the process of the same round",
-                  "most CPU stolen", "most CFS throttling", "cores busy: cell / rest"], rows,
+                  "most CPU stolen", "most CFS throttling", "cores: busy / waiting / rest"], rows,
                  "The notebook's cells up to dnnfit at the notebook's settings, in rounds, each variant once per round "
                  "in a shuffled order: process, a local process (each round's baseline); process-quota, the same "
                  "under the CFS quota a pod's CPU limit sets; pod, as the kubernetes backend makes it (CPU request and "
@@ -439,20 +439,21 @@ def dnnfit_causes(stats) -> Table:
                  "without the seccomp profile. The ratios are calibrated (each run's cell time at the median Keras "
                  "speed of the runs of its size) where every run of the size was calibrated, the same ratio as "
                  "measured beside them; marked as measured where not. CFS throttling: the seconds the step's cgroup was "
-                 "throttled by its quota, as the kernel counts them. Cores busy: the CPU seconds dnnfit's cell used "
-                 "(every thread's) over its wall seconds, median over the runs whose steps printed it (their number "
-                 "in brackets where not every run did); a slower cell with as busy cores did more work, one with "
-                 "idler cores waited for a CPU. Rest: the machine's busy CPU seconds over the cell (every process's: "
-                 "the runner, the cluster, the runtime) less the cell's, over its wall seconds. -: runs from before "
-                 f"steps printed it. Slower: a ratio above {SAME:g} with its interval above 1; as fast: an interval "
+                 "throttled by its quota, as the kernel counts them. Cores, each the median over the runs whose steps "
+                 "printed it (their number in brackets where not every run did): busy, the CPU seconds dnnfit's cell "
+                 "used (every thread's) over its wall seconds; a slower cell with as busy cores did more work, one with "
+                 "idler cores waited for a CPU or was blocked; waiting, the seconds its threads waited on a run "
+                 "queue for a CPU, over its wall seconds; rest, the machine's busy CPU seconds over the cell (every "
+                 "process's: the runner, the cluster, the runtime) less the cell's, over its wall seconds. -: runs "
+                 f"from before steps printed it. Slower: a ratio above {SAME:g} with its interval above 1; as fast: an interval "
                  f"at most {SAME:g}; neither can be told otherwise. A candidate is the cause where the pod is slower "
                  "than the process and the pod without it as fast; for the quota, the process under it must slow too.")
 
 
-def _cores_busy(row) -> str:
-    """``cell / rest`` cores busy of a ``dnnfit_causes`` row, each with its runs where not all printed it."""
+def _cores(row) -> str:
+    """``busy / waiting / rest`` cores of a ``dnnfit_causes`` row, each with its runs where not all printed it."""
     said = []
-    for column, counted in CORES_BUSY.items():
+    for column, counted in CORES.items():
         value, runs = row.get(column), row.get(counted)
         said.append("-" if pd.isna(value) else f"{value:.2f}" + ("" if runs == row["n"] else f" ({int(runs)})"))
     return " / ".join(said)
