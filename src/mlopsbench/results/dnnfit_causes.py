@@ -124,7 +124,7 @@ def _one_size(frame: pd.DataFrame) -> pd.DataFrame:
                      **{column: share.median() for column, share in cores.items()},
                      **{CORES[column]: int(share.notna().sum()) for column, share in cores.items()},
                      "off_cpu_runs": int(off_cpu.sum()),
-                     **_off_cpu_waits("queued", queued[off_cpu]), **_off_cpu_waits("faults", faults[off_cpu]),
+                     **_off_cpu_waits("queued", queued, off_cpu), **_off_cpu_waits("faults", faults, off_cpu),
                      "ratio": middle, "ratio_as_measured": as_measured,
                      "slower": middle > SAME and ratio["low"] > 1, "as_fast": ratio["high"] <= SAME,
                      "calibrated": calibrated})
@@ -133,9 +133,11 @@ def _one_size(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("variant", key=lambda v: v.map(order)).reset_index(drop=True)
 
 
-def _off_cpu_waits(what: str, values: pd.Series) -> dict:
-    """The most of ``what`` over the runs whose cell was off its CPU, and how many of them printed it."""
-    return {f"off_cpu_{what}_max": values.max(), f"off_cpu_{what}_runs": int(values.notna().sum())}
+def _off_cpu_waits(what: str, values: pd.Series, off_cpu: pd.Series) -> dict:
+    """The most of ``what`` over the runs whose cell was off its CPU, how many of them printed it, and
+    the most over the other runs (what the off-CPU runs' values compare with)."""
+    return {f"off_cpu_{what}_max": values[off_cpu].max(), f"off_cpu_{what}_runs": int(values[off_cpu].notna().sum()),
+            f"on_cpu_{what}_max": values[~off_cpu].max()}
 
 
 def _over_process(group: pd.DataFrame, process: pd.DataFrame, seconds: str) -> dict:
@@ -237,12 +239,14 @@ def _off_cpu(by: pd.DataFrame) -> list[str]:
     counts = ", ".join(f"{variant} {int(r['off_cpu_runs'])} of {int(r['cores_runs'])}" for variant, r in printed.iterrows())
     said = [f"dnnfit's cell kept fewer than {ON_CPU:g} cores busy (off its CPU a twentieth of its time or more) "
             f"in runs of: {counts}"]
-    for what, waited in (("queued", "its threads waited at most {:.1f} s for a CPU (run queue)"),
-                         ("faults", "it read at most {:.0f} pages from disk (major faults)")):
+    for what, waited in (("queued", "its threads waited at most {:.1f} s for a CPU (run queue; the other runs "
+                                    "at most {:.1f} s)"),
+                         ("faults", "it read at most {:.0f} pages from disk (major faults; the other runs at most "
+                                    "{:.0f})")):
         runs = int(printed[f"off_cpu_{what}_runs"].sum())
         if runs:
             said.append(f"in the {runs} of those runs that printed it, " +
-                        waited.format(printed[f"off_cpu_{what}_max"].max()))
+                        waited.format(printed[f"off_cpu_{what}_max"].max(), printed[f"on_cpu_{what}_max"].max()))
     return said
 
 
