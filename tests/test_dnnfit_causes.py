@@ -221,9 +221,9 @@ def test_a_cell_off_its_cpu_is_counted_with_what_it_waited_on():
     assert verdicts(table)[-3:] == [
         "dnnfit's cell kept fewer than 0.95 cores busy (off its CPU a twentieth of its time or more) in runs of: "
         "process 0 of 5, pod 1 of 5, process-quota 2 of 5",
-        "in the 3 of those runs that printed it, its threads waited at most 9.5 s for a CPU (run queue; the other "
-        "runs at most 0.8 s)",
-        "in the 2 of those runs that printed it, it read at most 30 pages from disk (major faults; the other runs "
-        "at most 2)"]
+        "in the 3 of those runs that printed it, its threads waited at most 9.5 s for a CPU (run queue; the runs on "
+        "their CPU at most 0.8 s)",
+        "in the 2 of those runs that printed it, it read at most 30 pages from disk (major faults; the runs on their "
+        "CPU at most 2)"]
     assert ("the pod's dnnfit had 0.02 cores' worth of threads waiting for a CPU, the process's 0.02 (seconds on a "
             "run queue over cell seconds, median)") in verdicts(table)

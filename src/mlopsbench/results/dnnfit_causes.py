@@ -115,7 +115,6 @@ def _one_size(frame: pd.DataFrame) -> pd.DataFrame:
         core_seconds = {"cores_busy": cpu, "cores_queued": queued,
                         "rest_cores_busy": pd.to_numeric(group["machine_busy_seconds"]) - cpu}
         cores = {column: used / group["cell_seconds"] for column, used in core_seconds.items()}
-        off_cpu = cores["cores_busy"] < ON_CPU
         rows.append({"variant": variant, "dataset_mb": group["dataset_mb"].iloc[0], "epochs": group["epochs"].max(),
                      **summarize(group["cell_seconds"]), **{f"ratio_{key}": ratio[key] for key in RATIO_KEYS},
                      "steal_max_pct": group["cpu_steal_pct"].max(),
@@ -123,8 +122,9 @@ def _one_size(frame: pd.DataFrame) -> pd.DataFrame:
                      "major_faults_max": faults.max(),
                      **{column: share.median() for column, share in cores.items()},
                      **{CORES[column]: int(share.notna().sum()) for column, share in cores.items()},
-                     "off_cpu_runs": int(off_cpu.sum()),
-                     **_off_cpu_waits("queued", queued, off_cpu), **_off_cpu_waits("faults", faults, off_cpu),
+                     "off_cpu_runs": int((cores["cores_busy"] < ON_CPU).sum()),
+                     **_off_cpu_waits("queued", queued, cores["cores_busy"]),
+                     **_off_cpu_waits("faults", faults, cores["cores_busy"]),
                      "ratio": middle, "ratio_as_measured": as_measured,
                      "slower": middle > SAME and ratio["low"] > 1, "as_fast": ratio["high"] <= SAME,
                      "calibrated": calibrated})
@@ -133,11 +133,13 @@ def _one_size(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("variant", key=lambda v: v.map(order)).reset_index(drop=True)
 
 
-def _off_cpu_waits(what: str, values: pd.Series, off_cpu: pd.Series) -> dict:
-    """The most of ``what`` over the runs whose cell was off its CPU, how many of them printed it, and
-    the most over the other runs (what the off-CPU runs' values compare with)."""
-    return {f"off_cpu_{what}_max": values[off_cpu].max(), f"off_cpu_{what}_runs": int(values[off_cpu].notna().sum()),
-            f"on_cpu_{what}_max": values[~off_cpu].max()}
+def _off_cpu_waits(what: str, values: pd.Series, busy: pd.Series) -> dict:
+    """The most of ``what`` over the runs whose cell was off its CPU (``busy`` cores below ``ON_CPU``),
+    how many of them printed it, and the most over the runs on their CPU (what it compares with);
+    runs that printed no CPU seconds are neither."""
+    off, on = values[busy < ON_CPU], values[busy >= ON_CPU]
+    return {f"off_cpu_{what}_max": off.max(), f"off_cpu_{what}_runs": int(off.notna().sum()),
+            f"on_cpu_{what}_max": on.max()}
 
 
 def _over_process(group: pd.DataFrame, process: pd.DataFrame, seconds: str) -> dict:
@@ -239,10 +241,10 @@ def _off_cpu(by: pd.DataFrame) -> list[str]:
     counts = ", ".join(f"{variant} {int(r['off_cpu_runs'])} of {int(r['cores_runs'])}" for variant, r in printed.iterrows())
     said = [f"dnnfit's cell kept fewer than {ON_CPU:g} cores busy (off its CPU a twentieth of its time or more) "
             f"in runs of: {counts}"]
-    for what, waited in (("queued", "its threads waited at most {:.1f} s for a CPU (run queue; the other runs "
-                                    "at most {:.1f} s)"),
-                         ("faults", "it read at most {:.0f} pages from disk (major faults; the other runs at most "
-                                    "{:.0f})")):
+    for what, waited in (("queued", "its threads waited at most {:.1f} s for a CPU (run queue; the runs on their "
+                                    "CPU at most {:.1f} s)"),
+                         ("faults", "it read at most {:.0f} pages from disk (major faults; the runs on their CPU at "
+                                    "most {:.0f})")):
         runs = int(printed[f"off_cpu_{what}_runs"].sum())
         if runs:
             said.append(f"in the {runs} of those runs that printed it, " +
