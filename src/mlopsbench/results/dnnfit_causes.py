@@ -207,18 +207,18 @@ def _cores(by: pd.DataFrame) -> list[str]:
     the machine was meanwhile (what took the CPU it waited for)."""
     said = []
     pair = by.reindex([POD, BASELINE])
-    for column, whose in (("cores_busy", "the pod's dnnfit kept {} cores busy over its cell, the process's {} "
-                                         "(CPU seconds"),
-                          ("cores_queued", "the pod's dnnfit had {} cores' worth of threads waiting for a CPU, "
-                                           "the process's {} (seconds on a run queue"),
-                          ("rest_cores_busy", "the rest of the machine kept {} cores busy beside the pod's cell, "
-                                              "{} beside the process's (CPU seconds")):
+    for column, whose, seconds in (
+            ("cores_busy", "the pod's dnnfit kept {} cores busy over its cell, the process's {}", "CPU seconds"),
+            ("cores_queued", "the pod's dnnfit had {} cores' worth of threads waiting for a CPU, the process's {}",
+             "seconds on a run queue"),
+            ("rest_cores_busy", "the rest of the machine kept {} cores busy beside the pod's cell, {} beside the "
+                                "process's", "CPU seconds")):
         if pair[column].isna().any():
             continue
         runs = pair[CORES[column]]
         counted = "" if (runs == pair["n"]).all() else f" of the {_span(runs)} rounds that printed it"
         said.append(whose.format(*(f"{value:.2f}" for value in pair[column])) +
-                    f" over cell seconds, median{counted})")
+                    f" ({seconds} over cell seconds, median{counted})")
     return said
 
 
